@@ -1,0 +1,379 @@
+import type { ResolvedConfig } from './config.js';
+import type { DomainConfig } from './domains.js';
+import { CacheKeyError, CacheValueError } from './errors.js';
+import { FillGuard } from './fill-guard.js';
+import { globToRegExp } from './glob.js';
+import { assertValidKey, confinedPattern } from './keys.js';
+import { describeError, type Logger, RateLimitedLog } from './logger.js';
+import type { DomainStats } from './stats.js';
+import { type DomainCounters, Stats } from './stats.js';
+import { MemoryTier } from './tiers/memory.js';
+import { type L2Driver, type L2Entry, type L2State, L2UnavailableError } from './tiers/redis.js';
+
+/** Options every call accepts: the domain ("db type") the key belongs to. Default `default`. */
+export interface CallOptions<D extends string> {
+  dbType?: D;
+}
+
+/** Options of `set` / `setMany`: an explicit TTL in seconds instead of the domain's. */
+export interface SetOptions<D extends string> extends CallOptions<D> {
+  ttl?: number;
+}
+
+/** One entry of `setMany`. */
+export interface SetEntry {
+  key: string;
+  value: unknown;
+  /** TTL in seconds; default the call's `ttl`, else the domain's. */
+  ttl?: number;
+}
+
+/** What `cache.status()` reports. */
+export interface CacheStatus {
+  l2: { state: L2State; url: string };
+  l1: { enabled: boolean; entries: number; bytes: number; maxEntries: number; maxBytes: number; ttl: number };
+  domains: Record<string, DomainConfig>;
+}
+
+/** What `cache.stats()` reports: counters per domain and in total. */
+export interface CacheStats {
+  domains: Record<string, DomainStats>;
+  total: DomainStats;
+}
+
+interface Resolved {
+  name: string;
+  domain: DomainConfig;
+  counters: DomainCounters;
+}
+
+/**
+ * The two-level cache (S1, S2): L1 in process memory in front of L2 in Redis, with domains (S4),
+ * the seed's operations (S5), and the non-blocking promise (S6): infrastructure failures become
+ * a miss or `false`, never a rejection. Programming errors (bad key, unknown dbType) do reject.
+ */
+export class Cache<D extends string = string> {
+  readonly #config: ResolvedConfig;
+  readonly #l1: MemoryTier | undefined;
+  readonly #l2: L2Driver;
+  readonly #guard = new FillGuard();
+  readonly #stats: Stats;
+  readonly #log: Logger;
+  readonly #problems = new RateLimitedLog();
+  readonly #l1TtlMs: number;
+  #closed = false;
+
+  constructor(config: ResolvedConfig, l2: L2Driver) {
+    this.#config = config;
+    this.#l2 = l2;
+    this.#log = config.logger;
+    this.#stats = new Stats(Object.keys(config.domains));
+    this.#l1TtlMs = config.l1.ttl * 1000;
+    this.#l1 = config.l1.enabled && config.l1.ttl > 0 ? new MemoryTier(config.l1) : undefined;
+  }
+
+  /** The value under `key` (L1, else L2), or `undefined` on a miss or when Redis fails. */
+  async get<T = unknown>(key: string, options?: CallOptions<D>): Promise<T | undefined> {
+    const { domain, counters } = this.#resolve(options?.dbType);
+    assertValidKey(key);
+    const redisKey = domain.prefix + key;
+    const local = this.#l1?.get(redisKey);
+    if (local !== undefined) {
+      counters.l1Hits++;
+      return local as T;
+    }
+    const ticket = this.#guard.ticket(redisKey);
+    try {
+      const { text, pttlMs } = await this.#l2.get(redisKey);
+      if (text === null) {
+        counters.misses++;
+        return undefined;
+      }
+      const value = this.#config.serializer.deserialize(text);
+      counters.l2Hits++;
+      if (this.#guard.stillValid(redisKey, ticket)) this.#fillL1(redisKey, value, pttlMs, text.length);
+      return value as T;
+    } catch (err) {
+      counters.misses++;
+      this.#l2Failed('get', counters, err);
+      return undefined;
+    }
+  }
+
+  /** Stores `value` in L2 (`SET … EX ttl`) and L1; `false` if refused or Redis failed. */
+  async set(key: string, value: unknown, options?: SetOptions<D>): Promise<boolean> {
+    const resolved = this.#resolve(options?.dbType);
+    assertValidKey(key);
+    const ttl = this.#ttlFor(resolved, options?.ttl);
+    return this.#write(resolved, [{ key, value, ttl }]);
+  }
+
+  /** Removes `key` from both tiers; `true` once Redis confirmed (present or not), `false` if it failed. */
+  async delete(key: string, options?: CallOptions<D>): Promise<boolean> {
+    const { domain, counters } = this.#resolve(options?.dbType);
+    assertValidKey(key);
+    const redisKey = domain.prefix + key;
+    this.#guard.touch(redisKey);
+    this.#l1?.delete(redisKey);
+    try {
+      await this.#l2.delete([redisKey]);
+      counters.deletes++;
+      return true;
+    } catch (err) {
+      this.#l2Failed('delete', counters, err);
+      return false;
+    }
+  }
+
+  /**
+   * Removes every key of the domain matching `pattern` (a Redis glob on the part after the prefix),
+   * with SCAN + UNLINK in batches. Resolves to the number of keys removed in Redis, `false` if Redis failed.
+   */
+  async deletePattern(pattern: string, options?: CallOptions<D>): Promise<number | false> {
+    const { domain, counters } = this.#resolve(options?.dbType);
+    const match = confinedPattern(domain.prefix, pattern);
+    this.#evictL1(domain.prefix, pattern);
+    let removed = 0;
+    try {
+      for await (const keys of this.#l2.scan(match)) removed += await this.#l2.delete(keys);
+      counters.deletes += removed;
+      return removed;
+    } catch (err) {
+      this.#l2Failed('deletePattern', counters, err);
+      return false;
+    } finally {
+      // keys read from Redis while the scan ran must not come back into L1
+      this.#evictL1(domain.prefix, pattern);
+    }
+  }
+
+  /** The values under `keys`, in order (`undefined` for misses); one Redis round trip for the L1 misses. */
+  async getMany<T = unknown>(
+    keys: readonly string[],
+    options?: CallOptions<D>,
+  ): Promise<Array<T | undefined>> {
+    const { domain, counters } = this.#resolve(options?.dbType);
+    for (const key of keys) assertValidKey(key);
+    const results: Array<T | undefined> = new Array(keys.length);
+    const missing: number[] = [];
+    for (let i = 0; i < keys.length; i++) {
+      const local = this.#l1?.get(domain.prefix + keys[i]);
+      if (local === undefined) missing.push(i);
+      else {
+        counters.l1Hits++;
+        results[i] = local as T;
+      }
+    }
+    if (missing.length === 0) return results;
+    const redisKeys = missing.map((i) => domain.prefix + keys[i]);
+    const tickets = redisKeys.map((redisKey) => this.#guard.ticket(redisKey));
+    try {
+      const replies = await this.#l2.getMany(redisKeys);
+      replies.forEach(({ text, pttlMs }, j) => {
+        if (text === null) {
+          counters.misses++;
+          return;
+        }
+        const value = this.#config.serializer.deserialize(text);
+        counters.l2Hits++;
+        results[missing[j]!] = value as T;
+        const redisKey = redisKeys[j]!;
+        if (this.#guard.stillValid(redisKey, tickets[j]!)) this.#fillL1(redisKey, value, pttlMs, text.length);
+      });
+    } catch (err) {
+      counters.misses += missing.length;
+      this.#l2Failed('getMany', counters, err);
+    }
+    return results;
+  }
+
+  /** Stores several values in one round trip; `false` if any was refused or Redis failed. */
+  async setMany(entries: readonly SetEntry[], options?: SetOptions<D>): Promise<boolean> {
+    const resolved = this.#resolve(options?.dbType);
+    const prepared = entries.map(({ key, value, ttl }) => {
+      assertValidKey(key);
+      return { key, value, ttl: this.#ttlFor(resolved, ttl ?? options?.ttl) };
+    });
+    return this.#write(resolved, prepared);
+  }
+
+  /** The same API with `dbType` bound: `cache.db('catalog').get('products_count')`. */
+  db(dbType: D): DomainCache<D> {
+    this.#resolve(dbType);
+    return new DomainCache(this, dbType);
+  }
+
+  /** Waits until Redis is connected; `true` if it is, `false` after `timeoutMs` (default: the connect timeout). */
+  ready(timeoutMs: number = this.#config.connectTimeoutMs): Promise<boolean> {
+    return this.#l2.ready(timeoutMs);
+  }
+
+  /** The state of both tiers, cheap enough to call on every health check. */
+  status(): CacheStatus {
+    const { l1 } = this.#config;
+    return {
+      l2: { state: this.#l2.state, url: this.#config.redis.safeUrl },
+      l1: {
+        enabled: this.#l1 !== undefined,
+        entries: this.#l1?.size ?? 0,
+        bytes: this.#l1?.bytes ?? 0,
+        maxEntries: l1.maxEntries,
+        maxBytes: l1.maxBytes,
+        ttl: l1.ttl,
+      },
+      domains: { ...this.#config.domains },
+    };
+  }
+
+  /** Hits, misses, writes and errors per domain and in total, with hit rates. */
+  stats(): CacheStats {
+    return this.#stats.snapshot();
+  }
+
+  /** Closes the Redis connection; idempotent, resolves within about a second even if Redis hangs. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#l1?.clear();
+    await this.#l2.close();
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Serialises and writes entries of one domain: refused values are logged and skipped. */
+  async #write(
+    resolved: Resolved,
+    entries: Array<{ key: string; value: unknown; ttl: number }>,
+  ): Promise<boolean> {
+    const { domain, counters } = resolved;
+    const writes: L2Entry[] = [];
+    const parsed: unknown[] = [];
+    let allAccepted = true;
+    for (const { key, value, ttl } of entries) {
+      const redisKey = domain.prefix + key;
+      this.#guard.touch(redisKey);
+      this.#l1?.delete(redisKey);
+      const text = this.#serialize(value, redisKey, counters);
+      if (text === undefined) {
+        allAccepted = false;
+        continue;
+      }
+      writes.push({ key: redisKey, text, ttl });
+      // L1 keeps its own copy, so a caller mutating `value` after set() cannot change the cached one
+      parsed.push(this.#l1 ? this.#config.serializer.deserialize(text) : undefined);
+    }
+    if (writes.length === 0) return false;
+    try {
+      await this.#l2.set(writes);
+    } catch (err) {
+      this.#l2Failed(writes.length === 1 ? 'set' : 'setMany', counters, err);
+      return false;
+    }
+    counters.sets += writes.length;
+    writes.forEach(({ key, text, ttl }, i) => {
+      this.#fillL1(key, parsed[i], ttl * 1000, text.length);
+    });
+    return allAccepted;
+  }
+
+  #serialize(value: unknown, redisKey: string, counters: DomainCounters): string | undefined {
+    let problem: string;
+    try {
+      const text = this.#config.serializer.serialize(value);
+      const max = this.#config.maxValueBytes;
+      // a UTF-16 unit is at most 3 UTF-8 bytes: short texts skip the exact count
+      if (text.length * 3 <= max || Buffer.byteLength(text) <= max) return text;
+      problem = `value is larger than maxValueBytes (${max} bytes)`;
+    } catch (err) {
+      problem = `value cannot be serialised (${describeError(err)})`;
+    }
+    counters.refused++;
+    const refusal = new CacheValueError(`cachette: refused to cache ${redisKey}: ${problem}`);
+    this.#problems.emit(`refused:${redisKey}`, (suppressed) =>
+      this.#log.warn({ key: redisKey, reason: problem, suppressed }, refusal.message),
+    );
+    return undefined;
+  }
+
+  #fillL1(redisKey: string, value: unknown, remainingMs: number, bytes: number): void {
+    if (!this.#l1 || this.#closed) return;
+    // never keep a value in L1 longer than Redis keeps it (-1: no expiry, -2: already gone)
+    const ttlMs = remainingMs === -1 ? this.#l1TtlMs : Math.min(this.#l1TtlMs, remainingMs);
+    this.#l1.set(redisKey, value, ttlMs, bytes);
+  }
+
+  #evictL1(prefix: string, pattern: string): void {
+    this.#guard.touchAll();
+    if (!this.#l1) return;
+    const matcher = globToRegExp(pattern);
+    this.#l1.deleteWhere((key) => key.startsWith(prefix) && matcher.test(key.slice(prefix.length)));
+  }
+
+  #l2Failed(operation: string, counters: DomainCounters, err: unknown): void {
+    counters.errors++;
+    // the driver already logs outages once; other failures (timeouts, Redis errors) are logged here, rate-limited
+    if (err instanceof L2UnavailableError) return;
+    const reason = describeError(err);
+    this.#problems.emit(`${operation}:${reason}`, (suppressed) =>
+      this.#log.warn(
+        { operation, err: reason, suppressed },
+        `cachette: ${operation} failed; answered as a miss`,
+      ),
+    );
+  }
+
+  #ttlFor(resolved: Resolved, ttl: number | undefined): number {
+    if (ttl === undefined) return resolved.domain.ttl;
+    if (!Number.isInteger(ttl) || ttl < 1) {
+      throw new CacheKeyError(`ttl must be a whole number of seconds >= 1, got ${String(ttl)}`);
+    }
+    return ttl;
+  }
+
+  #resolve(dbType: string | undefined): Resolved {
+    const name = dbType ?? 'default';
+    const domain = this.#config.domains[name];
+    const counters = this.#stats.byDomain[name];
+    if (domain === undefined || counters === undefined || !Object.hasOwn(this.#config.domains, name)) {
+      const known = Object.keys(this.#config.domains).join(', ');
+      throw new CacheKeyError(`Unknown dbType ${JSON.stringify(dbType)}; configured domains: ${known}`);
+    }
+    return { name, domain, counters };
+  }
+}
+
+/** A view of the cache with `dbType` bound; created by `cache.db(name)`. */
+export class DomainCache<D extends string = string> {
+  readonly #cache: Cache<D>;
+  readonly dbType: D;
+
+  constructor(cache: Cache<D>, dbType: D) {
+    this.#cache = cache;
+    this.dbType = dbType;
+  }
+
+  get<T = unknown>(key: string): Promise<T | undefined> {
+    return this.#cache.get<T>(key, { dbType: this.dbType });
+  }
+
+  set(key: string, value: unknown, options?: { ttl?: number }): Promise<boolean> {
+    return this.#cache.set(key, value, { ttl: options?.ttl, dbType: this.dbType });
+  }
+
+  delete(key: string): Promise<boolean> {
+    return this.#cache.delete(key, { dbType: this.dbType });
+  }
+
+  deletePattern(pattern: string): Promise<number | false> {
+    return this.#cache.deletePattern(pattern, { dbType: this.dbType });
+  }
+
+  getMany<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {
+    return this.#cache.getMany<T>(keys, { dbType: this.dbType });
+  }
+
+  setMany(entries: readonly SetEntry[], options?: { ttl?: number }): Promise<boolean> {
+    return this.#cache.setMany(entries, { ttl: options?.ttl, dbType: this.dbType });
+  }
+}

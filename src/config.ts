@@ -1,0 +1,294 @@
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import { BUILTIN_DOMAINS, type BuiltinDomain, type DomainConfig } from './domains.js';
+import { CacheConfigError } from './errors.js';
+import { defaultLogger, type Logger } from './logger.js';
+import { jsonSerializer, type Serializer } from './serializer.js';
+
+/** L1 (in-process memory tier) options. */
+export interface L1Options {
+  /** Turn the memory tier off entirely (every read goes to Redis). Default `true` (on). */
+  enabled?: boolean;
+  /** L1 time to live in seconds, capped by the value's remaining Redis TTL. Default 5 (`CACHE_L1_TTL`). */
+  ttl?: number;
+  /** Most entries kept. Default 10 000 (`CACHE_L1_MAX_ENTRIES`). */
+  maxEntries?: number;
+  /** Most bytes kept, counted as the JSON text length of each value. Default 64 MiB (`CACHE_L1_MAX_BYTES`). */
+  maxBytes?: number;
+  /** Return a structured clone on every L1 hit instead of the shared object. Default `false`. */
+  clone?: boolean;
+}
+
+/** Everything `createCache()` accepts; every field is optional and falls back to the environment, then the seed's default. */
+export interface CacheOptions<D extends Record<string, DomainConfig> = Record<never, DomainConfig>> {
+  /** `redis://[user:password@]host:port/db` or `rediss://…`. Default `REDIS_URL`, else `redis://127.0.0.1:6379/0`. */
+  redisUrl?: string;
+  /** TTL of the `default` domain in seconds. Default `REDIS_CACHE_TTL`, else 3600. */
+  defaultTtl?: number;
+  /** Extra domains, or overrides of the built-in ones: `{ reports: { prefix: 'reports_', ttl: 600 } }`. */
+  domains?: D;
+  l1?: L1Options;
+  /** Longest wait for a TCP (and TLS) connection, in ms. Default 5000 (`REDIS_CONNECT_TIMEOUT_MS`). */
+  connectTimeoutMs?: number;
+  /** Longest wait for any Redis reply, in ms; an upper bound for `operationTimeoutMs`. Default 5000 (`REDIS_SOCKET_TIMEOUT_MS`). */
+  socketTimeoutMs?: number;
+  /** Deadline of one cache operation against Redis, in ms; past it the call is a miss or `false`. Default 250 (`CACHE_OPERATION_TIMEOUT_MS`). */
+  operationTimeoutMs?: number;
+  /** Interval of the PING health check, in ms. Default 30 000 (`REDIS_HEALTH_CHECK_INTERVAL_MS`). */
+  healthCheckIntervalMs?: number;
+  /** Replace the connection after consecutive timeouts (redis-py's `retry_on_timeout`). Default `true`. */
+  retryOnTimeout?: boolean;
+  /** Reconnection backoff bounds in ms (exponential with jitter, forever). Default 50 → 1000. */
+  reconnect?: { minDelayMs?: number; maxDelayMs?: number };
+  /** Largest serialised value accepted, in bytes; larger values are refused with a log line. Default 1 MiB (`CACHE_MAX_VALUE_BYTES`). */
+  maxValueBytes?: number;
+  /** How values become Redis text. Default JSON (readable by the original Python service). */
+  serializer?: Serializer;
+  /** A pino-compatible logger. Default: warnings and errors on stderr. */
+  logger?: Logger;
+  /** Extra TLS options for `rediss://` (CA, client certificate…). */
+  tls?: TlsOptions;
+  /** Environment to read instead of `process.env` (tests, embedding). */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** Where Redis is, parsed from the URL. `password` never leaves this object. */
+export interface RedisTarget {
+  tls: boolean;
+  host: string;
+  port: number;
+  db: number;
+  username: string | undefined;
+  password: string | undefined;
+  /** The URL with the password replaced by `***`, safe for logs and errors. */
+  safeUrl: string;
+}
+
+/** The fully resolved configuration; everything downstream trusts it. */
+export interface ResolvedConfig {
+  redis: RedisTarget;
+  tlsOptions: TlsOptions | undefined;
+  domains: Record<string, DomainConfig>;
+  l1: Required<L1Options>;
+  connectTimeoutMs: number;
+  socketTimeoutMs: number;
+  operationTimeoutMs: number;
+  healthCheckIntervalMs: number;
+  retryOnTimeout: boolean;
+  reconnect: { minDelayMs: number; maxDelayMs: number };
+  maxValueBytes: number;
+  serializer: Serializer;
+  logger: Logger;
+}
+
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0';
+
+/** Replaces the password of a Redis URL with `***`; returns a placeholder if the text is not a URL. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparseable URL>';
+  }
+}
+
+/** Parses a Redis URL; throws `CacheConfigError` naming `source` and never echoing the password. */
+export function parseRedisUrl(url: string, source = 'REDIS_URL'): RedisTarget {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new CacheConfigError(
+      `${source} is not a valid URL (${redactUrl(url)}); expected redis://[user:password@]host:port/db`,
+    );
+  }
+  const safeUrl = redactUrl(url);
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new CacheConfigError(`${source} must start with redis:// or rediss://, got ${safeUrl}`);
+  }
+  if (!parsed.hostname) throw new CacheConfigError(`${source} has no host: ${safeUrl}`);
+  const port = parsed.port === '' ? 6379 : Number(parsed.port);
+  const path = parsed.pathname.replace(/^\//, '');
+  if (path !== '' && !/^\d+$/.test(path)) {
+    throw new CacheConfigError(`${source} database must be a number (redis://host:port/0), got ${safeUrl}`);
+  }
+  const hostname = parsed.hostname.replace(/^\[(.*)\]$/, '$1');
+  return {
+    tls: parsed.protocol === 'rediss:',
+    host: hostname,
+    port,
+    db: path === '' ? 0 : Number(path),
+    username: parsed.username ? decodeURIComponent(parsed.username) : undefined,
+    password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
+    safeUrl,
+  };
+}
+
+type NumberRule = { min: number; integer?: boolean };
+
+function pickNumber(
+  optionValue: number | undefined,
+  env: NodeJS.ProcessEnv,
+  envName: string | undefined,
+  optionName: string,
+  fallback: number,
+  rule: NumberRule,
+): number {
+  let value = optionValue;
+  let source = `option ${optionName}`;
+  if (value === undefined && envName !== undefined) {
+    const raw = env[envName];
+    if (raw !== undefined && raw.trim() !== '') {
+      value = Number(raw);
+      source = `environment variable ${envName}`;
+      if (!Number.isFinite(value)) {
+        throw new CacheConfigError(`${envName} must be a number, got ${JSON.stringify(raw)}`);
+      }
+    }
+  }
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < rule.min) {
+    throw new CacheConfigError(`${source} must be a number >= ${rule.min}, got ${String(value)}`);
+  }
+  if (rule.integer && !Number.isInteger(value)) {
+    throw new CacheConfigError(`${source} must be an integer, got ${value}`);
+  }
+  return value;
+}
+
+const TTL: NumberRule = { min: 1, integer: true };
+const POSITIVE_INT: NumberRule = { min: 1, integer: true };
+
+function resolveDomains(
+  extra: Record<string, DomainConfig> | undefined,
+  defaultTtl: number,
+): Record<string, DomainConfig> {
+  const domains: Record<string, DomainConfig> = {
+    ...BUILTIN_DOMAINS,
+    default: { prefix: 'default_', ttl: defaultTtl },
+  };
+  for (const [name, domain] of Object.entries(extra ?? {})) {
+    if (!domain || typeof domain.prefix !== 'string') {
+      throw new CacheConfigError(`domains.${name}.prefix must be a string such as '${name}_'`);
+    }
+    if (/[\x00-\x1f\x7f]/.test(domain.prefix)) {
+      throw new CacheConfigError(`domains.${name}.prefix must not contain control characters`);
+    }
+    pickNumber(domain.ttl, {}, undefined, `domains.${name}.ttl`, 0, TTL);
+    domains[name] = { prefix: domain.prefix, ttl: domain.ttl };
+  }
+  const byPrefix = new Map<string, string>();
+  for (const [name, { prefix }] of Object.entries(domains)) {
+    const other = byPrefix.get(prefix);
+    if (other !== undefined) {
+      throw new CacheConfigError(
+        `domains ${other} and ${name} share the prefix '${prefix}'; give each its own`,
+      );
+    }
+    byPrefix.set(prefix, name);
+  }
+  return domains;
+}
+
+/** Resolves options + environment into a complete configuration; throws `CacheConfigError` on bad input. */
+export function resolveConfig(options: CacheOptions<Record<string, DomainConfig>> = {}): ResolvedConfig {
+  const env = options.env ?? process.env;
+  const url = options.redisUrl ?? (env.REDIS_URL?.trim() || DEFAULT_REDIS_URL);
+  const redis = parseRedisUrl(url, options.redisUrl === undefined ? 'REDIS_URL' : 'option redisUrl');
+  const defaultTtl = pickNumber(options.defaultTtl, env, 'REDIS_CACHE_TTL', 'defaultTtl', 3600, TTL);
+  const socketTimeoutMs = pickNumber(
+    options.socketTimeoutMs,
+    env,
+    'REDIS_SOCKET_TIMEOUT_MS',
+    'socketTimeoutMs',
+    5000,
+    POSITIVE_INT,
+  );
+  const operationTimeoutMs = Math.min(
+    socketTimeoutMs,
+    pickNumber(
+      options.operationTimeoutMs,
+      env,
+      'CACHE_OPERATION_TIMEOUT_MS',
+      'operationTimeoutMs',
+      250,
+      POSITIVE_INT,
+    ),
+  );
+  const l1 = options.l1 ?? {};
+  const minDelayMs = pickNumber(
+    options.reconnect?.minDelayMs,
+    env,
+    undefined,
+    'reconnect.minDelayMs',
+    50,
+    POSITIVE_INT,
+  );
+  const maxDelayMs = pickNumber(
+    options.reconnect?.maxDelayMs,
+    env,
+    undefined,
+    'reconnect.maxDelayMs',
+    1000,
+    POSITIVE_INT,
+  );
+  return {
+    redis,
+    tlsOptions: options.tls,
+    domains: resolveDomains(options.domains, defaultTtl),
+    l1: {
+      enabled: l1.enabled ?? env.CACHE_L1_DISABLED !== '1',
+      ttl: pickNumber(l1.ttl, env, 'CACHE_L1_TTL', 'l1.ttl', 5, { min: 0 }),
+      maxEntries: pickNumber(
+        l1.maxEntries,
+        env,
+        'CACHE_L1_MAX_ENTRIES',
+        'l1.maxEntries',
+        10_000,
+        POSITIVE_INT,
+      ),
+      maxBytes: pickNumber(
+        l1.maxBytes,
+        env,
+        'CACHE_L1_MAX_BYTES',
+        'l1.maxBytes',
+        64 * 1024 * 1024,
+        POSITIVE_INT,
+      ),
+      clone: l1.clone ?? false,
+    },
+    connectTimeoutMs: pickNumber(
+      options.connectTimeoutMs,
+      env,
+      'REDIS_CONNECT_TIMEOUT_MS',
+      'connectTimeoutMs',
+      5000,
+      POSITIVE_INT,
+    ),
+    socketTimeoutMs,
+    operationTimeoutMs,
+    healthCheckIntervalMs: pickNumber(
+      options.healthCheckIntervalMs,
+      env,
+      'REDIS_HEALTH_CHECK_INTERVAL_MS',
+      'healthCheckIntervalMs',
+      30_000,
+      POSITIVE_INT,
+    ),
+    retryOnTimeout: options.retryOnTimeout ?? true,
+    reconnect: { minDelayMs, maxDelayMs: Math.max(minDelayMs, maxDelayMs) },
+    maxValueBytes: pickNumber(
+      options.maxValueBytes,
+      env,
+      'CACHE_MAX_VALUE_BYTES',
+      'maxValueBytes',
+      1024 * 1024,
+      POSITIVE_INT,
+    ),
+    serializer: options.serializer ?? jsonSerializer,
+    logger: options.logger ?? defaultLogger,
+  };
+}
+
+export type { BuiltinDomain, DomainConfig };

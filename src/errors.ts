@@ -1,0 +1,31 @@
+/** Base class of every error cachette throws; `code` is stable and safe to match on. */
+export class CacheError extends Error {
+  readonly code: string;
+
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** A key, pattern or dbType the caller passed is unusable: a programming error, always thrown. */
+export class CacheKeyError extends CacheError {
+  constructor(message: string) {
+    super('E_CACHE_KEY', message);
+  }
+}
+
+/** The configuration (options or environment) is invalid; thrown by `createCache()`. */
+export class CacheConfigError extends CacheError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_CONFIG', message, options);
+  }
+}
+
+/** A value cannot be stored (unserialisable, too large, or refused); reported, never thrown by `set`. */
+export class CacheValueError extends CacheError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('E_CACHE_VALUE', message, options);
+  }
+}

@@ -1,0 +1,31 @@
+import { Cache } from './cache.js';
+import { type CacheOptions, resolveConfig } from './config.js';
+import type { BuiltinDomain, DomainConfig } from './domains.js';
+import { RedisDriver } from './tiers/redis.js';
+
+/**
+ * Creates a two-level cache from options, then the environment (`REDIS_URL`, `REDIS_CACHE_TTL`, …),
+ * then the seed's defaults. Throws `CacheConfigError` for bad configuration; connects in the
+ * background (calls made meanwhile wait for the first attempt, bounded by the connect timeout).
+ */
+export function createCache<X extends Record<string, DomainConfig> = Record<never, DomainConfig>>(
+  options: CacheOptions<X> = {},
+): Cache<BuiltinDomain | Extract<keyof X, string>> {
+  const config = resolveConfig(options);
+  return new Cache(config, new RedisDriver(config));
+}
+
+export type { CacheStats, CacheStatus, CallOptions, SetEntry, SetOptions } from './cache.js';
+export { Cache, DomainCache } from './cache.js';
+export type { CacheOptions, L1Options } from './config.js';
+export { DEFAULT_REDIS_URL, parseRedisUrl, redactUrl } from './config.js';
+export type { BuiltinDomain, DomainConfig } from './domains.js';
+export { BUILTIN_DOMAINS } from './domains.js';
+export { CacheConfigError, CacheError, CacheKeyError, CacheValueError } from './errors.js';
+export { escapeGlob } from './keys.js';
+export type { Logger } from './logger.js';
+export { silentLogger } from './logger.js';
+export type { Serializer } from './serializer.js';
+export { jsonSerializer } from './serializer.js';
+export type { DomainStats } from './stats.js';
+export type { L2State } from './tiers/redis.js';

@@ -1,0 +1,47 @@
+/** Counters of one domain. Plain numbers, updated on the data path; exporters read snapshots. */
+export interface DomainCounters {
+  l1Hits: number;
+  l2Hits: number;
+  misses: number;
+  sets: number;
+  deletes: number;
+  /** L2 operations that failed (unavailable, timeout, Redis error) and were answered as miss/false. */
+  errors: number;
+  /** Values refused before reaching Redis (unserialisable, too large). */
+  refused: number;
+}
+
+export interface DomainStats extends DomainCounters {
+  /** (l1Hits + l2Hits) / (hits + misses), or 0 before any read. */
+  hitRate: number;
+}
+
+function emptyCounters(): DomainCounters {
+  return { l1Hits: 0, l2Hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0, refused: 0 };
+}
+
+/** Per-domain counters, created up front for every configured domain. */
+export class Stats {
+  readonly byDomain: Record<string, DomainCounters> = {};
+
+  constructor(domains: Iterable<string>) {
+    for (const name of domains) this.byDomain[name] = emptyCounters();
+  }
+
+  /** A copy of the counters, with hit rates, per domain and in total. */
+  snapshot(): { domains: Record<string, DomainStats>; total: DomainStats } {
+    const total = emptyCounters();
+    const domains: Record<string, DomainStats> = {};
+    for (const [name, counters] of Object.entries(this.byDomain)) {
+      domains[name] = withHitRate(counters);
+      for (const field of Object.keys(total) as Array<keyof DomainCounters>) total[field] += counters[field];
+    }
+    return { domains, total: withHitRate(total) };
+  }
+}
+
+function withHitRate(counters: DomainCounters): DomainStats {
+  const hits = counters.l1Hits + counters.l2Hits;
+  const reads = hits + counters.misses;
+  return { ...counters, hitRate: reads === 0 ? 0 : hits / reads };
+}

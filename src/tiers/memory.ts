@@ -1,0 +1,87 @@
+import { LRUCache } from 'lru-cache';
+
+/** Fixed cost added to each entry's size, for the key and the bookkeeping around it, in bytes. */
+const ENTRY_OVERHEAD_BYTES = 64;
+
+/** lru-cache cannot store `null`; this marker stands for it. */
+const NULL = Symbol('null');
+
+export interface MemoryTierOptions {
+  maxEntries: number;
+  maxBytes: number;
+  clone: boolean;
+}
+
+/**
+ * L1: the per-process memory tier. Values are kept as parsed objects so that a hit costs one map
+ * lookup and no parsing; by default the same object is handed to every caller (see README).
+ * Entries expire lazily on read (no per-entry timers).
+ */
+export class MemoryTier {
+  readonly #lru: LRUCache<string, NonNullable<unknown> | typeof NULL>;
+  readonly #clone: boolean;
+
+  constructor(options: MemoryTierOptions) {
+    this.#clone = options.clone;
+    this.#lru = new LRUCache({
+      max: options.maxEntries,
+      maxSize: options.maxBytes,
+      ttlAutopurge: false,
+      allowStale: false,
+      updateAgeOnGet: false,
+    });
+  }
+
+  /** The value under `key`, or `undefined` on a miss. */
+  get(key: string): unknown {
+    const stored = this.#lru.get(key);
+    if (stored === undefined) return undefined;
+    if (stored === NULL) return null;
+    return this.#clone ? structuredClone(stored) : stored;
+  }
+
+  /** Whether `key` is present and fresh, without touching its recency. */
+  has(key: string): boolean {
+    return this.#lru.has(key);
+  }
+
+  /** Stores `value` for `ttlMs` milliseconds; `bytes` is the size of its serialised text. */
+  set(key: string, value: unknown, ttlMs: number, bytes: number): void {
+    if (ttlMs <= 0 || value === undefined) {
+      this.#lru.delete(key);
+      return;
+    }
+    const size = bytes + key.length + ENTRY_OVERHEAD_BYTES;
+    // lru-cache refuses (and evicts) entries bigger than maxSize on its own; nothing else to check
+    this.#lru.set(key, value === null ? NULL : value, { ttl: ttlMs, size });
+  }
+
+  delete(key: string): void {
+    this.#lru.delete(key);
+  }
+
+  /** Removes every key for which `matches` is true; returns how many were removed. */
+  deleteWhere(matches: (key: string) => boolean): number {
+    let removed = 0;
+    for (const key of this.#lru.keys()) {
+      if (matches(key)) {
+        this.#lru.delete(key);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  clear(): void {
+    this.#lru.clear();
+  }
+
+  get size(): number {
+    return this.#lru.size;
+  }
+
+  /** Bytes currently accounted for (serialised text length plus a per-entry overhead). */
+  get bytes(): number {
+    return this.#lru.calculatedSize;
+  }
+}

@@ -1,0 +1,268 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { CacheKeyError } from '../src/errors.js';
+import { cacheFactory } from './support/cache.js';
+import { captureLogger } from './support/logs.js';
+import { startRedis, type TestRedis } from './support/redis.js';
+
+let redis: TestRedis;
+const caches = cacheFactory();
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterEach(async () => {
+  await caches.closeAll();
+  redis.cli('FLUSHALL');
+});
+afterAll(async () => {
+  await redis.stop();
+});
+
+function commandCalls(name: string): number {
+  const line = redis
+    .cli('INFO', 'commandstats')
+    .split('\n')
+    .find((l) => l.startsWith(`cmdstat_${name}:`));
+  return line ? Number(/calls=(\d+)/.exec(line)?.[1]) : 0;
+}
+
+describe('CacheService operations (S1, S4, S5)', () => {
+  it('writes prefix + key with SET … EX the domain TTL, as JSON', async () => {
+    const cache = caches.create({ redisUrl: redis.url });
+    expect(await cache.set('products_count', 1500, { dbType: 'catalog' })).toBe(true);
+    expect(redis.cli('GET', 'catalog_products_count')).toBe('1500');
+    expect(Number(redis.cli('TTL', 'catalog_products_count'))).toBe(7200);
+    expect(await cache.get('products_count', { dbType: 'catalog' })).toBe(1500);
+    expect(commandCalls('expire')).toBe(0);
+  });
+
+  it('applies every built-in domain prefix and TTL, and REDIS_CACHE_TTL to default', async () => {
+    const cache = caches.create({ redisUrl: redis.url, env: { REDIS_CACHE_TTL: '1234' } });
+    const expected = {
+      catalog: 7200,
+      media: 3600,
+      imports: 1800,
+      code2asin: 86400,
+      analytics: 3600,
+      default: 1234,
+    };
+    for (const [dbType, ttl] of Object.entries(expected)) {
+      await cache.set('k', { dbType }, { dbType: dbType as keyof typeof expected });
+      expect(Number(redis.cli('TTL', `${dbType}_k`)), dbType).toBe(ttl);
+      expect(JSON.parse(redis.cli('GET', `${dbType}_k`))).toEqual({ dbType });
+    }
+  });
+
+  it('uses the default domain when no dbType is given, and an explicit ttl when given', async () => {
+    const cache = caches.create({ redisUrl: redis.url });
+    await cache.set('temp_data', { a: [1, 2] }, { ttl: 300 });
+    expect(Number(redis.cli('TTL', 'default_temp_data'))).toBe(300);
+    expect(await cache.get('temp_data', { dbType: 'default' })).toEqual({ a: [1, 2] });
+  });
+
+  it('supports custom domains and cache.db() views', async () => {
+    const cache = caches.create({
+      redisUrl: redis.url,
+      domains: { reports: { prefix: 'reports_', ttl: 600 } },
+    });
+    const reports = cache.db('reports');
+    await reports.set('weekly', ['x']);
+    expect(Number(redis.cli('TTL', 'reports_weekly'))).toBe(600);
+    expect(await reports.get('weekly')).toEqual(['x']);
+    expect(await reports.delete('weekly')).toBe(true);
+    expect(redis.cli('EXISTS', 'reports_weekly')).toBe('0');
+  });
+
+  it('reads values written by another client, and fills L1 on an L2 hit', async () => {
+    redis.cli('SET', 'media_file_abc123', '{"name":"a.png","size":12}', 'EX', '100');
+    const cache = caches.create({ redisUrl: redis.url });
+    expect(await cache.get('file_abc123', { dbType: 'media' })).toEqual({ name: 'a.png', size: 12 });
+    expect(await cache.get('file_abc123', { dbType: 'media' })).toEqual({ name: 'a.png', size: 12 });
+    expect(cache.stats().domains.media).toMatchObject({ l2Hits: 1, l1Hits: 1, misses: 0, hitRate: 1 });
+  });
+
+  it('caches null, and reports a miss as undefined', async () => {
+    const cache = caches.create({ redisUrl: redis.url });
+    await cache.set('nothing', null);
+    expect(redis.cli('GET', 'default_nothing')).toBe('null');
+    expect(await cache.get('nothing')).toBeNull();
+    expect(await cache.get('absent')).toBeUndefined();
+    expect(cache.stats().total.misses).toBe(1);
+  });
+
+  it('never keeps a value in L1 longer than its remaining Redis TTL', async () => {
+    redis.cli('SET', 'default_short', '"v"', 'PX', '300');
+    const cache = caches.create({ redisUrl: redis.url, l1: { ttl: 30 } });
+    expect(await cache.get('short')).toBe('v');
+    await new Promise((r) => setTimeout(r, 400));
+    expect(await cache.get('short')).toBeUndefined();
+  });
+
+  it('deletes from both tiers', async () => {
+    const cache = caches.create({ redisUrl: redis.url });
+    await cache.set('products_count', 1, { dbType: 'catalog' });
+    expect(await cache.delete('products_count', { dbType: 'catalog' })).toBe(true);
+    expect(redis.cli('EXISTS', 'catalog_products_count')).toBe('0');
+    expect(await cache.get('products_count', { dbType: 'catalog' })).toBeUndefined();
+  });
+
+  it('does not let a read that was in flight during a delete refill L1 with the old value', async () => {
+    redis.cli('SET', 'catalog_p1', '"old"', 'EX', '100');
+    const cache = caches.create({ redisUrl: redis.url, l1: { ttl: 30 } });
+    const read = cache.get('p1', { dbType: 'catalog' });
+    const removal = cache.delete('p1', { dbType: 'catalog' });
+    await Promise.all([read, removal]);
+    expect(await cache.get('p1', { dbType: 'catalog' })).toBeUndefined();
+  });
+
+  it('keeps L1 isolated from a caller mutating the object it passed to set()', async () => {
+    const cache = caches.create({ redisUrl: redis.url });
+    const product = { name: 'before' };
+    await cache.set('p', product);
+    product.name = 'after';
+    expect(await cache.get('p')).toEqual({ name: 'before' });
+  });
+});
+
+describe('deletePattern (S5, G7)', () => {
+  it('removes matching keys of one domain only, with SCAN and UNLINK, never KEYS', async () => {
+    const cache = caches.create({ redisUrl: redis.url });
+    for (let i = 0; i < 5; i++) await cache.set(`products_${i}`, i, { dbType: 'catalog' });
+    await cache.set('suppliers_1', 's', { dbType: 'catalog' });
+    await cache.set('products_1', 'other domain', { dbType: 'media' });
+    expect(await cache.deletePattern('products_*', { dbType: 'catalog' })).toBe(5);
+    expect(await cache.get('products_3', { dbType: 'catalog' })).toBeUndefined();
+    expect(await cache.get('suppliers_1', { dbType: 'catalog' })).toBe('s');
+    expect(await cache.get('products_1', { dbType: 'media' })).toBe('other domain');
+    expect(commandCalls('keys')).toBe(0);
+    expect(commandCalls('del')).toBe(0);
+    expect(commandCalls('scan')).toBeGreaterThan(0);
+  });
+
+  it('removes thousands of keys in batches', async () => {
+    redis.cli('EVAL', "for i=1,5000 do redis.call('SET', 'imports_job_'..i, '1') end", '0');
+    const cache = caches.create({ redisUrl: redis.url });
+    expect(await cache.deletePattern('job_*', { dbType: 'imports' })).toBe(5000);
+    expect(redis.cli('DBSIZE')).toBe('0');
+    expect(commandCalls('unlink')).toBeGreaterThan(1);
+  });
+
+  it('escapes glob characters of the prefix so the pattern stays inside the domain', async () => {
+    const cache = caches.create({ redisUrl: redis.url, domains: { odd: { prefix: 'o*_', ttl: 60 } } });
+    redis.cli('SET', 'oops_x', '1');
+    await cache.set('x', 1, { dbType: 'odd' });
+    expect(await cache.deletePattern('*', { dbType: 'odd' })).toBe(1);
+    expect(redis.cli('GET', 'oops_x')).toBe('1');
+  });
+
+  it('evicts matching L1 entries', async () => {
+    const cache = caches.create({ redisUrl: redis.url, l1: { ttl: 60 } });
+    await cache.set('products_1', 'p');
+    await cache.set('other', 'o');
+    redis.cli('SET', 'default_products_1', '"changed behind our back"');
+    await cache.deletePattern('products_*');
+    expect(await cache.get('products_1')).toBeUndefined();
+    expect(await cache.get('other')).toBe('o');
+  });
+});
+
+describe('getMany / setMany (S1)', () => {
+  it('reads the keys L1 lacks in one round trip and keeps the order', async () => {
+    const cache = caches.create({ redisUrl: redis.url });
+    await cache.setMany(
+      [
+        { key: 'a', value: 1 },
+        { key: 'b', value: 2, ttl: 50 },
+      ],
+      { dbType: 'catalog' },
+    );
+    expect(Number(redis.cli('TTL', 'catalog_b'))).toBe(50);
+    expect(Number(redis.cli('TTL', 'catalog_a'))).toBe(7200);
+    redis.cli('SET', 'catalog_c', '3');
+    redis.cli('SET', 'catalog_d', '4');
+    const before = commandCalls('mget');
+    expect(await cache.getMany(['a', 'c', 'missing', 'd', 'b'], { dbType: 'catalog' })).toEqual([
+      1,
+      3,
+      undefined,
+      4,
+      2,
+    ]);
+    expect(commandCalls('mget') - before).toBe(1);
+    expect(cache.stats().domains.catalog).toMatchObject({ l1Hits: 2, l2Hits: 2, misses: 1 });
+  });
+});
+
+describe('values (S10, G7)', () => {
+  it('refuses unserialisable values with false and a logged reason', async () => {
+    const logger = captureLogger();
+    const cache = caches.create({ redisUrl: redis.url, logger });
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    expect(await cache.set('c', circular)).toBe(false);
+    expect(await cache.set('b', 10n)).toBe(false);
+    expect(await cache.set('u', undefined)).toBe(false);
+    expect(redis.cli('DBSIZE')).toBe('0');
+    expect(logger.lines.filter((l) => l.level === 'warn' && /cannot be serialised/.test(l.msg))).toHaveLength(
+      3,
+    );
+    expect(cache.stats().total.refused).toBe(3);
+  });
+
+  it('refuses values above maxValueBytes', async () => {
+    const logger = captureLogger();
+    const cache = caches.create({ redisUrl: redis.url, maxValueBytes: 1000, logger });
+    expect(await cache.set('big', 'é'.repeat(600))).toBe(false);
+    expect(await cache.set('ok', 'e'.repeat(600))).toBe(true);
+    expect(logger.lines.some((l) => /larger than maxValueBytes/.test(l.msg))).toBe(true);
+  });
+
+  it('uses a pluggable serializer', async () => {
+    const cache = caches.create({
+      redisUrl: redis.url,
+      serializer: { serialize: (v) => `v1:${JSON.stringify(v)}`, deserialize: (t) => JSON.parse(t.slice(3)) },
+    });
+    await cache.set('k', { a: 1 });
+    expect(redis.cli('GET', 'default_k')).toBe('v1:{"a":1}');
+    await caches.closeAll();
+    const other = caches.create({
+      redisUrl: redis.url,
+      serializer: { serialize: (v) => `v1:${JSON.stringify(v)}`, deserialize: (t) => JSON.parse(t.slice(3)) },
+    });
+    expect(await other.get('k')).toEqual({ a: 1 });
+  });
+});
+
+describe('programming errors are loud', () => {
+  it('rejects an unknown dbType and invalid keys with CacheKeyError', async () => {
+    const cache = caches.create({ redisUrl: redis.url });
+    // @ts-expect-error: not a configured domain
+    await expect(cache.get('k', { dbType: 'nope' })).rejects.toThrow(CacheKeyError);
+    // @ts-expect-error: not a configured domain
+    await expect(cache.get('k', { dbType: 'toString' })).rejects.toThrow(CacheKeyError);
+    await expect(cache.set('', 1)).rejects.toThrow(CacheKeyError);
+    await expect(cache.delete('a\u0000b')).rejects.toThrow(CacheKeyError);
+    await expect(cache.getMany(['ok', 'x'.repeat(2000)])).rejects.toThrow(CacheKeyError);
+    await expect(cache.set('k', 1, { ttl: 0 })).rejects.toThrow(CacheKeyError);
+    await expect(cache.set('k', 1, { ttl: 1.5 })).rejects.toThrow(CacheKeyError);
+    expect(() => cache.db('nope' as 'catalog')).toThrow(CacheKeyError);
+  });
+});
+
+describe('bounds and concurrency', () => {
+  it('keeps L1 within maxEntries', async () => {
+    const cache = caches.create({ redisUrl: redis.url, l1: { maxEntries: 50 } });
+    await Promise.all(Array.from({ length: 200 }, (_, i) => cache.set(`k${i}`, i)));
+    expect(cache.status().l1.entries).toBe(50);
+    expect(await cache.get('k3')).toBe(3);
+  });
+
+  it('answers 1000 concurrent sets and gets correctly', async () => {
+    const cache = caches.create({ redisUrl: redis.url, operationTimeoutMs: 5000 });
+    const sets = await Promise.all(Array.from({ length: 1000 }, (_, i) => cache.set(`n${i}`, { i })));
+    expect(sets.every(Boolean)).toBe(true);
+    const other = caches.create({ redisUrl: redis.url, operationTimeoutMs: 5000 });
+    const values = await Promise.all(Array.from({ length: 1000 }, (_, i) => other.get(`n${i}`)));
+    expect(values).toEqual(Array.from({ length: 1000 }, (_, i) => ({ i })));
+  });
+});

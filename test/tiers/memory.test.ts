@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryTier } from '../../src/tiers/memory.js';
+
+describe('MemoryTier (L1, S1)', () => {
+  it('keeps at most maxEntries, evicting the least recently used', () => {
+    const l1 = new MemoryTier({ maxEntries: 3, maxBytes: 1_000_000, clone: false });
+    for (const key of ['a', 'b', 'c']) l1.set(key, key, 60_000, 1);
+    l1.get('a');
+    l1.set('d', 'd', 60_000, 1);
+    expect(l1.size).toBe(3);
+    expect(l1.get('b')).toBeUndefined();
+    expect(l1.get('a')).toBe('a');
+  });
+
+  it('keeps its byte count under maxBytes', () => {
+    const l1 = new MemoryTier({ maxEntries: 100_000, maxBytes: 100_000, clone: false });
+    for (let i = 0; i < 1000; i++) l1.set(`k${i}`, 'x'.repeat(1000), 60_000, 1002);
+    expect(l1.bytes).toBeLessThanOrEqual(100_000);
+    expect(l1.size).toBeGreaterThan(50);
+    expect(l1.size).toBeLessThan(100);
+  });
+
+  it('refuses an entry larger than maxBytes', () => {
+    const l1 = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: false });
+    l1.set('big', 'x', 60_000, 5000);
+    expect(l1.get('big')).toBeUndefined();
+  });
+
+  it('expires entries after their TTL', async () => {
+    const l1 = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: false });
+    l1.set('k', 1, 30, 1);
+    expect(l1.get('k')).toBe(1);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(l1.get('k')).toBeUndefined();
+  });
+
+  it('stores null and tells it apart from a miss', () => {
+    const l1 = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: false });
+    l1.set('n', null, 60_000, 4);
+    expect(l1.get('n')).toBeNull();
+    expect(l1.get('missing')).toBeUndefined();
+  });
+
+  it('returns the shared object by default and a copy with clone', () => {
+    const value = { a: 1 };
+    const shared = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: false });
+    shared.set('k', value, 60_000, 7);
+    expect(shared.get('k')).toBe(value);
+    const cloning = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: true });
+    cloning.set('k', value, 60_000, 7);
+    expect(cloning.get('k')).toEqual(value);
+    expect(cloning.get('k')).not.toBe(value);
+  });
+});
