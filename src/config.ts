@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { BUILTIN_DOMAINS, type BuiltinDomain, type DomainConfig } from './domains.js';
 import { CacheConfigError } from './errors.js';
@@ -45,7 +46,10 @@ export interface CacheOptions<D extends Record<string, DomainConfig> = Record<ne
   serializer?: Serializer;
   /** A pino-compatible logger. Default: warnings and errors on stderr. */
   logger?: Logger;
-  /** Extra TLS options for `rediss://` (CA, client certificate…). */
+  /**
+   * Extra Node TLS options for `rediss://` (`ca`, `cert`, `key`, `servername`…); they win over the
+   * files named by `REDIS_TLS_CA_FILE`, `REDIS_TLS_CERT_FILE` and `REDIS_TLS_KEY_FILE`.
+   */
   tls?: TlsOptions;
   /** Environment to read instead of `process.env` (tests, embedding). */
   env?: NodeJS.ProcessEnv;
@@ -123,6 +127,39 @@ export function parseRedisUrl(url: string, source = 'REDIS_URL'): RedisTarget {
     password: parsed.password ? decodeURIComponent(parsed.password) : undefined,
     safeUrl,
   };
+}
+
+/** The environment variables naming TLS files, and the Node TLS option each one fills. */
+const TLS_FILES = [
+  ['REDIS_TLS_CA_FILE', 'ca'],
+  ['REDIS_TLS_CERT_FILE', 'cert'],
+  ['REDIS_TLS_KEY_FILE', 'key'],
+] as const;
+
+/**
+ * The TLS options: the PEM files named in the environment, read once here, overridden by the `tls`
+ * option. `undefined` when neither is set. A file that cannot be read is a `CacheConfigError`
+ * naming the variable and the path (a path is not a secret; the file's content never appears).
+ */
+function resolveTls(option: TlsOptions | undefined, env: NodeJS.ProcessEnv): TlsOptions | undefined {
+  const fromFiles: TlsOptions = {};
+  for (const [envName, field] of TLS_FILES) {
+    const path = env[envName]?.trim();
+    if (!path) continue;
+    try {
+      fromFiles[field] = readFileSync(path);
+    } catch (err) {
+      const reason = (err as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new CacheConfigError(`${envName} names a file that cannot be read (${path}: ${reason})`);
+    }
+  }
+  const tls = { ...fromFiles, ...option };
+  if ((tls.cert === undefined) !== (tls.key === undefined)) {
+    throw new CacheConfigError(
+      'a TLS client certificate needs both a certificate and its key (REDIS_TLS_CERT_FILE and REDIS_TLS_KEY_FILE, or tls.cert and tls.key)',
+    );
+  }
+  return Object.keys(tls).length > 0 ? tls : undefined;
 }
 
 type NumberRule = { min: number; integer?: boolean };
@@ -233,9 +270,17 @@ export function resolveConfig(options: CacheOptions<Record<string, DomainConfig>
     1000,
     POSITIVE_INT,
   );
+  const tlsOptions = resolveTls(options.tls, env);
+  const tlsFromEnv = TLS_FILES.find(([envName]) => env[envName]?.trim())?.[0];
+  if (tlsFromEnv && !redis.tls) {
+    // a CA file silently ignored would mean an unencrypted connection the operator believes is TLS
+    throw new CacheConfigError(
+      `${tlsFromEnv} is set but the Redis URL is ${redis.safeUrl}; use rediss:// to connect with TLS`,
+    );
+  }
   return {
     redis,
-    tlsOptions: options.tls,
+    tlsOptions,
     domains: resolveDomains(options.domains, defaultTtl),
     l1: {
       enabled: l1.enabled ?? env.CACHE_L1_DISABLED !== '1',

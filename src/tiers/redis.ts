@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { createClient, type RedisClientType } from '@redis/client';
 import type { ResolvedConfig } from '../config.js';
 import { CacheError } from '../errors.js';
@@ -249,7 +251,7 @@ export class RedisDriver implements L2Driver {
           const exp = Math.min(reconnect.maxDelayMs, reconnect.minDelayMs * 2 ** Math.min(retries, 20));
           return Math.round(exp / 2 + (Math.random() * exp) / 2);
         },
-        ...(redis.tls ? { tls: true as const, servername: redis.host, ...tlsOptions } : {}),
+        ...(redis.tls ? tlsSocketOptions(redis.host, tlsOptions) : {}),
       },
       username: redis.username,
       password: redis.password,
@@ -313,6 +315,14 @@ export class RedisDriver implements L2Driver {
       );
     }
   }
+}
+
+/**
+ * node-redis socket options for TLS. SNI carries a host name only (RFC 6066): for an IP address it
+ * is left out and Node checks the certificate against the IP itself.
+ */
+export function tlsSocketOptions(host: string, extra: TlsOptions | undefined) {
+  return { tls: true as const, ...(isIP(host) ? {} : { servername: host }), ...extra };
 }
 
 /** Removes a secret from a message in case a client error echoes it. */

@@ -81,29 +81,46 @@ process.once('exit', () => {
   for (const child of running) child.kill('SIGKILL');
 });
 
-/** Starts a `redis-server` on a free port (or `port`), without persistence; `extraArgs` go on its command line. */
+/** TLS set-up of a test server: it listens only on a TLS port; clients must present a certificate if `authClients`. */
+export interface TestRedisTls {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** Certificate and key `redis-cli` presents (needed when `authClients`). */
+  clientCertFile?: string;
+  clientKeyFile?: string;
+  authClients?: boolean;
+}
+
+/** Starts a `redis-server` on a free port (or `port`), without persistence; `args` go on its command line. */
 export async function startRedis(
-  options: { port?: number; args?: string[]; password?: string } = {},
+  options: { port?: number; args?: string[]; password?: string; tls?: TestRedisTls } = {},
 ): Promise<TestRedis> {
   assertRedisInstalled();
   const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'cachette-redis-'));
   const auth = options.password ? ['--requirepass', options.password] : [];
+  const { tls } = options;
+  const listen = tls
+    ? [
+        '--port',
+        '0',
+        '--tls-port',
+        String(port),
+        '--tls-cert-file',
+        tls.certFile,
+        '--tls-key-file',
+        tls.keyFile,
+        '--tls-ca-cert-file',
+        tls.caFile,
+        '--tls-auth-clients',
+        tls.authClients ? 'yes' : 'no',
+      ]
+    : ['--port', String(port)];
   let child: ChildProcess | undefined;
 
   const start = async () => {
-    const args = [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      dir,
-    ];
+    const args = [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
     args.push('--loglevel', 'warning', ...auth, ...(options.args ?? []));
     const proc = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     running.add(proc);
@@ -119,12 +136,18 @@ export async function startRedis(
     });
 
   const cliAuth = options.password ? ['--no-auth-warning', '-a', options.password] : [];
+  if (tls) {
+    cliAuth.push('--tls', '--cacert', tls.caFile);
+    if (tls.clientCertFile && tls.clientKeyFile)
+      cliAuth.push('--cert', tls.clientCertFile, '--key', tls.clientKeyFile);
+  }
+  const scheme = tls ? 'rediss' : 'redis';
   await start();
   return {
     port,
     url: options.password
-      ? `redis://:${encodeURIComponent(options.password)}@127.0.0.1:${port}/0`
-      : `redis://127.0.0.1:${port}/0`,
+      ? `${scheme}://:${encodeURIComponent(options.password)}@127.0.0.1:${port}/0`
+      : `${scheme}://127.0.0.1:${port}/0`,
     get pid() {
       return child?.pid;
     },
