@@ -4,6 +4,7 @@ import { createClient, type RedisClientType } from '@redis/client';
 import type { ResolvedConfig } from '../config.js';
 import { CacheError } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
+import { explainRefusal } from './acl.js';
 
 /** The L2 connection state, as reported by `cache.status()`. */
 export type L2State = 'connecting' | 'ready' | 'reconnecting' | 'closed';
@@ -350,7 +351,7 @@ function withTimeout<T>(
       },
       (err: unknown) => {
         clearTimeout(timer);
-        reject(err);
+        reject(explainRefusal(err));
       },
     );
   });
