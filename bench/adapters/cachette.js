@@ -1,0 +1,27 @@
+// cachette, as its README recommends: createCache() with the default L1 (5 s, 10 000 entries, 64 MiB).
+import { createCache, silentLogger } from '../../dist/index.js';
+import { L2_TTL_S, l1Bounds } from './common.js';
+
+function options(o) {
+  const { maxBytes, maxEntries } = l1Bounds(o);
+  return { redisUrl: o.url, defaultTtl: L2_TTL_S, l1: { maxEntries, maxBytes } };
+}
+
+export default {
+  name: 'cachette',
+  role: 'subject',
+  packages: ['@redis/client', 'lru-cache'],
+  config: (o) =>
+    `createCache(${JSON.stringify(options(o))}) — L1 ttl 5 s (default); get/set with { dbType: 'default' }`,
+  async open(o) {
+    const cache = createCache({ ...options(o), logger: silentLogger, env: {} });
+    if (!(await cache.ready(5000))) throw new Error('cachette did not connect');
+    return {
+      get: (key) => cache.get(key, { dbType: 'default' }),
+      set: (key, value) => cache.set(key, value, { dbType: 'default' }),
+      getMany: (keys) => cache.getMany(keys, { dbType: 'default' }),
+      close: () => cache.close(),
+      l1: () => cache.status().l1,
+    };
+  },
+};

@@ -1,0 +1,32 @@
+// getMany of 100 keys another instance wrote: L1 misses them all, so this measures the batched L2 read.
+import { fill, sequential } from '../lib/measure.js';
+import { keys, productValue } from '../lib/values.js';
+
+const BATCH = 100;
+
+export default [
+  {
+    id: 'get-many',
+    title: `getMany of ${BATCH} keys (all L1 misses, L2 hits), concurrency 1`,
+    roles: ['floor-l2', 'subject', 'peer'],
+    ratio: 'time',
+    latency: 'every operation (of 100 keys) timed',
+    goal: 'one round trip, close to a raw MGET + JSON.parse',
+    params: (quick) => ({ ops: quick ? 200 : 600, warmup: quick ? 50 : 100 }),
+    async run(adapter, ctx, { ops, warmup }) {
+      const writer = await adapter.open(ctx);
+      const reader = await adapter.open(ctx);
+      const names = keys('bench:many:', (ops + warmup) * BATCH);
+      await fill((i) => writer.set(names[i], productValue(i)), names.length);
+      const batches = Array.from({ length: ops + warmup }, (_, i) => names.slice(i * BATCH, (i + 1) * BATCH));
+      let misses = 0;
+      const op = async (i) => {
+        for (const value of await reader.getMany(batches[i])) if (value === undefined) misses++;
+      };
+      const result = await sequential(op, { ops, warmup });
+      await writer.close();
+      await reader.close();
+      return [{ label: `getMany(${BATCH})`, ...result, keysPerSec: result.opsPerSec * BATCH, misses }];
+    },
+  },
+];

@@ -1,0 +1,44 @@
+// L1 hit: a get of a key the process itself just wrote, so every library answers from memory.
+import { sequential, sequentialSync } from '../lib/measure.js';
+import { keys, productValue } from '../lib/values.js';
+
+const KEYS = 1024;
+
+export default [
+  {
+    id: 'l1-hit',
+    title: 'L1 hit (get of a key in memory, concurrency 1)',
+    roles: ['floor-l1', 'subject', 'peer'],
+    ratio: 'time',
+    latency: 'batches of 100 operations (time / 100); p999 not meaningful at this resolution',
+    goal: 'cachette ≤ 2x the awaited raw lru-cache get, and faster than every peer',
+    params: (quick) => ({ ops: quick ? 200_000 : 1_000_000, warmup: quick ? 50_000 : 200_000 }),
+    async run(adapter, ctx, { ops, warmup }) {
+      const cache = await adapter.open(ctx);
+      const names = keys('bench:l1:', KEYS);
+      for (let i = 0; i < KEYS; i++) await cache.set(names[i], productValue(i));
+      for (let i = 0; i < KEYS; i++) await cache.get(names[i]);
+      let misses = 0;
+      const op = async (i) => {
+        if ((await cache.get(names[i & (KEYS - 1)])) === undefined) misses++;
+      };
+      const rows = [
+        { label: 'get (awaited)', ...(await sequential(op, { ops, warmup, batch: 100 })), misses },
+      ];
+      if (cache.getSync) {
+        let syncMisses = 0;
+        const sync = (i) => {
+          if (cache.getSync(names[i & (KEYS - 1)]) === undefined) syncMisses++;
+        };
+        rows.push({
+          label: 'get (sync, no await) — for reference',
+          reference: true,
+          ...sequentialSync(sync, { ops, warmup, batch: 100 }),
+          misses: syncMisses,
+        });
+      }
+      await cache.close();
+      return rows;
+    },
+  },
+];

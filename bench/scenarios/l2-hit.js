@@ -1,0 +1,40 @@
+// L2 hit: a get of a key another instance ("another worker") wrote, so L1 misses and Redis answers.
+import { concurrent, fill, sequential } from '../lib/measure.js';
+import { keys, productValue } from '../lib/values.js';
+
+function l2Hit(concurrency) {
+  return {
+    id: `l2-hit-c${concurrency}`,
+    title: `L2 hit (L1 miss, value written by another instance), concurrency ${concurrency}`,
+    roles: ['floor-l2', 'subject', 'peer'],
+    ratio: concurrency === 1 ? 'time' : 'throughput',
+    latency: 'every operation timed',
+    goal:
+      concurrency === 1
+        ? 'cachette ≤ 1.2x the time of a raw client GET + JSON.parse'
+        : 'cachette throughput ≥ 0.9x the raw client',
+    params: (quick) =>
+      concurrency === 1
+        ? { ops: quick ? 4_000 : 20_000, warmup: quick ? 1_000 : 3_000 }
+        : { ops: quick ? 10_000 : 60_000, warmup: quick ? 2_000 : 6_000 },
+    async run(adapter, ctx, { ops, warmup }) {
+      const writer = await adapter.open(ctx);
+      const reader = await adapter.open(ctx);
+      const names = keys(`bench:l2:${concurrency}:`, ops + warmup);
+      await fill((i) => writer.set(names[i], productValue(i)), names.length);
+      let misses = 0;
+      const op = async (i) => {
+        if ((await reader.get(names[i])) === undefined) misses++;
+      };
+      const result =
+        concurrency === 1
+          ? await sequential(op, { ops, warmup })
+          : await concurrent(op, { ops, warmup, concurrency });
+      await writer.close();
+      await reader.close();
+      return [{ label: 'get', ...result, misses }];
+    },
+  };
+}
+
+export default [l2Hit(1), l2Hit(64)];

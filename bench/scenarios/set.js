@@ -1,0 +1,38 @@
+// Set: a write of a ~1 KiB JSON value under a new key (both tiers where the library has two).
+import { concurrent, sequential } from '../lib/measure.js';
+import { keys, productValue } from '../lib/values.js';
+
+function set(concurrency) {
+  return {
+    id: `set-c${concurrency}`,
+    title: `set of a 1 KiB JSON value, concurrency ${concurrency}`,
+    roles: ['floor-l2', 'subject', 'peer'],
+    ratio: concurrency === 1 ? 'time' : 'throughput',
+    latency: 'every operation timed',
+    goal:
+      concurrency === 1
+        ? 'cachette ≤ 1.2x the time of a raw client SET … EX (with JSON.stringify)'
+        : 'cachette throughput ≥ 1/1.2 of the raw client SET … EX',
+    params: (quick) =>
+      concurrency === 1
+        ? { ops: quick ? 4_000 : 20_000, warmup: quick ? 1_000 : 3_000 }
+        : { ops: quick ? 10_000 : 60_000, warmup: quick ? 2_000 : 6_000 },
+    async run(adapter, ctx, { ops, warmup }) {
+      const cache = await adapter.open(ctx);
+      const names = keys(`bench:set:${concurrency}:`, ops + warmup);
+      const values = Array.from({ length: 1024 }, (_, i) => productValue(i));
+      let failures = 0;
+      const op = async (i) => {
+        if ((await cache.set(names[i], values[i & 1023])) === false) failures++;
+      };
+      const result =
+        concurrency === 1
+          ? await sequential(op, { ops, warmup })
+          : await concurrent(op, { ops, warmup, concurrency });
+      await cache.close();
+      return [{ label: 'set', ...result, failures }];
+    },
+  };
+}
+
+export default [set(1), set(64)];
