@@ -3,11 +3,21 @@ import type { DomainConfig } from './domains.js';
 import { CacheKeyError, CacheValueError } from './errors.js';
 import { FillGuard } from './fill-guard.js';
 import { globToRegExp } from './glob.js';
+import {
+  countKeys,
+  type KeyCensus,
+  type KeyListOptions,
+  type KeyPage,
+  listKeys,
+  readServerInfo,
+  type ServerInfo,
+} from './inspect.js';
 import { assertValidKey, confinedPattern } from './keys.js';
 import { describeError, type Logger, RateLimitedLog } from './logger.js';
 import type { DomainStats } from './stats.js';
 import { type DomainCounters, Stats } from './stats.js';
 import { MemoryTier } from './tiers/memory.js';
+import { type L2Observer, ObservedL2 } from './tiers/observed.js';
 import { type L2Driver, type L2Entry, type L2State, L2UnavailableError } from './tiers/redis.js';
 
 /** Options every call accepts: the domain ("db type") the key belongs to. Default `default`. */
@@ -55,7 +65,7 @@ interface Resolved {
 export class Cache<D extends string = string> {
   readonly #config: ResolvedConfig;
   readonly #l1: MemoryTier | undefined;
-  readonly #l2: L2Driver;
+  readonly #l2: ObservedL2;
   readonly #guard = new FillGuard();
   readonly #stats: Stats;
   readonly #log: Logger;
@@ -65,7 +75,7 @@ export class Cache<D extends string = string> {
 
   constructor(config: ResolvedConfig, l2: L2Driver) {
     this.#config = config;
-    this.#l2 = l2;
+    this.#l2 = new ObservedL2(l2);
     this.#log = config.logger;
     this.#stats = new Stats(Object.keys(config.domains));
     this.#l1TtlMs = config.l1.ttl * 1000;
@@ -230,6 +240,32 @@ export class Cache<D extends string = string> {
     return this.#stats.snapshot();
   }
 
+  /**
+   * One page of a domain's key names with their remaining TTL in seconds (SCAN confined to the
+   * prefix like `deletePattern`; never values); `false` if Redis failed. Throws `CacheKeyError` on bad input.
+   */
+  async keys(options: KeyListOptions<D> = {}): Promise<KeyPage | false> {
+    const { domain } = this.#resolve(options.dbType);
+    return this.#inspect('keys', () => listKeys(this.#l2, domain.prefix, options));
+  }
+
+  /** Redis version, memory and keyspace counters from one `INFO`; `false` if Redis failed. */
+  serverInfo(): Promise<ServerInfo | false> {
+    return this.#inspect('serverInfo', () => readServerInfo(this.#l2, this.#config.redis.db));
+  }
+
+  /** Keys per domain, by a SCAN stopped after `budgetMs` (default 50) and extrapolated then; `false` if Redis failed. */
+  countKeys(options: { budgetMs?: number; maxCalls?: number } = {}): Promise<KeyCensus | false> {
+    const prefixes = Object.fromEntries(Object.entries(this.#config.domains).map(([n, d]) => [n, d.prefix]));
+    const limits = { budgetMs: options.budgetMs ?? 50, maxCalls: options.maxCalls ?? 20 };
+    return this.#inspect('countKeys', () => countKeys(this.#l2, prefixes, limits));
+  }
+
+  /** Calls `observer(operation, durationMs, failed)` after every Redis call (metrics); returns the function that stops it. */
+  observeL2(observer: L2Observer): () => void {
+    return this.#l2.observe(observer);
+  }
+
   /** Closes the Redis connection; idempotent, resolves within about a second even if Redis hangs. */
   async close(): Promise<void> {
     this.#closed = true;
@@ -321,6 +357,22 @@ export class Cache<D extends string = string> {
         `cachette: ${operation} failed; answered as a miss`,
       ),
     );
+  }
+
+  /** Runs an admin read against Redis; a failure is logged (rate-limited) and answered `false`. */
+  async #inspect<T>(operation: string, read: () => Promise<T>): Promise<T | false> {
+    try {
+      return await read();
+    } catch (err) {
+      if (err instanceof CacheKeyError) throw err;
+      if (!(err instanceof L2UnavailableError)) {
+        const reason = describeError(err);
+        this.#problems.emit(`${operation}:${reason}`, (suppressed) =>
+          this.#log.warn({ operation, err: reason, suppressed }, `cachette: ${operation} failed`),
+        );
+      }
+      return false;
+    }
   }
 
   #ttlFor(resolved: Resolved, ttl: number | undefined): number {
