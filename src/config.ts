@@ -19,6 +19,25 @@ export interface L1Options {
   clone?: boolean;
 }
 
+/** A Redis server (or Sentinel) address. */
+export interface RedisNode {
+  host: string;
+  port: number;
+}
+
+/** Sentinel-managed primary/replica set: the Sentinels to ask and the name of the monitored primary. */
+export interface SentinelOptions {
+  /** Some of the Sentinels (three is plenty); they tell where the current primary is. */
+  sentinels: RedisNode[];
+  /** The name the Sentinels monitor the primary under (`sentinel monitor <name> …`). */
+  name: string;
+}
+
+/** Redis Cluster: a few of its nodes; the rest of the topology is discovered from them. */
+export interface ClusterOptions {
+  nodes: RedisNode[];
+}
+
 /** Everything `createCache()` accepts; every field is optional and falls back to the environment, then the seed's default. */
 export interface CacheOptions<D extends Record<string, DomainConfig> = Record<never, DomainConfig>> {
   /** `redis://[user:password@]host:port/db` or `rediss://…`. Default `REDIS_URL`, else `redis://127.0.0.1:6379/0`. */
@@ -51,9 +70,25 @@ export interface CacheOptions<D extends Record<string, DomainConfig> = Record<ne
    * files named by `REDIS_TLS_CA_FILE`, `REDIS_TLS_CERT_FILE` and `REDIS_TLS_KEY_FILE`.
    */
   tls?: TlsOptions;
+  /**
+   * Connect through Redis Sentinel (`REDIS_SENTINELS=h1:p1,h2:p2` + `REDIS_SENTINEL_MASTER=name`).
+   * `redisUrl` then only gives the scheme (TLS), user, password and database; its host is ignored.
+   */
+  sentinel?: SentinelOptions;
+  /**
+   * Connect to a Redis Cluster (`REDIS_CLUSTER_NODES=h1:p1,h2:p2`). `redisUrl` then only gives the
+   * scheme (TLS), user and password; its host is ignored and the database must be 0.
+   */
+  cluster?: ClusterOptions;
   /** Environment to read instead of `process.env` (tests, embedding). */
   env?: NodeJS.ProcessEnv;
 }
+
+/** How Redis is deployed: one server, a Sentinel-managed primary, or a cluster. */
+export type Topology =
+  | { kind: 'standalone' }
+  | { kind: 'sentinel'; sentinels: RedisNode[]; name: string }
+  | { kind: 'cluster'; nodes: RedisNode[] };
 
 /** Where Redis is, parsed from the URL. `password` never leaves this object. */
 export interface RedisTarget {
@@ -70,6 +105,7 @@ export interface RedisTarget {
 /** The fully resolved configuration; everything downstream trusts it. */
 export interface ResolvedConfig {
   redis: RedisTarget;
+  topology: Topology;
   tlsOptions: TlsOptions | undefined;
   domains: Record<string, DomainConfig>;
   l1: Required<L1Options>;
@@ -160,6 +196,93 @@ function resolveTls(option: TlsOptions | undefined, env: NodeJS.ProcessEnv): Tls
     );
   }
   return Object.keys(tls).length > 0 ? tls : undefined;
+}
+
+/** Parses `h1:p1,h2:p2` (IPv6 as `[::1]:p`) into nodes; throws `CacheConfigError` naming `source`. */
+export function parseNodeList(text: string, source: string): RedisNode[] {
+  const nodes = text
+    .split(',')
+    .map((part) => part.trim())
+    .filter((part) => part !== '')
+    .map((part) => {
+      const match = /^(?:\[([^\]]+)\]|([^:[\]]+)):(\d{1,5})$/.exec(part);
+      const port = Number(match?.[3]);
+      if (!match || port < 1 || port > 65535) {
+        throw new CacheConfigError(
+          `${source} must list host:port pairs separated by commas, got ${JSON.stringify(part)}`,
+        );
+      }
+      return { host: (match[1] ?? match[2])!, port };
+    });
+  if (nodes.length === 0) throw new CacheConfigError(`${source} lists no host:port`);
+  return nodes;
+}
+
+function checkNodes(nodes: unknown, source: string): RedisNode[] {
+  const valid =
+    Array.isArray(nodes) &&
+    nodes.length > 0 &&
+    nodes.every(
+      (n) =>
+        typeof n?.host === 'string' &&
+        n.host !== '' &&
+        Number.isInteger(n.port) &&
+        n.port > 0 &&
+        n.port < 65536,
+    );
+  if (!valid) throw new CacheConfigError(`${source} must be a non-empty array of { host, port }`);
+  return (nodes as RedisNode[]).map(({ host, port }) => ({ host, port }));
+}
+
+/** Sentinel or cluster from the options, else from the environment; standalone when neither is set. */
+function resolveTopology(
+  options: CacheOptions<Record<string, DomainConfig>>,
+  env: NodeJS.ProcessEnv,
+): Topology {
+  let sentinel: Topology | undefined;
+  let cluster: Topology | undefined;
+  if (options.sentinel) {
+    const { name } = options.sentinel;
+    if (typeof name !== 'string' || name === '') {
+      throw new CacheConfigError('sentinel.name must be the name the Sentinels monitor the primary under');
+    }
+    sentinel = {
+      kind: 'sentinel',
+      sentinels: checkNodes(options.sentinel.sentinels, 'sentinel.sentinels'),
+      name,
+    };
+  } else if (!options.cluster && env.REDIS_SENTINELS?.trim()) {
+    const name = env.REDIS_SENTINEL_MASTER?.trim();
+    if (!name)
+      throw new CacheConfigError(
+        'REDIS_SENTINELS is set but REDIS_SENTINEL_MASTER (the primary name) is not',
+      );
+    sentinel = { kind: 'sentinel', sentinels: parseNodeList(env.REDIS_SENTINELS, 'REDIS_SENTINELS'), name };
+  }
+  if (options.cluster) {
+    cluster = { kind: 'cluster', nodes: checkNodes(options.cluster.nodes, 'cluster.nodes') };
+  } else if (!options.sentinel && env.REDIS_CLUSTER_NODES?.trim()) {
+    cluster = { kind: 'cluster', nodes: parseNodeList(env.REDIS_CLUSTER_NODES, 'REDIS_CLUSTER_NODES') };
+  }
+  if (sentinel && cluster) {
+    throw new CacheConfigError(
+      'choose Sentinel or Cluster, not both (sentinel/REDIS_SENTINELS and cluster/REDIS_CLUSTER_NODES)',
+    );
+  }
+  return sentinel ?? cluster ?? { kind: 'standalone' };
+}
+
+/** How the deployment appears in logs and `status()`: the nodes to start from, credentials redacted. */
+function describeTopology(topology: Topology, redis: RedisTarget): string {
+  if (topology.kind === 'standalone') return redis.safeUrl;
+  const scheme = redis.tls ? 'rediss' : 'redis';
+  const user =
+    redis.username || redis.password ? `${redis.username ?? ''}${redis.password ? ':***' : ''}@` : '';
+  const list = (nodes: RedisNode[]) =>
+    nodes.map(({ host, port }) => `${host.includes(':') ? `[${host}]` : host}:${port}`).join(',');
+  return topology.kind === 'sentinel'
+    ? `${scheme}+sentinel://${user}${list(topology.sentinels)}/${topology.name}/${redis.db}`
+    : `${scheme}+cluster://${user}${list(topology.nodes)}`;
 }
 
 type NumberRule = { min: number; integer?: boolean };
@@ -272,7 +395,15 @@ export function resolveConfig(options: CacheOptions<Record<string, DomainConfig>
   );
   const tlsOptions = resolveTls(options.tls, env);
   const tlsFromEnv = TLS_FILES.find(([envName]) => env[envName]?.trim())?.[0];
-  if (tlsFromEnv && !redis.tls) {
+  const topology = resolveTopology(options, env);
+  if (topology.kind !== 'standalone') {
+    // the URL's host is not used: TLS is on when the URL says rediss:// or TLS material is given
+    redis.tls ||= tlsOptions !== undefined;
+    if (topology.kind === 'cluster' && redis.db !== 0) {
+      throw new CacheConfigError(`Redis Cluster has only database 0; the Redis URL names ${redis.db}`);
+    }
+    redis.safeUrl = describeTopology(topology, redis);
+  } else if (tlsFromEnv && !redis.tls) {
     // a CA file silently ignored would mean an unencrypted connection the operator believes is TLS
     throw new CacheConfigError(
       `${tlsFromEnv} is set but the Redis URL is ${redis.safeUrl}; use rediss:// to connect with TLS`,
@@ -280,6 +411,7 @@ export function resolveConfig(options: CacheOptions<Record<string, DomainConfig>
   }
   return {
     redis,
+    topology,
     tlsOptions,
     domains: resolveDomains(options.domains, defaultTtl),
     l1: {

@@ -1,7 +1,7 @@
 import { Cache } from './cache.js';
 import { type CacheOptions, resolveConfig } from './config.js';
 import type { BuiltinDomain, DomainConfig } from './domains.js';
-import { RedisDriver } from './tiers/redis.js';
+import { createL2Driver } from './tiers/topology.js';
 
 /**
  * Creates a two-level cache from options, then the environment (`REDIS_URL`, `REDIS_CACHE_TTL`, …),
@@ -12,12 +12,12 @@ export function createCache<X extends Record<string, DomainConfig> = Record<neve
   options: CacheOptions<X> = {},
 ): Cache<BuiltinDomain | Extract<keyof X, string>> {
   const config = resolveConfig(options);
-  return new Cache(config, new RedisDriver(config));
+  return new Cache(config, createL2Driver(config));
 }
 
 export type { CacheStats, CacheStatus, CallOptions, SetEntry, SetOptions } from './cache.js';
 export { Cache, DomainCache } from './cache.js';
-export type { CacheOptions, L1Options } from './config.js';
+export type { CacheOptions, ClusterOptions, L1Options, RedisNode, SentinelOptions } from './config.js';
 export { DEFAULT_REDIS_URL, parseRedisUrl, redactUrl } from './config.js';
 export type { BuiltinDomain, DomainConfig } from './domains.js';
 export { BUILTIN_DOMAINS } from './domains.js';

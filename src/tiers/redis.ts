@@ -332,7 +332,7 @@ export function redactSecrets(message: string, secret: string | undefined): stri
 }
 
 /** Rejects with `L2TimeoutError` if `pending` has not settled within `timeoutMs`; the hooks see which happened. */
-function withTimeout<T>(
+export function withTimeout<T>(
   pending: Promise<T>,
   timeoutMs: number,
   onTimeout?: () => void,

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -94,7 +94,14 @@ export interface TestRedisTls {
 
 /** Starts a `redis-server` on a free port (or `port`), without persistence; `args` go on its command line. */
 export async function startRedis(
-  options: { port?: number; args?: string[]; password?: string; tls?: TestRedisTls } = {},
+  options: {
+    port?: number;
+    args?: string[];
+    password?: string;
+    tls?: TestRedisTls;
+    /** Text of a configuration file written to the server's directory and passed first (Sentinel needs one). */
+    config?: string;
+  } = {},
 ): Promise<TestRedis> {
   assertRedisInstalled();
   const port = options.port ?? (await freePort());
@@ -119,8 +126,22 @@ export async function startRedis(
     : ['--port', String(port)];
   let child: ChildProcess | undefined;
 
+  const configFile = join(dir, 'redis.conf');
+  if (options.config !== undefined) writeFileSync(configFile, options.config);
   const start = async () => {
-    const args = [...listen, '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir];
+    const config = options.config !== undefined ? [configFile] : [];
+    const args = [
+      ...config,
+      ...listen,
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+    ];
     args.push('--loglevel', 'warning', ...auth, ...(options.args ?? []));
     const proc = spawn('redis-server', args, { stdio: ['ignore', 'ignore', 'pipe'] });
     running.add(proc);

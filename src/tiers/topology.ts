@@ -1,0 +1,13 @@
+import type { ResolvedConfig } from '../config.js';
+import { type L2Driver, RedisDriver } from './redis.js';
+import { SentinelDriver } from './sentinel.js';
+
+/** The L2 driver for the configured deployment: one server, a Sentinel-managed primary, or a cluster. */
+export function createL2Driver(config: ResolvedConfig): L2Driver {
+  switch (config.topology.kind) {
+    case 'sentinel':
+      return new SentinelDriver(config);
+    default:
+      return new RedisDriver(config);
+  }
+}

@@ -1,0 +1,112 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cacheFactory } from '../support/cache.js';
+import { captureLogger } from '../support/logs.js';
+import { freePort, waitFor } from '../support/redis.js';
+import { startSentinelSet, type TestSentinelSet } from '../support/topologies.js';
+
+const caches = cacheFactory();
+let set: TestSentinelSet;
+
+beforeAll(async () => {
+  set = await startSentinelSet();
+});
+afterAll(() => set?.stop());
+afterEach(() => caches.closeAll());
+
+function sentinelNodes() {
+  return set.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port }));
+}
+
+describe('Redis Sentinel (1 primary, 1 replica, 3 Sentinels)', () => {
+  it('connects to the primary the Sentinels name, from REDIS_SENTINELS + REDIS_SENTINEL_MASTER', async () => {
+    const dead = await freePort();
+    const cache = caches.create({
+      env: {
+        // the first Sentinel listed is down: the next one answers
+        REDIS_SENTINELS: [`127.0.0.1:${dead}`, ...sentinelNodes().map((n) => `${n.host}:${n.port}`)].join(
+          ',',
+        ),
+        REDIS_SENTINEL_MASTER: set.name,
+      },
+      operationTimeoutMs: 2000,
+    });
+    expect(await cache.set('products_count', 1500, { dbType: 'catalog' })).toBe(true);
+    expect(set.primary.cli('GET', 'catalog_products_count')).toBe('1500');
+    expect(await cache.get('products_count', { dbType: 'catalog' })).toBe(1500);
+    expect(
+      await cache.setMany([
+        { key: 'a', value: 1 },
+        { key: 'b', value: 2 },
+      ]),
+    ).toBe(true);
+    expect(await cache.getMany(['a', 'b', 'c'])).toEqual([1, 2, undefined]);
+    expect(await cache.deletePattern('*')).toBe(2);
+    expect(cache.status().l2.url).toBe(
+      `redis+sentinel://127.0.0.1:${dead},${sentinelNodes()
+        .map((n) => `${n.host}:${n.port}`)
+        .join(',')}/${set.name}/0`,
+    );
+  });
+
+  it('logs an error and serves misses when the Sentinels monitor no primary of that name', async () => {
+    const logger = captureLogger();
+    const cache = caches.create({
+      sentinel: { sentinels: sentinelNodes(), name: 'no-such-primary' },
+      logger,
+      connectTimeoutMs: 1000,
+    });
+    expect(await cache.get('k')).toBeUndefined();
+    expect(await cache.set('k', 1)).toBe(false);
+    expect(logger.lines.some((l) => l.level === 'error' && /no-such-primary/.test(l.msg))).toBe(true);
+  });
+
+  it('keeps answering while the primary is killed, and writes resume on the promoted replica', async () => {
+    const logger = captureLogger();
+    const cache = caches.create({
+      sentinel: { sentinels: sentinelNodes(), name: set.name },
+      logger,
+      operationTimeoutMs: 1000,
+      connectTimeoutMs: 1000,
+    });
+    expect(await cache.set('before', 'failover')).toBe(true);
+    await waitFor(() => set.replica.cli('GET', 'default_before') === '"failover"', 5000, 'replication');
+
+    const killedAt = performance.now();
+    await set.primary.kill();
+    let writes = 0;
+    let failed = 0;
+    let slowest = 0;
+    let resumedAfterMs = -1;
+    while (performance.now() - killedAt < 60_000) {
+      const started = performance.now();
+      // every call must resolve (never reject) while the Sentinels fail over
+      const [stored, read] = await Promise.all([cache.set('during', writes), cache.get('before')]);
+      slowest = Math.max(slowest, performance.now() - started);
+      expect(read === undefined || read === 'failover').toBe(true);
+      writes++;
+      if (stored) {
+        resumedAfterMs = performance.now() - killedAt;
+        break;
+      }
+      failed++;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    console.log(
+      `sentinel failover: writes resumed ${Math.round(resumedAfterMs)} ms after the primary was killed ` +
+        `(${failed} writes answered false meanwhile, slowest call ${Math.round(slowest)} ms, down-after 1000 ms)`,
+    );
+    expect(resumedAfterMs).toBeGreaterThan(0);
+    expect(failed).toBeGreaterThan(0);
+    expect(slowest).toBeLessThan(2500);
+    expect(set.primaryPort()).toBe(set.replica.port);
+    expect(set.replica.cli('GET', 'default_during')).toBe(String(writes - 1));
+    expect(await cache.get('before')).toBe('failover');
+    expect(cache.status().l2.state).toBe('ready');
+    expect(
+      logger.lines.some(
+        (l) =>
+          l.level === 'info' && l.msg.includes(`primary of ${set.name} to 127.0.0.1:${set.replica.port}`),
+      ),
+    ).toBe(true);
+  });
+});
