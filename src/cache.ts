@@ -1,5 +1,6 @@
 import type { ResolvedConfig } from './config.js';
 import type { DomainConfig } from './domains.js';
+import { unwrap } from './envelope.js';
 import { CacheKeyError, CacheValueError } from './errors.js';
 import { FillGuard } from './fill-guard.js';
 import { globToRegExp } from './glob.js';
@@ -13,7 +14,10 @@ import {
   type ServerInfo,
 } from './inspect.js';
 import { assertValidKey, confinedPattern } from './keys.js';
+import { epochKey, leaseKey } from './lease.js';
+import { type Factory, Loader, type LoadingStats, type LoadOptions } from './loader.js';
 import { describeError, type Logger, RateLimitedLog } from './logger.js';
+import { jsonSerializer } from './serializer.js';
 import type { DomainStats } from './stats.js';
 import { type DomainCounters, Stats } from './stats.js';
 import { MemoryTier } from './tiers/memory.js';
@@ -29,6 +33,9 @@ export interface CallOptions<D extends string> {
 export interface SetOptions<D extends string> extends CallOptions<D> {
   ttl?: number;
 }
+
+/** Options of `getOrSet` / `getOrSetMany`: see `LoadOptions`. */
+export interface GetOrSetOptions<D extends string> extends CallOptions<D>, LoadOptions {}
 
 /** One entry of `setMany`. */
 export interface SetEntry {
@@ -49,6 +56,8 @@ export interface CacheStatus {
 export interface CacheStats {
   domains: Record<string, DomainStats>;
   total: DomainStats;
+  /** Factory calls, stale answers, lease waits of `getOrSet` / `getOrSetMany`. */
+  loading: LoadingStats;
 }
 
 interface Resolved {
@@ -71,6 +80,7 @@ export class Cache<D extends string = string> {
   readonly #log: Logger;
   readonly #problems = new RateLimitedLog();
   readonly #l1TtlMs: number;
+  readonly #loader: Loader;
   #closed = false;
 
   constructor(config: ResolvedConfig, l2: L2Driver) {
@@ -80,6 +90,17 @@ export class Cache<D extends string = string> {
     this.#stats = new Stats(Object.keys(config.domains));
     this.#l1TtlMs = config.l1.ttl * 1000;
     this.#l1 = config.l1.enabled && config.l1.ttl > 0 ? new MemoryTier(config.l1) : undefined;
+    this.#loader = new Loader({
+      l1: this.#l1,
+      l2,
+      guard: this.#guard,
+      serializer: config.serializer,
+      json: config.serializer === jsonSerializer,
+      log: this.#log,
+      serialize: (value, redisKey, counters) => this.#serialize(value, redisKey, counters),
+      fillL1: (redisKey, value, remainingMs, bytes) => this.#fillL1(redisKey, value, remainingMs, bytes),
+      l2Failed: (operation, counters, err) => this.#l2Failed(operation, counters, err),
+    });
   }
 
   /** The value under `key` (L1, else L2), or `undefined` on a miss or when Redis fails. */
@@ -94,14 +115,17 @@ export class Cache<D extends string = string> {
     }
     const ticket = this.#guard.ticket(redisKey);
     try {
-      const { text, pttlMs } = await this.#l2.get(redisKey);
-      if (text === null) {
+      const reply = await this.#l2.get(redisKey);
+      // a value past its TTL kept only for getOrSet's grace is a miss here
+      const stored = reply.text === null ? undefined : unwrap(reply.text, reply.pttlMs);
+      if (stored === undefined || stored.freshMs <= 0) {
         counters.misses++;
         return undefined;
       }
+      const { text, freshMs } = stored;
       const value = this.#config.serializer.deserialize(text);
       counters.l2Hits++;
-      if (this.#guard.stillValid(redisKey, ticket)) this.#fillL1(redisKey, value, pttlMs, text.length);
+      if (this.#guard.stillValid(redisKey, ticket)) this.#fillL1(redisKey, value, freshMs, text.length);
       return value as T;
     } catch (err) {
       counters.misses++;
@@ -126,7 +150,8 @@ export class Cache<D extends string = string> {
     this.#guard.touch(redisKey);
     this.#l1?.delete(redisKey);
     try {
-      await this.#l2.delete([redisKey]);
+      // removing the key's lease too keeps a getOrSet running anywhere from storing an outdated result
+      await this.#l2.delete([redisKey, leaseKey(redisKey)]);
       counters.deletes++;
       return true;
     } catch (err) {
@@ -145,6 +170,8 @@ export class Cache<D extends string = string> {
     this.#evictL1(domain.prefix, pattern);
     let removed = 0;
     try {
+      // getOrSet loads that started before this point will not store their results (see lease.ts)
+      await this.#l2.command(['INCR', epochKey(domain.prefix)]);
       for await (const keys of this.#l2.scan(match)) removed += await this.#l2.delete(keys);
       counters.deletes += removed;
       return removed;
@@ -179,16 +206,19 @@ export class Cache<D extends string = string> {
     const tickets = redisKeys.map((redisKey) => this.#guard.ticket(redisKey));
     try {
       const replies = await this.#l2.getMany(redisKeys);
-      replies.forEach(({ text, pttlMs }, j) => {
-        if (text === null) {
+      replies.forEach((reply, j) => {
+        const stored = reply.text === null ? undefined : unwrap(reply.text, reply.pttlMs);
+        if (stored === undefined || stored.freshMs <= 0) {
           counters.misses++;
           return;
         }
+        const { text, freshMs } = stored;
         const value = this.#config.serializer.deserialize(text);
         counters.l2Hits++;
         results[missing[j]!] = value as T;
         const redisKey = redisKeys[j]!;
-        if (this.#guard.stillValid(redisKey, tickets[j]!)) this.#fillL1(redisKey, value, pttlMs, text.length);
+        if (this.#guard.stillValid(redisKey, tickets[j]!))
+          this.#fillL1(redisKey, value, freshMs, text.length);
       });
     } catch (err) {
       counters.misses += missing.length;
@@ -205,6 +235,22 @@ export class Cache<D extends string = string> {
       return { key, value, ttl: this.#ttlFor(resolved, ttl ?? options?.ttl) };
     });
     return this.#write(resolved, prepared);
+  }
+
+  /**
+   * The value under `key`, else `factory()`'s result, stored with the call's TTL — one factory call
+   * per key at a time across all processes sharing the Redis. Factory errors propagate (unless a
+   * stale value is served, see `grace`); a factory result of `undefined` is returned but not stored.
+   */
+  async getOrSet<T>(key: string, factory: Factory<T>, options?: GetOrSetOptions<D>): Promise<T> {
+    const resolved = this.#resolve(options?.dbType);
+    assertValidKey(key);
+    return this.#loader.getOrSet(
+      this.#loadTarget(resolved, options),
+      resolved.domain.prefix + key,
+      factory,
+      options,
+    );
   }
 
   /** The same API with `dbType` bound: `cache.db('catalog').get('products_count')`. */
@@ -237,7 +283,7 @@ export class Cache<D extends string = string> {
 
   /** Hits, misses, writes and errors per domain and in total, with hit rates. */
   stats(): CacheStats {
-    return this.#stats.snapshot();
+    return { ...this.#stats.snapshot(), loading: this.#loader.stats() };
   }
 
   /**
@@ -375,6 +421,14 @@ export class Cache<D extends string = string> {
     }
   }
 
+  #loadTarget(resolved: Resolved, options: LoadOptions | undefined) {
+    return {
+      prefix: resolved.domain.prefix,
+      ttl: this.#ttlFor(resolved, options?.ttl),
+      counters: resolved.counters,
+    };
+  }
+
   #ttlFor(resolved: Resolved, ttl: number | undefined): number {
     if (ttl === undefined) return resolved.domain.ttl;
     if (!Number.isInteger(ttl) || ttl < 1) {
@@ -427,5 +481,9 @@ export class DomainCache<D extends string = string> {
 
   setMany(entries: readonly SetEntry[], options?: { ttl?: number }): Promise<boolean> {
     return this.#cache.setMany(entries, { ttl: options?.ttl, dbType: this.dbType });
+  }
+
+  getOrSet<T>(key: string, factory: Factory<T>, options?: LoadOptions): Promise<T> {
+    return this.#cache.getOrSet<T>(key, factory, { ...options, dbType: this.dbType });
   }
 }

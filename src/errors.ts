@@ -29,3 +29,19 @@ export class CacheValueError extends CacheError {
     super('E_CACHE_VALUE', message, options);
   }
 }
+
+/** `getOrSet` gave up waiting for a factory after `hardTimeoutMs` and had no stale value to serve. */
+export class FactoryTimeoutError extends CacheError {
+  /** The Redis key whose factory was too slow. */
+  readonly key: string;
+  readonly timeoutMs: number;
+
+  constructor(key: string, timeoutMs: number) {
+    super(
+      'E_FACTORY_TIMEOUT',
+      `cachette: the factory for ${key} did not settle within ${timeoutMs} ms (hardTimeoutMs) and no stale value was available`,
+    );
+    this.key = key;
+    this.timeoutMs = timeoutMs;
+  }
+}

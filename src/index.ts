@@ -15,15 +15,22 @@ export function createCache<X extends Record<string, DomainConfig> = Record<neve
   return new Cache(config, createL2Driver(config));
 }
 
-export type { CacheStats, CacheStatus, CallOptions, SetEntry, SetOptions } from './cache.js';
+export type { CacheStats, CacheStatus, CallOptions, GetOrSetOptions, SetEntry, SetOptions } from './cache.js';
 export { Cache, DomainCache } from './cache.js';
 export type { CacheOptions, ClusterOptions, L1Options, RedisNode, SentinelOptions } from './config.js';
 export { DEFAULT_REDIS_URL, parseRedisUrl, redactUrl } from './config.js';
 export type { BuiltinDomain, DomainConfig } from './domains.js';
 export { BUILTIN_DOMAINS } from './domains.js';
-export { CacheConfigError, CacheError, CacheKeyError, CacheValueError } from './errors.js';
+export {
+  CacheConfigError,
+  CacheError,
+  CacheKeyError,
+  CacheValueError,
+  FactoryTimeoutError,
+} from './errors.js';
 export type { KeyCensus, KeyListOptions, KeyPage, ListedKey, ServerInfo } from './inspect.js';
 export { escapeGlob } from './keys.js';
+export type { BatchFactory, Factory, LoadingStats, LoadOptions, LockOptions } from './loader.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
 export type { Serializer } from './serializer.js';

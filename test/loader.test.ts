@@ -1,0 +1,308 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FactoryTimeoutError } from '../src/errors.js';
+import { cacheFactory } from './support/cache.js';
+import { captureLogger } from './support/logs.js';
+import { freePort, startRedis, type TestRedis, waitFor } from './support/redis.js';
+
+let redis: TestRedis;
+const caches = cacheFactory();
+const children = new Set<ChildProcess>();
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterEach(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  children.clear();
+  await caches.closeAll();
+  redis.cli('FLUSHALL');
+});
+afterAll(async () => {
+  await redis.stop();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function create(extra: Parameters<typeof caches.create>[0] = {}) {
+  return caches.create({ redisUrl: redis.url, operationTimeoutMs: 2000, ...extra });
+}
+
+/** A factory that counts its calls and answers `value` after `delayMs`. */
+function slowFactory<T>(value: T, delayMs = 50) {
+  const factory = async () => {
+    factory.calls++;
+    await sleep(delayMs);
+    return value;
+  };
+  factory.calls = 0;
+  return factory;
+}
+
+interface WorkerReport {
+  type: string;
+  calls: number;
+  values: string[];
+  errors: number;
+  leaseWaits: number;
+}
+
+/** Forks a getOrSet worker (test/fixtures/get-or-set-worker.ts) and resolves once it is connected. */
+async function worker(job: Record<string, unknown>) {
+  const child = fork('test/fixtures/get-or-set-worker.ts', [JSON.stringify({ url: redis.url, ...job })], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  children.add(child);
+  const messages: WorkerReport[] = [];
+  child.on('message', (m) => messages.push(m as WorkerReport));
+  const next = async (type: string) => {
+    await waitFor(() => messages.some((m) => m.type === type), 20_000, `worker message ${type}`);
+    return messages.find((m) => m.type === type)!;
+  };
+  await next('ready');
+  return { child, next };
+}
+
+describe('getOrSet: reading and storing', () => {
+  it('calls the factory on a miss, stores plain JSON with the TTL, then serves the cached value', async () => {
+    const cache = create();
+    const factory = slowFactory({ count: 1500 }, 1);
+    expect(await cache.getOrSet('products_count', factory, { dbType: 'catalog' })).toEqual({ count: 1500 });
+    expect(redis.cli('GET', 'catalog_products_count')).toBe('{"count":1500}');
+    expect(Number(redis.cli('TTL', 'catalog_products_count'))).toBe(7200);
+    expect(await cache.getOrSet('products_count', factory, { dbType: 'catalog', ttl: 60 })).toEqual({
+      count: 1500,
+    });
+    const other = create({ l1: { enabled: false } });
+    expect(await other.db('catalog').getOrSet('products_count', factory)).toEqual({ count: 1500 });
+    expect(factory.calls).toBe(1);
+    expect(redis.cli('KEYS', '__cachette:lease:*')).toBe('');
+  });
+
+  it('stores null but not undefined', async () => {
+    const cache = create();
+    const nothing = slowFactory(undefined, 1);
+    expect(await cache.getOrSet('absent', nothing)).toBeUndefined();
+    expect(await cache.getOrSet('absent', nothing)).toBeUndefined();
+    expect(nothing.calls).toBe(2);
+    expect(redis.cli('EXISTS', 'default_absent')).toBe('0');
+    const empty = slowFactory(null, 1);
+    expect(await cache.getOrSet('empty', empty)).toBeNull();
+    expect(await cache.getOrSet('empty', empty)).toBeNull();
+    expect(empty.calls).toBe(1);
+    expect(redis.cli('GET', 'default_empty')).toBe('null');
+  });
+
+  it('rejects bad options as programming errors', async () => {
+    const cache = create();
+    const factory = slowFactory(1, 1);
+    await expect(cache.getOrSet('k', factory, { ttl: 0 })).rejects.toMatchObject({ code: 'E_CACHE_KEY' });
+    await expect(cache.getOrSet('k', factory, { grace: -1 })).rejects.toMatchObject({ code: 'E_CACHE_KEY' });
+    await expect(cache.getOrSet('k', factory, { refreshAhead: 1.5 })).rejects.toMatchObject({
+      code: 'E_CACHE_KEY',
+    });
+    await expect(cache.getOrSet('', factory)).rejects.toMatchObject({ code: 'E_CACHE_KEY' });
+    expect(factory.calls).toBe(0);
+  });
+});
+
+describe('getOrSet: single-flight in one process', () => {
+  it('500 concurrent callers of a missing key cause one factory call and all get its result', async () => {
+    const cache = create();
+    const factory = slowFactory({ n: 42 }, 50);
+    const results = await Promise.all(Array.from({ length: 500 }, () => cache.getOrSet('hot', factory)));
+    expect(factory.calls).toBe(1);
+    expect(results.every((r) => r === results[0])).toBe(true);
+    expect(results[0]).toEqual({ n: 42 });
+  });
+
+  it('500 concurrent callers all get the error of the one failing factory call', async () => {
+    const cache = create();
+    const boom = new Error('database down');
+    let calls = 0;
+    const factory = async () => {
+      calls++;
+      await sleep(20);
+      throw boom;
+    };
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 500 }, () => cache.getOrSet('hot', factory)),
+    );
+    expect(calls).toBe(1);
+    expect(outcomes.every((o) => o.status === 'rejected' && o.reason === boom)).toBe(true);
+    expect(redis.cli('EXISTS', 'default_hot')).toBe('0');
+    expect(redis.cli('KEYS', '__cachette:lease:*')).toBe('');
+  });
+
+  it('stays single-flight per process when Redis is unreachable', async () => {
+    const cache = caches.create({
+      redisUrl: `redis://127.0.0.1:${await freePort()}/0`,
+      connectTimeoutMs: 300,
+    });
+    const factory = slowFactory('from the database', 50);
+    const results = await Promise.all(Array.from({ length: 500 }, () => cache.getOrSet('hot', factory)));
+    expect(factory.calls).toBe(1);
+    expect(new Set(results)).toEqual(new Set(['from the database']));
+  });
+});
+
+describe('getOrSet: single-flight across processes', () => {
+  for (const processes of [2, 4]) {
+    it(`${processes} processes × 250 concurrent callers cause one factory call in total`, async () => {
+      const workers = await Promise.all(
+        Array.from({ length: processes }, () => worker({ key: 'stampede', callers: 250, factoryMs: 500 })),
+      );
+      for (const { child } of workers) child.send('go');
+      const reports = await Promise.all(workers.map(({ next }) => next('done')));
+      expect(reports.reduce((sum, r) => sum + r.calls, 0)).toBe(1);
+      expect(reports.reduce((sum, r) => sum + r.errors, 0)).toBe(0);
+      // everyone got the one value, and at least one process really waited on another's lease
+      expect(new Set(reports.flatMap((r) => r.values)).size).toBe(1);
+      expect(reports.reduce((sum, r) => sum + r.leaseWaits, 0)).toBeGreaterThanOrEqual(1);
+      expect(redis.cli('KEYS', '__cachette:lease:*')).toBe('');
+    });
+  }
+
+  it('a lease holder killed with SIGKILL blocks the others only until its lease expires', async () => {
+    const holder = await worker({ key: 'orphan', callers: 1, factoryMs: 0, hang: true, leaseMs: 1500 });
+    holder.child.send('go');
+    await holder.next('factory-started');
+    holder.child.kill('SIGKILL');
+    const leasePttl = Number(redis.cli('PTTL', '__cachette:lease:default_orphan'));
+    expect(leasePttl).toBeGreaterThan(0);
+
+    const cache = create();
+    const factory = slowFactory('recovered', 1);
+    const started = performance.now();
+    expect(await cache.getOrSet('orphan', factory, { lock: { waitMs: 10_000 } })).toBe('recovered');
+    const waitedMs = performance.now() - started;
+    expect(factory.calls).toBe(1);
+    expect(waitedMs).toBeGreaterThanOrEqual(leasePttl - 50);
+    expect(waitedMs).toBeLessThan(5000);
+    expect(redis.cli('GET', 'default_orphan')).toBe('"recovered"');
+    expect(cache.stats().loading.leaseWaits).toBe(1);
+  });
+
+  it('a process that waited longer than waitMs calls the factory itself and leaves the store to the holder', async () => {
+    const holder = create();
+    const waiter = create();
+    const slow = slowFactory('holder value', 600);
+    const first = holder.getOrSet('k', slow);
+    await waitFor(() => redis.cli('EXISTS', '__cachette:lease:default_k') === '1', 2000, 'the lease');
+    const impatient = slowFactory('waiter value', 1);
+    expect(await waiter.getOrSet('k', impatient, { lock: { waitMs: 100 } })).toBe('waiter value');
+    expect(redis.cli('EXISTS', 'default_k')).toBe('0');
+    expect(await first).toBe('holder value');
+    expect(redis.cli('GET', 'default_k')).toBe('"holder value"');
+  });
+});
+
+describe('getOrSet: no stale write after invalidation', () => {
+  type Cache = ReturnType<typeof create>;
+  const invalidations: Array<[string, (own: Cache, other: Cache) => Promise<unknown>]> = [
+    ['delete in this process', (own) => own.delete('report')],
+    ['delete in another process', (_own, other) => other.delete('report')],
+    ['pattern delete in another process', (_own, other) => other.deletePattern('rep*')],
+    ['FLUSHDB', async () => redis.cli('FLUSHDB')],
+  ];
+  for (const [name, invalidate] of invalidations) {
+    it(`returns but does not store a result computed before a ${name}`, async () => {
+      const cache = create();
+      const other = create();
+      const factory = slowFactory('computed from old data', 300);
+      const pending = cache.getOrSet('report', factory);
+      await waitFor(() => factory.calls === 1, 2000, 'the factory');
+      await sleep(20);
+      await invalidate(cache, other);
+      expect(await pending).toBe('computed from old data');
+      expect(redis.cli('EXISTS', 'default_report')).toBe('0');
+      expect(await cache.get('report')).toBeUndefined();
+      expect(cache.stats().loading.storesSkipped).toBe(1);
+      // the next load stores again
+      expect(await cache.getOrSet('report', slowFactory('fresh', 1))).toBe('fresh');
+      expect(redis.cli('GET', 'default_report')).toBe('"fresh"');
+    });
+  }
+
+  it('does not store over a set() made in this process while the factory ran', async () => {
+    const cache = create();
+    const pending = cache.getOrSet('price', slowFactory(10, 200));
+    await sleep(50);
+    await cache.set('price', 12);
+    expect(await pending).toBe(10);
+    expect(redis.cli('GET', 'default_price')).toBe('12');
+    expect(await cache.get('price')).toBe(12);
+  });
+});
+
+describe('getOrSet: grace and timeouts', () => {
+  const staleEnvelope = '{"__cachette":1,"ttl":60,"grace":30,"value":"old"}';
+
+  it('writes values with grace in the documented envelope, with TTL ttl + grace', async () => {
+    const cache = create();
+    await cache.getOrSet('g', slowFactory({ a: 1 }, 1), { ttl: 60, grace: 30 });
+    expect(redis.cli('GET', 'default_g')).toBe('{"__cachette":1,"ttl":60,"grace":30,"value":{"a":1}}');
+    expect(Number(redis.cli('TTL', 'default_g'))).toBe(90);
+    const plain = create({ l1: { enabled: false } });
+    expect(await plain.get('g')).toEqual({ a: 1 });
+    expect(await plain.getMany(['g'])).toEqual([{ a: 1 }]);
+  });
+
+  it('serves the stale value when the factory throws, and logs and counts it', async () => {
+    const logger = captureLogger();
+    const cache = create({ logger });
+    redis.cli('SET', 'default_g', staleEnvelope, 'PX', '20000');
+    expect(await cache.get('g')).toBeUndefined();
+    const failing = async () => {
+      throw new Error('database down');
+    };
+    expect(await cache.getOrSet('g', failing, { ttl: 60, grace: 30 })).toBe('old');
+    expect(cache.stats().loading).toMatchObject({ staleServed: 1, factoryErrors: 1 });
+    expect(logger.lines.some((l) => l.level === 'warn' && l.text.includes('database down'))).toBe(true);
+    await expect(cache.getOrSet('nothing-stale', failing, { grace: 30 })).rejects.toThrow('database down');
+  });
+
+  it('after softTimeoutMs serves the stale value and refreshes the cache in the background', async () => {
+    const cache = create();
+    redis.cli('SET', 'default_g', staleEnvelope, 'PX', '20000');
+    const factory = slowFactory('new', 400);
+    const started = performance.now();
+    expect(await cache.getOrSet('g', factory, { ttl: 60, grace: 30, softTimeoutMs: 50 })).toBe('old');
+    expect(performance.now() - started).toBeLessThan(400);
+    await waitFor(() => redis.cli('GET', 'default_g').includes('"new"'), 3000, 'the background refresh');
+    expect(await cache.get('g')).toBe('new');
+    expect(factory.calls).toBe(1);
+  });
+
+  it('after hardTimeoutMs rejects with FactoryTimeoutError when there is no stale value', async () => {
+    const cache = create();
+    const factory = slowFactory('late', 600);
+    const error = await cache.getOrSet('slow', factory, { hardTimeoutMs: 100 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FactoryTimeoutError);
+    expect(error).toMatchObject({ code: 'E_FACTORY_TIMEOUT', timeoutMs: 100 });
+    expect(cache.stats().loading.factoryTimeouts).toBe(1);
+    // the factory goes on, and its result is stored for the next caller
+    await waitFor(() => redis.cli('EXISTS', 'default_slow') === '1', 3000, 'the late result');
+    expect(factory.calls).toBe(1);
+  });
+
+  it('after hardTimeoutMs serves the stale value when there is one', async () => {
+    const cache = create();
+    redis.cli('SET', 'default_g', staleEnvelope, 'PX', '20000');
+    expect(await cache.getOrSet('g', slowFactory('new', 600), { grace: 30, hardTimeoutMs: 100 })).toBe('old');
+  });
+
+  it('refreshes ahead in the background once the given fraction of the TTL has passed', async () => {
+    const cache = create({ l1: { enabled: false } });
+    redis.cli('SET', 'default_r', '"old"', 'PX', '900');
+    const factory = slowFactory('new', 20);
+    // 2 s TTL, 0.9 s left: 55% elapsed
+    expect(await cache.getOrSet('r', factory, { ttl: 2, refreshAhead: 0.5 })).toBe('old');
+    await waitFor(() => redis.cli('GET', 'default_r') === '"new"', 3000, 'the refresh');
+    expect(factory.calls).toBe(1);
+    expect(cache.stats().loading.refreshes).toBe(1);
+    expect(await cache.getOrSet('r', factory, { ttl: 2, refreshAhead: 0.5 })).toBe('new');
+    expect(factory.calls).toBe(1);
+  });
+});
