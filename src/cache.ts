@@ -14,7 +14,7 @@ import {
   type ServerInfo,
 } from './inspect.js';
 import { assertValidKey, confinedPattern } from './keys.js';
-import { epochKey, leaseKey } from './lease.js';
+import { leaseKey, revokeLeases } from './lease.js';
 import { type Factory, Loader, type LoadingStats, type LoadOptions } from './loader.js';
 import { describeError, type Logger, RateLimitedLog } from './logger.js';
 import { jsonSerializer } from './serializer.js';
@@ -170,8 +170,9 @@ export class Cache<D extends string = string> {
     this.#evictL1(domain.prefix, pattern);
     let removed = 0;
     try {
-      // getOrSet loads that started before this point will not store their results (see lease.ts)
-      await this.#l2.command(['INCR', epochKey(domain.prefix)]);
+      // getOrSet loads already running for matching keys will not store their results (see lease.ts)
+      const matcher = globToRegExp(pattern);
+      await revokeLeases(this.#l2, domain.prefix, (key) => matcher.test(key.slice(domain.prefix.length)));
       for await (const keys of this.#l2.scan(match)) removed += await this.#l2.delete(keys);
       counters.deletes += removed;
       return removed;

@@ -7,26 +7,27 @@ import type { L2Driver } from './tiers/redis.js';
  * The process that wins `SET lease token NX PX` calls the factory; the others wait for the value.
  * The token is unique per acquisition and acts as a fencing token: the final write is a script
  * that stores the value only if the lease still holds that token, so a holder whose lease expired
- * (it was too slow, or paused) or was removed by an invalidation cannot write an outdated value.
+ * (it was too slow, or paused) or was revoked by an invalidation cannot write an outdated value.
  *
- * Invalidations reach the lease in two ways: `delete` removes the key's lease with the key, and
- * bulk invalidations (`deletePattern`, flush) bump the domain's epoch, which the lease remembers
- * at acquisition and the final write compares. A `FLUSHDB` removes leases and epochs alike.
+ * Invalidations revoke leases: `delete` removes the key's lease together with the key, and
+ * `deletePattern` revokes the leases of matching keys, found in the domain's registry of keys
+ * being loaded (a Redis set that only holds in-flight loads and disappears when none is left).
+ * A `FLUSHDB` removes every lease. Nothing stays in Redis once loads are over.
  */
 
-/** Namespace of lease keys; never inside a domain prefix, so pattern deletes and key listings skip them. */
+/** Namespace of lease keys; outside every domain prefix, so pattern deletes and key listings skip them. */
 const LEASE_NAMESPACE = '__cachette:lease:';
-/** Namespace of per-domain epoch counters, bumped by bulk invalidations. */
-const EPOCH_NAMESPACE = '__cachette:epoch:';
+/** Namespace of the per-domain registries of keys being loaded. */
+const LOADING_NAMESPACE = '__cachette:loading:';
 
 /** The lease key that guards the loading of `redisKey`. */
 export function leaseKey(redisKey: string): string {
   return LEASE_NAMESPACE + redisKey;
 }
 
-/** The epoch counter of the domain with key prefix `prefix`. */
-export function epochKey(prefix: string): string {
-  return EPOCH_NAMESPACE + prefix;
+/** The set of keys of the domain with prefix `prefix` that some process is loading. */
+export function loadingKey(prefix: string): string {
+  return LOADING_NAMESPACE + prefix;
 }
 
 class Script {
@@ -47,43 +48,55 @@ class Script {
   }
 }
 
-// KEYS: lease, epoch. ARGV: token, lease ms. -> {1, epoch} when acquired, {0, lease pttl} otherwise.
+// KEYS: lease, registry. ARGV: token, lease ms, value key. -> 1 when acquired, else the lease's PTTL (<= 0 never).
 const ACQUIRE = new Script(`
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  return {1, redis.call('GET', KEYS[2]) or ''}
+  redis.call('SADD', KEYS[2], ARGV[3])
+  if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+  return -1
 end
-return {0, redis.call('PTTL', KEYS[1])}
+return math.max(redis.call('PTTL', KEYS[1]), 1)
 `);
 
-// KEYS: value, lease, epoch. ARGV: token, epoch seen at acquisition, text, ttl seconds.
-// -> 1 stored, 0 lease lost (expired, taken over or removed by delete), -1 epoch moved (bulk invalidation).
+// KEYS: value, lease, registry. ARGV: token, text, ttl seconds, value key.
+// -> 1 stored, 0 lease lost (expired and taken over, or revoked by an invalidation).
 const STORE_AND_RELEASE = new Script(`
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[2])
-if (redis.call('GET', KEYS[3]) or '') ~= ARGV[2] then return -1 end
-redis.call('SET', KEYS[1], ARGV[3], 'EX', ARGV[4])
+redis.call('SREM', KEYS[3], ARGV[4])
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 return 1
 `);
 
-// KEYS: lease. ARGV: token. Compare-and-delete: never removes a lease another process took over.
+// KEYS: lease, registry. ARGV: token, value key. Compare-and-delete: never removes a lease another process took over.
 const RELEASE = new Script(`
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SREM', KEYS[2], ARGV[2])
+return redis.call('DEL', KEYS[1])
 `);
+
+/**
+ * Revokes the leases of the domain's keys for which `matches(redisKey)` holds, so that loads
+ * running for them do not store their results. Rejects when Redis fails.
+ */
+export async function revokeLeases(
+  l2: L2Driver,
+  prefix: string,
+  matches: (redisKey: string) => boolean,
+): Promise<void> {
+  const loading = await l2.command<string[]>(['SMEMBERS', loadingKey(prefix)]);
+  const revoked = loading.filter(matches).map(leaseKey);
+  if (revoked.length > 0) await l2.delete(revoked);
+}
 
 /** A lease this process holds. */
 export interface Lease {
   redisKey: string;
-  epochKey: string;
+  registryKey: string;
   token: string;
-  /** The domain epoch when the lease was taken; the final write requires it unchanged. */
-  epoch: string;
 }
 
 export type Acquisition = { acquired: true; lease: Lease } | { acquired: false; remainingMs: number };
-
-/** What happened to a write through the lease. */
-export type StoreOutcome = 'stored' | 'lease-lost' | 'invalidated';
 
 const processTag = randomBytes(4).toString('hex');
 let sequence = 0;
@@ -99,31 +112,34 @@ export class Leases {
   /** Tries to take the lease of `redisKey` (domain `prefix`) for `leaseMs` ms. */
   async acquire(redisKey: string, prefix: string, leaseMs: number): Promise<Acquisition> {
     const token = `${processTag}:${process.pid}:${++sequence}:${randomBytes(6).toString('hex')}`;
-    const epoch = epochKey(prefix);
-    const [won, detail] = await ACQUIRE.run<[number, string | number]>(
+    const registryKey = loadingKey(prefix);
+    const result = await ACQUIRE.run<number>(
       this.#l2,
-      [leaseKey(redisKey), epoch],
-      [token, String(Math.max(1, Math.round(leaseMs)))],
+      [leaseKey(redisKey), registryKey],
+      [token, String(Math.max(1, Math.round(leaseMs))), redisKey],
     );
-    if (won === 1)
-      return { acquired: true, lease: { redisKey, epochKey: epoch, token, epoch: String(detail) } };
-    return { acquired: false, remainingMs: Number(detail) };
+    if (result === -1) return { acquired: true, lease: { redisKey, registryKey, token } };
+    return { acquired: false, remainingMs: result };
   }
 
-  /** Writes `text` under the leased key with `ttl` seconds if the lease and the epoch still hold, and releases it. */
-  async storeAndRelease(lease: Lease, text: string, ttl: number): Promise<StoreOutcome> {
+  /** Writes `text` under the leased key with `ttl` seconds if the lease still holds, and releases it; `true` if stored. */
+  async storeAndRelease(lease: Lease, text: string, ttl: number): Promise<boolean> {
     const result = await STORE_AND_RELEASE.run<number>(
       this.#l2,
-      [lease.redisKey, leaseKey(lease.redisKey), lease.epochKey],
-      [lease.token, lease.epoch, text, String(ttl)],
+      [lease.redisKey, leaseKey(lease.redisKey), lease.registryKey],
+      [lease.token, text, String(ttl), lease.redisKey],
     );
-    return result === 1 ? 'stored' : result === 0 ? 'lease-lost' : 'invalidated';
+    return result === 1;
   }
 
   /** Gives the lease back without writing; never throws (an unreleased lease expires by itself). */
   async release(lease: Lease): Promise<void> {
     try {
-      await RELEASE.run<number>(this.#l2, [leaseKey(lease.redisKey)], [lease.token]);
+      await RELEASE.run<number>(
+        this.#l2,
+        [leaseKey(lease.redisKey), lease.registryKey],
+        [lease.token, lease.redisKey],
+      );
     } catch {
       // the lease expires after its TTL anyway
     }

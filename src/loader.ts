@@ -360,8 +360,8 @@ export class Loader {
 
   /**
    * Stores a factory result: through the lease when one is held (the write happens only if the
-   * lease and the domain epoch are unchanged, so no other process invalidated the key meanwhile),
-   * and only if this process did not touch the key meanwhile either (FillGuard).
+   * lease is still ours, so no process invalidated the key meanwhile), and only if this process
+   * did not touch the key meanwhile either (FillGuard).
    */
   async #store<T>(
     target: LoadTarget,
@@ -383,7 +383,7 @@ export class Loader {
     const redisTtl = plan.ttl + plan.grace;
     try {
       if (lease) {
-        if ((await this.#leases.storeAndRelease(lease, stored, redisTtl)) !== 'stored') {
+        if (!(await this.#leases.storeAndRelease(lease, stored, redisTtl))) {
           this.#stats.storesSkipped++;
           return;
         }
