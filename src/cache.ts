@@ -1,3 +1,4 @@
+import type { BreakerState } from './breaker.js';
 import type { ResolvedConfig } from './config.js';
 import type { DomainConfig } from './domains.js';
 import { unwrap } from './envelope.js';
@@ -22,7 +23,13 @@ import type { DomainStats } from './stats.js';
 import { type DomainCounters, Stats } from './stats.js';
 import { MemoryTier } from './tiers/memory.js';
 import { type L2Observer, ObservedL2 } from './tiers/observed.js';
-import { type L2Driver, type L2Entry, type L2State, L2UnavailableError } from './tiers/redis.js';
+import {
+  L2BreakerOpenError,
+  type L2Driver,
+  type L2Entry,
+  type L2State,
+  L2UnavailableError,
+} from './tiers/redis.js';
 
 /** Options every call accepts: the domain ("db type") the key belongs to. Default `default`. */
 export interface CallOptions<D extends string> {
@@ -47,7 +54,9 @@ export interface SetEntry {
 
 /** What `cache.status()` reports. */
 export interface CacheStatus {
-  l2: { state: L2State; url: string };
+  l2: { state: L2State; url: string; breakerOpens: number };
+  /** The circuit breaker in front of Redis: `closed` (in use), `open` (skipped), `half-open` (probing). */
+  breaker: BreakerState;
   l1: { enabled: boolean; entries: number; bytes: number; maxEntries: number; maxBytes: number; ttl: number };
   domains: Record<string, DomainConfig>;
 }
@@ -269,7 +278,8 @@ export class Cache<D extends string = string> {
   status(): CacheStatus {
     const { l1 } = this.#config;
     return {
-      l2: { state: this.#l2.state, url: this.#config.redis.safeUrl },
+      l2: { state: this.#l2.state, url: this.#config.redis.safeUrl, breakerOpens: this.#l2.breakerOpens },
+      breaker: this.#l2.breaker,
       l1: {
         enabled: this.#l1 !== undefined,
         entries: this.#l1?.size ?? 0,
@@ -395,6 +405,7 @@ export class Cache<D extends string = string> {
 
   #l2Failed(operation: string, counters: DomainCounters, err: unknown): void {
     counters.errors++;
+    if (err instanceof L2BreakerOpenError) counters.skipped++;
     // the driver already logs outages once; other failures (timeouts, Redis errors) are logged here, rate-limited
     if (err instanceof L2UnavailableError) return;
     const reason = describeError(err);

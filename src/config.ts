@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
+import type { BreakerSettings } from './breaker.js';
 import { BUILTIN_DOMAINS, type BuiltinDomain, type DomainConfig } from './domains.js';
 import { CacheConfigError } from './errors.js';
 import { defaultLogger, type Logger } from './logger.js';
@@ -57,8 +58,19 @@ export interface CacheOptions<D extends Record<string, DomainConfig> = Record<ne
   healthCheckIntervalMs?: number;
   /** Replace the connection after consecutive timeouts (redis-py's `retry_on_timeout`). Default `true`. */
   retryOnTimeout?: boolean;
-  /** Reconnection backoff bounds in ms (exponential with jitter, forever). Default 50 → 1000. */
+  /**
+   * Reconnection backoff bounds in ms (exponential with jitter, forever). Default 50 → 500, so that
+   * the cache is back within about a second of Redis.
+   */
   reconnect?: { minDelayMs?: number; maxDelayMs?: number };
+  /**
+   * The circuit breaker in front of Redis. `failureThreshold`: consecutive failed or timed-out
+   * operations that open it, default 5 (`CACHE_BREAKER_FAILURE_THRESHOLD`); while open, calls skip
+   * Redis at once. `probeIntervalMs`: pause between background probes while open, default 250
+   * (`CACHE_BREAKER_PROBE_INTERVAL_MS`); a probe that Redis answers within `operationTimeoutMs`
+   * closes it.
+   */
+  breaker?: { failureThreshold?: number; probeIntervalMs?: number };
   /** Largest serialised value accepted, in bytes; larger values are refused with a log line. Default 1 MiB (`CACHE_MAX_VALUE_BYTES`). */
   maxValueBytes?: number;
   /** How values become Redis text. Default JSON (readable by the original Python service). */
@@ -115,6 +127,7 @@ export interface ResolvedConfig {
   healthCheckIntervalMs: number;
   retryOnTimeout: boolean;
   reconnect: { minDelayMs: number; maxDelayMs: number };
+  breaker: BreakerSettings;
   maxValueBytes: number;
   serializer: Serializer;
   logger: Logger;
@@ -390,7 +403,7 @@ export function resolveConfig(options: CacheOptions<Record<string, DomainConfig>
     env,
     undefined,
     'reconnect.maxDelayMs',
-    1000,
+    500,
     POSITIVE_INT,
   );
   const tlsOptions = resolveTls(options.tls, env);
@@ -455,6 +468,24 @@ export function resolveConfig(options: CacheOptions<Record<string, DomainConfig>
     ),
     retryOnTimeout: options.retryOnTimeout ?? true,
     reconnect: { minDelayMs, maxDelayMs: Math.max(minDelayMs, maxDelayMs) },
+    breaker: {
+      failureThreshold: pickNumber(
+        options.breaker?.failureThreshold,
+        env,
+        'CACHE_BREAKER_FAILURE_THRESHOLD',
+        'breaker.failureThreshold',
+        5,
+        POSITIVE_INT,
+      ),
+      probeIntervalMs: pickNumber(
+        options.breaker?.probeIntervalMs,
+        env,
+        'CACHE_BREAKER_PROBE_INTERVAL_MS',
+        'breaker.probeIntervalMs',
+        250,
+        POSITIVE_INT,
+      ),
+    },
     maxValueBytes: pickNumber(
       options.maxValueBytes,
       env,

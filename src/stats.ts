@@ -9,6 +9,8 @@ export interface DomainCounters {
   errors: number;
   /** Values refused before reaching Redis (unserialisable, too large). */
   refused: number;
+  /** L2 operations skipped at once because the circuit breaker was open (also counted in `errors`). */
+  skipped: number;
 }
 
 export interface DomainStats extends DomainCounters {
@@ -17,7 +19,7 @@ export interface DomainStats extends DomainCounters {
 }
 
 function emptyCounters(): DomainCounters {
-  return { l1Hits: 0, l2Hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0, refused: 0 };
+  return { l1Hits: 0, l2Hits: 0, misses: 0, sets: 0, deletes: 0, errors: 0, refused: 0, skipped: 0 };
 }
 
 /** Per-domain counters, created up front for every configured domain. */

@@ -1,3 +1,4 @@
+import type { BreakerState } from '../breaker.js';
 import type { L2Driver, L2Entry, L2State } from './redis.js';
 
 /** The L2 operations timed for metrics; a bounded set, safe as a label value. */
@@ -29,6 +30,14 @@ export class ObservedL2 implements L2Driver {
 
   get state(): L2State {
     return this.#inner.state;
+  }
+
+  get breaker(): BreakerState {
+    return this.#inner.breaker;
+  }
+
+  get breakerOpens(): number {
+    return this.#inner.breakerOpens;
   }
 
   ready(timeoutMs: number): Promise<boolean> {

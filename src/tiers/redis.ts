@@ -1,10 +1,12 @@
+import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import { createClient, type RedisClientType } from '@redis/client';
+import { createClient, ErrorReply, type RedisClientType } from '@redis/client';
+import { type BreakerState, CircuitBreaker } from '../breaker.js';
 import type { ResolvedConfig } from '../config.js';
 import { CacheError } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
-import { explainRefusal } from './acl.js';
+import { explainRefusal, L2PermissionError } from './acl.js';
 
 /** The L2 connection state, as reported by `cache.status()`. */
 export type L2State = 'connecting' | 'ready' | 'reconnecting' | 'closed';
@@ -22,13 +24,20 @@ export interface L2Entry {
  */
 export interface L2Driver {
   readonly state: L2State;
+  /** The circuit breaker in front of Redis: while not `closed`, every operation is skipped at once. */
+  readonly breaker: BreakerState;
+  /** How many times the breaker has opened. */
+  readonly breakerOpens: number;
   /** Resolves `true` once connected, or `false` after `timeoutMs` (never rejects). */
   ready(timeoutMs: number): Promise<boolean>;
   /** The text under `key` (or `null`) and its remaining TTL in ms (negative when none/missing). */
   get(key: string): Promise<{ text: string | null; pttlMs: number }>;
   /** The texts under `keys` in order, with their remaining TTLs in ms, in one round trip. */
   getMany(keys: string[]): Promise<Array<{ text: string | null; pttlMs: number }>>;
-  /** `SET key text EX ttl` for every entry, in one round trip. */
+  /**
+   * `SET key text EX ttl` for every entry, in one round trip. The write carries its deadline: if it
+   * reaches Redis after the operation deadline (a paused Redis, a healed partition), it is dropped.
+   */
   set(entries: L2Entry[]): Promise<void>;
   /** `UNLINK` of the keys; resolves to how many existed. */
   delete(keys: string[]): Promise<number>;
@@ -41,47 +50,112 @@ export interface L2Driver {
 
 /** Raised when L2 is not connected; the call is skipped at once instead of being queued. */
 export class L2UnavailableError extends CacheError {
+  constructor(code = 'E_L2_UNAVAILABLE', message = 'Redis is not connected') {
+    super(code, message);
+  }
+}
+
+/** Raised while the circuit breaker is open: the call skipped L2 without touching the socket. */
+export class L2BreakerOpenError extends L2UnavailableError {
   constructor() {
-    super('E_L2_UNAVAILABLE', 'Redis is not connected');
+    super('E_L2_BREAKER_OPEN', 'Redis circuit breaker is open; L2 skipped');
   }
 }
 
 /** Raised when Redis did not answer within the operation deadline. */
 export class L2TimeoutError extends CacheError {
-  constructor(timeoutMs: number) {
-    super('E_L2_TIMEOUT', `Redis did not answer within ${timeoutMs} ms`);
+  constructor(timeoutMs: number, message = `Redis did not answer within ${timeoutMs} ms`) {
+    super('E_L2_TIMEOUT', message);
   }
 }
+
+/** One instance for every skipped call: an open breaker must cost no allocation per call. */
+const BREAKER_OPEN = new L2BreakerOpenError();
 
 /** Consecutive timeouts after which the connection is considered dead and replaced. */
 const TIMEOUTS_BEFORE_RECYCLE = 3;
 /** How long `close()` waits for a graceful QUIT before dropping the socket, in ms. */
 const CLOSE_GRACE_MS = 500;
+/**
+ * Hard cap on commands queued or awaiting a reply on one connection. The breaker keeps the queue
+ * short during an outage; this only stops a pathological caller from growing it without bound.
+ */
+const MAX_QUEUED_COMMANDS = 10_000;
+/** Allowance for the two clocks drifting apart between calibrations (500 ppm, NTP's slew limit). */
+const DRIFT_PER_MS = 0.0005;
+
+/**
+ * Every write goes through this script: it applies the SETs only if Redis runs it before the
+ * write's deadline (ARGV[1], in ms of Redis's own clock). Without it a write that timed out on our
+ * side can still land much later: once bytes are in Redis's socket buffer, neither closing nor
+ * resetting the connection stops a paused Redis from executing them when it resumes (checked on
+ * Linux), and a healed network partition delivers them too. A stale value landing after an
+ * invalidation is a correctness bug; a dropped cache write is only a miss.
+ */
+const WRITE_SCRIPT = `local now = redis.call('TIME')
+if tonumber(now[1]) * 1000 + tonumber(now[2]) / 1000 > tonumber(ARGV[1]) then return 0 end
+for i = 1, #KEYS do
+  redis.call('SET', KEYS[i], ARGV[i * 2], 'EX', ARGV[i * 2 + 1])
+end
+return 1`;
+const WRITE_SCRIPT_SHA = createHash('sha1').update(WRITE_SCRIPT).digest('hex');
+
+/** A monotonic clock in epoch milliseconds: wall-clock steps on this machine cannot move it. */
+function localNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/** How Redis's clock relates to ours, measured with `TIME` on every connection and health check. */
+interface ClockSample {
+  /** Redis time minus local time, in ms. */
+  offsetMs: number;
+  /** Half the round trip of the measurement: the offset is exact within this, in ms. */
+  uncertaintyMs: number;
+  /** Local time of the measurement. */
+  at: number;
+}
 
 type Client = RedisClientType;
+type Outcome = 'answered' | 'timed-out' | 'failed';
+type OutcomeHook = (outcome: Outcome, err?: unknown) => void;
 
 /**
  * node-redis behind the L2 interface, configured to fail fast: no offline queue, a deadline on
- * every command, reconnection forever with capped backoff, a PING health check that replaces a
- * connection that stopped answering, and one log line per outage rather than one per call.
+ * every command, a circuit breaker that skips Redis while it is down or slow, reconnection forever
+ * with capped backoff, a health check that replaces a connection that stopped answering, writes
+ * that cannot land after their deadline, and one log line per outage rather than one per call.
+ *
+ * A connection counts as ready only after it answered `TIME` (which also calibrates the clock the
+ * write deadlines use) and loaded the write script.
  */
 export class RedisDriver implements L2Driver {
   readonly #config: ResolvedConfig;
   readonly #log: Logger;
+  readonly #breaker: CircuitBreaker;
   #client: Client;
   #state: L2State = 'connecting';
   #everConnected = false;
   #outageLogged = false;
+  #probeLogged = false;
   #consecutiveTimeouts = 0;
   #firstAttempt: Promise<void>;
   #healthTimer: NodeJS.Timeout | undefined;
+  #verifyTimer: NodeJS.Timeout | undefined;
   #closing: Promise<void> | undefined;
+  #clock: ClockSample = { offsetMs: 0, uncertaintyMs: 0, at: 0 };
+  /** `false` once Redis refused the write script (ACL without scripting): plain SETs, logged once. */
+  #guardedWrites = true;
+  readonly #readyWaiters = new Set<(ready: boolean) => void>();
   readonly #timeoutMs: number;
 
   constructor(config: ResolvedConfig) {
     this.#config = config;
     this.#log = config.logger;
     this.#timeoutMs = config.operationTimeoutMs;
+    this.#breaker = new CircuitBreaker(config.breaker, {
+      probe: () => this.#probe(),
+      onChange: (from, to, reason) => this.#onBreakerChange(from, to, reason),
+    });
     const { client, firstAttempt } = this.#open();
     this.#client = client;
     this.#firstAttempt = firstAttempt;
@@ -93,20 +167,26 @@ export class RedisDriver implements L2Driver {
     return this.#state;
   }
 
+  get breaker(): BreakerState {
+    return this.#breaker.state;
+  }
+
+  get breakerOpens(): number {
+    return this.#breaker.opens;
+  }
+
   async ready(timeoutMs: number): Promise<boolean> {
     if (this.#state === 'ready') return true;
     if (this.#state === 'closed') return false;
     return new Promise<boolean>((resolve) => {
+      const done = (value: boolean) => {
+        clearTimeout(timer);
+        this.#readyWaiters.delete(done);
+        resolve(value);
+      };
       const timer = setTimeout(() => done(false), timeoutMs);
       timer.unref();
-      const client = this.#client;
-      const onReady = () => done(true);
-      function done(value: boolean) {
-        clearTimeout(timer);
-        client.off('ready', onReady);
-        resolve(value);
-      }
-      client.on('ready', onReady);
+      this.#readyWaiters.add(done);
     });
   }
 
@@ -132,11 +212,28 @@ export class RedisDriver implements L2Driver {
 
   async set(entries: L2Entry[]): Promise<void> {
     const client = await this.#usable();
-    // SET … EX is one atomic command (S5): never SET followed by EXPIRE.
-    const writes = entries.map(({ key, text, ttl }) =>
-      client.sendCommand(['SET', key, text, 'EX', String(ttl)]),
+    if (!this.#guardedWrites) {
+      // SET … EX is one atomic command (S5): never SET followed by EXPIRE.
+      const writes = entries.map(({ key, text, ttl }) =>
+        client.sendCommand(['SET', key, text, 'EX', String(ttl)]),
+      );
+      await this.#track(Promise.all(writes));
+      return;
+    }
+    const args = [String(entries.length), ...entries.map((entry) => entry.key), String(this.#deadline())];
+    for (const { text, ttl } of entries) args.push(text, String(ttl));
+    const applied = await this.#track(
+      client.sendCommand<number>(['EVALSHA', WRITE_SCRIPT_SHA, ...args]).catch((err: unknown) => {
+        // the script cache was flushed (restart, SCRIPT FLUSH): send the body, same deadline
+        if (err instanceof ErrorReply && err.message.startsWith('NOSCRIPT')) {
+          return client.sendCommand<number>(['EVAL', WRITE_SCRIPT, ...args]);
+        }
+        throw err;
+      }),
     );
-    await this.#track(Promise.all(writes));
+    if (applied !== 1) {
+      throw new L2TimeoutError(this.#timeoutMs, 'the write reached Redis after its deadline and was dropped');
+    }
   }
 
   async delete(keys: string[]): Promise<number> {
@@ -170,6 +267,9 @@ export class RedisDriver implements L2Driver {
   async #close(): Promise<void> {
     this.#state = 'closed';
     clearInterval(this.#healthTimer);
+    clearTimeout(this.#verifyTimer);
+    this.#breaker.dispose();
+    for (const waiter of [...this.#readyWaiters]) waiter(false);
     const client = this.#client;
     client.removeAllListeners('ready');
     if (client.isReady) {
@@ -182,44 +282,147 @@ export class RedisDriver implements L2Driver {
     if (client.isOpen) client.destroy();
   }
 
-  /** The client if it can take a command now; before the first connection attempt ends, waits for it. */
+  /**
+   * The client if it can take a command now. An open breaker answers before anything else, without
+   * touching the socket; before the first connection attempt ends, calls wait for it.
+   */
   async #usable(): Promise<Client> {
+    if (!this.#breaker.allows()) throw BREAKER_OPEN;
     if (this.#state === 'ready') return this.#client;
     if (this.#state === 'connecting' && !this.#everConnected) {
       await this.#firstAttempt;
       // the state may have changed while waiting
       if (this.state === 'ready') return this.#client;
     }
+    this.#breaker.failed('not connected');
     throw new L2UnavailableError();
   }
 
   /**
-   * Bounds a command by the operation deadline and watches its outcome to spot a connection that
-   * has stopped answering. node-redis's own `timeout` only covers commands not yet written to the
-   * socket, so the deadline is ours. A late reply is read and dropped by node-redis, keeping the
-   * protocol in step.
+   * Bounds a command by the operation deadline and feeds its outcome to the breaker and to the
+   * dead-connection detector. node-redis's own `timeout` only covers commands not yet written to
+   * the socket, so the deadline is ours. A late reply is read and dropped by node-redis, keeping
+   * the protocol in step; it does not count as an answer.
    */
   #track<T>(pending: Promise<T>): Promise<T> {
-    return withTimeout(pending, this.#timeoutMs, this.#onTimeout, this.#onAnswer);
+    return withTimeout(pending, this.#timeoutMs, this.#onOutcome);
   }
 
-  readonly #onAnswer = (): void => {
-    this.#consecutiveTimeouts = 0;
+  readonly #onOutcome: OutcomeHook = (outcome, err) => {
+    if (outcome === 'answered') {
+      this.#consecutiveTimeouts = 0;
+      this.#breaker.succeeded();
+      return;
+    }
+    this.#breaker.failed(outcome === 'timed-out' ? 'timeout' : describeError(err));
+    if (outcome === 'timed-out' && this.#config.retryOnTimeout) {
+      this.#consecutiveTimeouts++;
+      if (this.#consecutiveTimeouts >= TIMEOUTS_BEFORE_RECYCLE) this.#recycle('consecutive timeouts');
+    }
   };
 
-  readonly #onTimeout = (): void => {
-    if (!this.#config.retryOnTimeout) return;
-    this.#consecutiveTimeouts++;
-    if (this.#consecutiveTimeouts >= TIMEOUTS_BEFORE_RECYCLE) this.#recycle('consecutive timeouts');
+  /** The deadline of a write sent now, in Redis's clock, shortened by every uncertainty so it errs early. */
+  #deadline(): number {
+    const now = localNow();
+    const { offsetMs, uncertaintyMs, at } = this.#clock;
+    const margin = uncertaintyMs + 1 + (now - at) * DRIFT_PER_MS;
+    return Math.floor(now + this.#timeoutMs + offsetMs - margin);
+  }
+
+  /** Measures Redis's clock against ours with `TIME`, within `timeoutMs`; rejects on any failure. */
+  async #calibrate(client: Client, timeoutMs: number, onOutcome?: OutcomeHook): Promise<void> {
+    const sentAt = localNow();
+    const [seconds, micros] = await withTimeout(
+      client.sendCommand<[string, string]>(['TIME']),
+      timeoutMs,
+      onOutcome,
+    );
+    const receivedAt = localNow();
+    const serverMs = Number(seconds) * 1000 + Number(micros) / 1000;
+    this.#clock = {
+      offsetMs: serverMs - (sentAt + receivedAt) / 2,
+      uncertaintyMs: (receivedAt - sentAt) / 2,
+      at: receivedAt,
+    };
+  }
+
+  /**
+   * Turns a node-redis connection into a ready one: clock calibrated, write script loaded (or, if
+   * the Redis user may not run them, plain writes from now on and a PING instead). An error reply
+   * (NOAUTH, LOADING…) or a timeout leaves it not ready and retries on the probe interval; commands
+   * fail fast meanwhile.
+   */
+  async #verify(client: Client): Promise<void> {
+    clearTimeout(this.#verifyTimer);
+    if (client !== this.#client || this.#state === 'closed' || !client.isReady) return;
+    const timeoutMs = this.#config.connectTimeoutMs;
+    try {
+      if (this.#guardedWrites) {
+        try {
+          await Promise.all([
+            this.#calibrate(client, timeoutMs, this.#onOutcome),
+            withTimeout(client.sendCommand(['SCRIPT', 'LOAD', WRITE_SCRIPT]), timeoutMs),
+          ]);
+        } catch (err) {
+          if (!isRefusal(err)) throw err;
+          this.#unguardWrites(err);
+        }
+      }
+      if (!this.#guardedWrites) await this.#checkAnswer(client, timeoutMs, this.#onOutcome);
+    } catch (err) {
+      // the state may have changed while waiting
+      if (client !== this.#client || this.state === 'closed') return;
+      this.#markDown(err);
+      this.#verifyTimer = setTimeout(() => void this.#verify(client), this.#config.breaker.probeIntervalMs);
+      this.#verifyTimer.unref();
+      return;
+    }
+    if (client === this.#client && this.state !== 'closed' && client.isReady) this.#markUp();
+  }
+
+  #unguardWrites(err: unknown): void {
+    this.#guardedWrites = false;
+    this.#log.warn(
+      { redis: this.#config.redis.safeUrl, err: this.#redacted(err) },
+      'cachette: the Redis user may not run TIME or scripts; writes use plain SET, and a write that times out may still land later',
+    );
+  }
+
+  /** Asks Redis something cheap within `timeoutMs`: TIME (recalibrating the clock), or PING when writes are unguarded. */
+  async #checkAnswer(client: Client, timeoutMs: number, onOutcome?: OutcomeHook): Promise<void> {
+    if (this.#guardedWrites) await this.#calibrate(client, timeoutMs, onOutcome);
+    else await withTimeout(client.sendCommand(['PING']), timeoutMs, onOutcome);
+  }
+
+  /** The breaker's probe: Redis answered on the current connection within the operation deadline. */
+  async #probe(): Promise<boolean> {
+    if (this.#state !== 'ready') return false;
+    try {
+      await this.#checkAnswer(this.#client, this.#timeoutMs, this.#onProbeOutcome);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Probe timeouts still count towards replacing a dead connection; they do not feed the breaker itself. */
+  readonly #onProbeOutcome: OutcomeHook = (outcome) => {
+    if (outcome === 'answered') this.#consecutiveTimeouts = 0;
+    else if (outcome === 'timed-out' && this.#config.retryOnTimeout) {
+      this.#consecutiveTimeouts++;
+      if (this.#consecutiveTimeouts >= TIMEOUTS_BEFORE_RECYCLE) this.#recycle('probes timed out');
+    }
   };
 
   async #healthCheck(): Promise<void> {
-    if (this.#state !== 'ready') return;
+    // while the breaker is open its probes do this job
+    if (this.#state !== 'ready' || !this.#breaker.allows()) return;
     const client = this.#client;
     try {
-      await withTimeout(client.sendCommand(['PING']), this.#config.socketTimeoutMs);
+      await this.#checkAnswer(client, this.#config.socketTimeoutMs);
     } catch (err) {
-      if (client === this.#client && this.#state === 'ready') {
+      const answered = err instanceof ErrorReply || err instanceof L2PermissionError;
+      if (client === this.#client && this.#state === 'ready' && !answered) {
         this.#recycle(`health check failed (${describeError(err)})`);
       }
     }
@@ -229,13 +432,19 @@ export class RedisDriver implements L2Driver {
   #recycle(reason: string): void {
     if (this.#state === 'closed') return;
     this.#consecutiveTimeouts = 0;
-    this.#log.warn({ reason, redis: this.#config.redis.safeUrl }, 'cachette: replacing the Redis connection');
+    if (this.#outageLogged) {
+      this.#log.debug(
+        { reason, redis: this.#config.redis.safeUrl },
+        'cachette: replacing the Redis connection',
+      );
+    }
+    this.#markDown(new Error(`replacing the Redis connection: ${reason}`));
     const old = this.#client;
     old.removeAllListeners();
     old.on('error', () => {});
-    // destroy() rejects whatever the old socket still had in flight; those callers already timed out
+    // destroy() rejects whatever the old socket still had in flight; those callers already timed
+    // out, and the write script stops any of their writes Redis still holds from landing late
     old.destroy();
-    this.#markDown(new Error(reason));
     this.#client = this.#open().client;
   }
 
@@ -258,6 +467,7 @@ export class RedisDriver implements L2Driver {
       password: redis.password,
       database: redis.db,
       disableOfflineQueue: true,
+      commandsQueueMaxLength: MAX_QUEUED_COMMANDS,
       pingInterval: healthCheckIntervalMs,
       disableClientInfo: true,
     });
@@ -270,10 +480,10 @@ export class RedisDriver implements L2Driver {
     connectTimer.unref();
 
     client.on('ready', () => {
-      clearTimeout(connectTimer);
-      settleFirst();
-      if (this.#client !== client || this.#state === 'closed') return;
-      this.#markUp();
+      void this.#verify(client).finally(() => {
+        clearTimeout(connectTimer);
+        settleFirst();
+      });
     });
     client.on('error', (err: unknown) => {
       settleFirst();
@@ -294,27 +504,59 @@ export class RedisDriver implements L2Driver {
   #markUp(): void {
     this.#state = 'ready';
     this.#consecutiveTimeouts = 0;
-    if (this.#outageLogged) {
-      this.#log.info({ redis: this.#config.redis.safeUrl }, 'cachette: Redis connection restored');
-    } else if (!this.#everConnected) {
+    if (!this.#everConnected && !this.#outageLogged) {
       this.#log.debug({ redis: this.#config.redis.safeUrl }, 'cachette: connected to Redis');
     }
     this.#everConnected = true;
-    this.#outageLogged = false;
+    // a connection that just answered TIME within the deadline is as good as a passed probe
+    this.#breaker.recovered('a fresh connection answered');
+    this.#noteHealthy();
+    for (const waiter of [...this.#readyWaiters]) waiter(true);
   }
 
   #markDown(err: unknown): void {
     if (this.#state === 'ready') this.#state = 'reconnecting';
-    if (!this.#outageLogged) {
-      this.#outageLogged = true;
-      this.#log.warn(
-        {
-          redis: this.#config.redis.safeUrl,
-          err: redactSecrets(describeError(err), this.#config.redis.password),
-        },
-        'cachette: Redis unavailable; serving from memory and the application until it is back',
+    this.#noteTrouble(err);
+  }
+
+  /** One warning per outage, whichever symptom shows first (disconnect, timeouts, breaker). */
+  #noteTrouble(err: unknown): void {
+    if (this.#outageLogged) return;
+    this.#outageLogged = true;
+    this.#probeLogged = false;
+    this.#log.warn(
+      { redis: this.#config.redis.safeUrl, err: this.#redacted(err) },
+      'cachette: Redis unavailable; serving from memory and the application until it is back',
+    );
+  }
+
+  /** One info line when the outage is over: connected, and the breaker closed. */
+  #noteHealthy(): void {
+    if (!this.#outageLogged || this.#state !== 'ready' || !this.#breaker.allows()) return;
+    this.#outageLogged = false;
+    this.#log.info({ redis: this.#config.redis.safeUrl }, 'cachette: Redis connection restored');
+  }
+
+  #onBreakerChange(from: BreakerState, to: BreakerState, reason: string): void {
+    const fields = { redis: this.#config.redis.safeUrl, from, to, reason };
+    if (to === 'open' && from === 'closed') {
+      this.#noteTrouble(new Error(reason));
+      this.#log.info(
+        fields,
+        'cachette: circuit breaker open; Redis calls are skipped until it answers a probe',
       );
+    } else if (to === 'closed') {
+      this.#log.info(fields, 'cachette: circuit breaker closed; Redis calls resume');
+      this.#noteHealthy();
+    } else if (to === 'half-open' && !this.#probeLogged) {
+      // probes repeat every interval during a long outage: the first of each outage is enough
+      this.#probeLogged = true;
+      this.#log.debug(fields, 'cachette: circuit breaker half-open; probing Redis');
     }
+  }
+
+  #redacted(err: unknown): string {
+    return redactSecrets(describeError(err), this.#config.redis.password);
   }
 }
 
@@ -326,32 +568,52 @@ export function tlsSocketOptions(host: string, extra: TlsOptions | undefined) {
   return { tls: true as const, ...(isIP(host) ? {} : { servername: host }), ...extra };
 }
 
+/** Whether Redis refused a command for good (ACL, disabled scripting) rather than failing this once. */
+function isRefusal(err: unknown): boolean {
+  return (
+    err instanceof L2PermissionError ||
+    (err instanceof ErrorReply && /unknown command|scripting is disabled/i.test(err.message))
+  );
+}
+
 /** Removes a secret from a message in case a client error echoes it. */
 export function redactSecrets(message: string, secret: string | undefined): string {
   return secret ? message.split(secret).join('***') : message;
 }
 
-/** Rejects with `L2TimeoutError` if `pending` has not settled within `timeoutMs`; the hooks see which happened. */
-export function withTimeout<T>(
-  pending: Promise<T>,
-  timeoutMs: number,
-  onTimeout?: () => void,
-  onAnswer?: () => void,
-): Promise<T> {
+/**
+ * Rejects with `L2TimeoutError` if `pending` has not settled within `timeoutMs`. `onOutcome` hears
+ * once what happened first: an answer (an error reply counts: Redis answered), a timeout, or a
+ * failure of the connection. Whatever happens after the deadline is ignored.
+ */
+export function withTimeout<T>(pending: Promise<T>, timeoutMs: number, onOutcome?: OutcomeHook): Promise<T> {
   return new Promise<T>((resolve, reject) => {
+    let settled = false;
     const timer = setTimeout(() => {
+      settled = true;
       reject(new L2TimeoutError(timeoutMs));
-      onTimeout?.();
+      onOutcome?.('timed-out');
     }, timeoutMs);
     pending.then(
       (result) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
-        onAnswer?.();
+        onOutcome?.('answered');
         resolve(result);
       },
       (err: unknown) => {
+        if (settled) return;
+        settled = true;
         clearTimeout(timer);
-        reject(explainRefusal(err));
+        if (err instanceof ErrorReply) {
+          onOutcome?.('answered', err);
+          reject(explainRefusal(err));
+          return;
+        }
+        onOutcome?.('failed', err);
+        // a lost connection is an outage, which the driver logs once, not a failure of this call
+        reject(new L2UnavailableError('E_L2_UNAVAILABLE', `Redis connection failed: ${describeError(err)}`));
       },
     );
   });

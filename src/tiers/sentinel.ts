@@ -1,4 +1,5 @@
 import { createClient, type RedisClientType } from '@redis/client';
+import type { BreakerState } from '../breaker.js';
 import type { RedisNode, ResolvedConfig } from '../config.js';
 import { describeError, type Logger } from '../logger.js';
 import {
@@ -57,6 +58,15 @@ export class SentinelDriver implements L2Driver {
   get state(): L2State {
     if (this.#closed) return 'closed';
     return this.#primary?.state ?? 'connecting';
+  }
+
+  /** The breaker of the current primary's driver (a new primary starts closed). */
+  get breaker(): BreakerState {
+    return this.#primary?.breaker ?? 'closed';
+  }
+
+  get breakerOpens(): number {
+    return this.#primary?.breakerOpens ?? 0;
   }
 
   async ready(timeoutMs: number): Promise<boolean> {

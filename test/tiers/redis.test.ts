@@ -1,0 +1,55 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { cacheFactory } from '../support/cache.js';
+import { startRedis, type TestRedis } from '../support/redis.js';
+
+let redis: TestRedis;
+const caches = cacheFactory();
+
+beforeAll(async () => {
+  redis = await startRedis();
+});
+afterEach(async () => {
+  await caches.closeAll();
+  redis.cli('FLUSHALL');
+});
+afterAll(async () => {
+  await redis.stop();
+});
+
+function commandCalls(name: string): number {
+  const line = redis
+    .cli('INFO', 'commandstats')
+    .split('\n')
+    .find((l) => l.startsWith(`cmdstat_${name}:`));
+  return line ? Number(/calls=(\d+)/.exec(line)?.[1]) : 0;
+}
+
+describe('Redis driver: deadline-guarded writes and breaker status', () => {
+  it('writes through the deadline script, atomically with the TTL, and reports a closed breaker', async () => {
+    const cache = caches.create({ redisUrl: redis.url });
+    const before = commandCalls('evalsha');
+    expect(
+      await cache.setMany([
+        { key: 'a', value: 1 },
+        { key: 'b', value: { x: 2 }, ttl: 60 },
+      ]),
+    ).toBe(true);
+    expect(commandCalls('evalsha')).toBe(before + 1);
+    expect(redis.cli('GET', 'default_b')).toBe('{"x":2}');
+    expect(Number(redis.cli('TTL', 'default_b'))).toBe(60);
+    expect(Number(redis.cli('TTL', 'default_a'))).toBe(3600);
+    expect(cache.status().breaker).toBe('closed');
+    expect(cache.status().l2.breakerOpens).toBe(0);
+    expect(cache.stats().total.skipped).toBe(0);
+  });
+
+  it('still writes after the script cache is flushed (NOSCRIPT falls back to sending the script)', async () => {
+    const cache = caches.create({ redisUrl: redis.url });
+    expect(await cache.set('k', 1)).toBe(true);
+    redis.cli('SCRIPT', 'FLUSH');
+    expect(await cache.set('k', 2)).toBe(true);
+    expect(redis.cli('GET', 'default_k')).toBe('2');
+    expect(await cache.set('k', 3)).toBe(true);
+    expect(redis.cli('GET', 'default_k')).toBe('3');
+  });
+});
