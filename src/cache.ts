@@ -15,7 +15,7 @@ import {
   type ServerInfo,
 } from './inspect.js';
 import { assertValidKey, confinedPattern } from './keys.js';
-import { leaseKey, revokeLeases } from './lease.js';
+import { claimSlot, leaseKey, revokeLeases } from './lease.js';
 import { type Factory, Loader, type LoadingStats, type LoadOptions } from './loader.js';
 import { describeError, type Logger, RateLimitedLog } from './logger.js';
 import { jsonSerializer } from './serializer.js';
@@ -261,6 +261,20 @@ export class Cache<D extends string = string> {
       factory,
       options,
     );
+  }
+
+  /**
+   * Claims the cluster-wide slot `name` for `ttlMs` ms (`SET __cachette:slot:<name> … NX PX`): `true`
+   * if this process got it, `false` if another process holds it, `undefined` when Redis failed.
+   * The warming service uses it to run one periodic warming per interval across processes.
+   */
+  async claim(name: string, ttlMs: number): Promise<boolean | undefined> {
+    assertValidKey(name, 'slot name');
+    try {
+      return await claimSlot(this.#l2, name, ttlMs);
+    } catch {
+      return undefined;
+    }
   }
 
   /** The same API with `dbType` bound: `cache.db('catalog').get('products_count')`. */

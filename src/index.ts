@@ -38,3 +38,13 @@ export { jsonSerializer } from './serializer.js';
 export type { DomainStats } from './stats.js';
 export type { L2Observer, L2Operation } from './tiers/observed.js';
 export type { L2State } from './tiers/redis.js';
+export type {
+  WarmingCache,
+  WarmingMetrics,
+  WarmingOptions,
+  WarmingReport,
+  WarmingTask,
+  WarmingTaskFn,
+  WarmingTaskMetrics,
+} from './warming.js';
+export { CacheWarmingService } from './warming.js';

@@ -17,6 +17,8 @@ import type { L2Driver } from './tiers/redis.js';
 
 /** Namespace of lease keys; outside every domain prefix, so pattern deletes and key listings skip them. */
 const LEASE_NAMESPACE = '__cachette:lease:';
+/** Namespace of named cluster-wide slots (one periodic warming per interval). */
+const SLOT_NAMESPACE = '__cachette:slot:';
 /** Namespace of the per-domain registries of keys being loaded. */
 const LOADING_NAMESPACE = '__cachette:loading:';
 
@@ -144,4 +146,21 @@ export class Leases {
       // the lease expires after its TTL anyway
     }
   }
+}
+
+/**
+ * Claims the cluster-wide slot `name` for `ttlMs` ms with `SET … NX PX`: `true` if this process
+ * got it, `false` if another process holds it. The slot is not released: it marks a period.
+ */
+export async function claimSlot(l2: L2Driver, name: string, ttlMs: number): Promise<boolean> {
+  const token = `${processTag}:${process.pid}`;
+  const reply = await l2.command<string | null>([
+    'SET',
+    SLOT_NAMESPACE + name,
+    token,
+    'NX',
+    'PX',
+    String(Math.max(1, Math.round(ttlMs))),
+  ]);
+  return reply === 'OK';
 }
