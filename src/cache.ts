@@ -16,7 +16,7 @@ import {
 } from './inspect.js';
 import { assertValidKey, confinedPattern } from './keys.js';
 import { claimSlot, leaseKey, revokeLeases } from './lease.js';
-import { type Factory, Loader, type LoadingStats, type LoadOptions } from './loader.js';
+import { type BatchFactory, type Factory, Loader, type LoadingStats, type LoadOptions } from './loader.js';
 import { describeError, type Logger, RateLimitedLog } from './logger.js';
 import { jsonSerializer } from './serializer.js';
 import type { DomainStats } from './stats.js';
@@ -101,7 +101,7 @@ export class Cache<D extends string = string> {
     this.#l1 = config.l1.enabled && config.l1.ttl > 0 ? new MemoryTier(config.l1) : undefined;
     this.#loader = new Loader({
       l1: this.#l1,
-      l2,
+      l2: this.#l2,
       guard: this.#guard,
       serializer: config.serializer,
       json: config.serializer === jsonSerializer,
@@ -261,6 +261,21 @@ export class Cache<D extends string = string> {
       factory,
       options,
     );
+  }
+
+  /**
+   * The values under `keys`, in order: L1, then one Redis round trip for the rest, then one call of
+   * `batchFactory(missingKeys)` (a `Map` from key to value) for what is still missing, stored with
+   * the same guarantees as `getOrSet`. Keys the map lacks (or maps to `undefined`) stay `undefined`.
+   */
+  async getOrSetMany<T>(
+    keys: readonly string[],
+    batchFactory: BatchFactory<T>,
+    options?: GetOrSetOptions<D>,
+  ): Promise<Array<T | undefined>> {
+    const resolved = this.#resolve(options?.dbType);
+    for (const key of keys) assertValidKey(key);
+    return this.#loader.getOrSetMany(this.#loadTarget(resolved, options), keys, batchFactory, options);
   }
 
   /**
@@ -511,5 +526,13 @@ export class DomainCache<D extends string = string> {
 
   getOrSet<T>(key: string, factory: Factory<T>, options?: LoadOptions): Promise<T> {
     return this.#cache.getOrSet<T>(key, factory, { ...options, dbType: this.dbType });
+  }
+
+  getOrSetMany<T>(
+    keys: readonly string[],
+    batchFactory: BatchFactory<T>,
+    options?: LoadOptions,
+  ): Promise<Array<T | undefined>> {
+    return this.#cache.getOrSetMany<T>(keys, batchFactory, { ...options, dbType: this.dbType });
   }
 }

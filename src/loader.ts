@@ -91,6 +91,20 @@ interface Flight<T> {
   done: Promise<T>;
 }
 
+/** A flight whose outcome is decided from outside (by `getOrSetMany`'s batch). */
+interface Pending<T> {
+  flight: Flight<T>;
+  settle(outcome: Promise<T>): void;
+}
+
+function pendingFlight<T>(): Pending<T> {
+  let settle: (outcome: Promise<T>) => void = () => {};
+  const done = new Promise<T>((resolve) => {
+    settle = resolve;
+  });
+  return { flight: { stale: undefined, done }, settle };
+}
+
 type Read<T> =
   | { kind: 'fresh'; value: T; freshMs: number; ttl: number | undefined }
   | { kind: 'stale'; value: T }
@@ -191,6 +205,144 @@ export class Loader {
       flight = started;
     }
     return this.#await(flight, redisKey, plan);
+  }
+
+  /** `getOrSet` for several keys of one domain: one L2 round trip, one batch factory call for the misses. */
+  async getOrSetMany<T>(
+    target: LoadTarget,
+    keys: readonly string[],
+    batchFactory: BatchFactory<T>,
+    options?: LoadOptions,
+  ): Promise<Array<T | undefined>> {
+    const plan = planFor(target.ttl, options);
+    const results: Array<T | undefined> = new Array(keys.length);
+    const waits: Array<Promise<void>> = [];
+    const wait = (flight: Flight<T | undefined>, redisKey: string, index: number): void => {
+      waits.push(
+        this.#await(flight, redisKey, plan).then((value) => {
+          results[index] = value;
+        }),
+      );
+    };
+    const started = new Map<string, Pending<T | undefined>>();
+    keys.forEach((key, index) => {
+      const redisKey = target.prefix + key;
+      const local = this.#host.l1?.get(redisKey);
+      if (local !== undefined) {
+        target.counters.l1Hits++;
+        results[index] = local as T;
+        return;
+      }
+      const running = (this.#flights.get(redisKey) ?? started.get(redisKey)?.flight) as
+        | Flight<T | undefined>
+        | undefined;
+      if (running !== undefined) {
+        wait(running, redisKey, index);
+        return;
+      }
+      const pending = pendingFlight<T | undefined>();
+      started.set(redisKey, pending);
+      this.#track(redisKey, pending.flight);
+      wait(pending.flight, redisKey, index);
+    });
+    if (started.size > 0) void this.#loadMany(target, started, batchFactory, plan);
+    await Promise.all(waits);
+    return results;
+  }
+
+  /** Settles every pending flight of `getOrSetMany`: from L2, or from one batch factory call; never throws. */
+  async #loadMany<T>(
+    target: LoadTarget,
+    pending: Map<string, Pending<T | undefined>>,
+    batchFactory: BatchFactory<T>,
+    plan: Plan,
+  ): Promise<void> {
+    const host = this.#host;
+    const redisKeys = [...pending.keys()];
+    const tickets = new Map(redisKeys.map((redisKey) => [redisKey, host.guard.ticket(redisKey)]));
+    let replies: Array<{ text: string | null; pttlMs: number }> | undefined;
+    try {
+      replies = await host.l2.getMany(redisKeys);
+    } catch (err) {
+      host.l2Failed('getOrSetMany', target.counters, err);
+    }
+    const needed: string[] = [];
+    redisKeys.forEach((redisKey, j) => {
+      const reply = replies?.[j];
+      const read: Read<T> =
+        reply?.text == null
+          ? { kind: 'miss' }
+          : this.#decode<T>(redisKey, reply.text, reply.pttlMs, tickets.get(redisKey)!);
+      const { flight, settle } = pending.get(redisKey)!;
+      if (read.kind === 'fresh') {
+        target.counters.l2Hits++;
+        settle(Promise.resolve(read.value));
+        return;
+      }
+      target.counters.misses++;
+      if (read.kind === 'stale') flight.stale = { value: read.value };
+      needed.push(redisKey);
+    });
+    if (needed.length === 0) return;
+
+    // keys another process is loading are waited for one by one; the rest go to one batch call
+    const leases = new Map<string, Lease>();
+    let mine = needed;
+    if (plan.lock && replies !== undefined) {
+      const lock = plan.lock;
+      const acquisitions = await Promise.all(
+        needed.map((redisKey) =>
+          this.#leases.acquire(redisKey, target.prefix, lock.leaseMs).catch(() => undefined),
+        ),
+      );
+      mine = [];
+      needed.forEach((redisKey, j) => {
+        const acquisition = acquisitions[j];
+        if (acquisition?.acquired === false) {
+          const key = redisKey.slice(target.prefix.length);
+          const single = async () => (await batchFactory([key])).get(key);
+          const { flight, settle } = pending.get(redisKey)!;
+          settle(this.#fill(target, redisKey, single, plan, tickets.get(redisKey)!, flight.stale, true));
+          return;
+        }
+        if (acquisition?.acquired) leases.set(redisKey, acquisition.lease);
+        mine.push(redisKey);
+      });
+      if (mine.length === 0) return;
+    }
+
+    let values: Map<string, T>;
+    try {
+      this.#stats.factoryCalls++;
+      values = await batchFactory(mine.map((redisKey) => redisKey.slice(target.prefix.length)));
+      if (!(values instanceof Map)) throw new TypeError('the getOrSetMany batch factory must return a Map');
+    } catch (err) {
+      this.#stats.factoryErrors++;
+      await Promise.all(
+        mine.map(async (redisKey) => {
+          const lease = leases.get(redisKey);
+          if (lease) await this.#leases.release(lease);
+          const { flight, settle } = pending.get(redisKey)!;
+          if (flight.stale === undefined) return settle(Promise.reject(err));
+          this.#stats.staleServed++;
+          this.#report(redisKey, err);
+          settle(Promise.resolve(flight.stale.value));
+        }),
+      );
+      return;
+    }
+    await Promise.all(
+      mine.map(async (redisKey) => {
+        const value = values.get(redisKey.slice(target.prefix.length));
+        const lease = leases.get(redisKey);
+        if (value === undefined) {
+          if (lease) await this.#leases.release(lease);
+        } else {
+          await this.#store(target, redisKey, value, plan, tickets.get(redisKey)!, lease);
+        }
+        pending.get(redisKey)!.settle(Promise.resolve(value));
+      }),
+    );
   }
 
   #track<T>(redisKey: string, flight: Flight<T>): void {

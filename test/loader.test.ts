@@ -341,3 +341,96 @@ describe('getOrSet with an ACL user', () => {
     redis.cli('ACL', 'DELUSER', 'loader');
   });
 });
+
+describe('getOrSetMany', () => {
+  function commandCalls(name: string): number {
+    const line = redis
+      .cli('INFO', 'commandstats')
+      .split('\n')
+      .find((l) => l.startsWith(`cmdstat_${name}:`));
+    return line ? Number(/calls=(\d+)/.exec(line)?.[1]) : 0;
+  }
+
+  /** A batch factory that records the keys it was asked for and answers `value of <key>` (except `skip`). */
+  function batchFactory(delayMs = 20) {
+    const batch = async (keys: string[]) => {
+      batch.calls.push(keys);
+      await sleep(delayMs);
+      return new Map(keys.filter((k) => k !== 'skip').map((k) => [k, `value of ${k}`]));
+    };
+    batch.calls = [] as string[][];
+    return batch;
+  }
+
+  it('reads L1, then L2 in one round trip, then calls the batch factory once with only the missing keys', async () => {
+    const cache = create();
+    await cache.set('a', 'cached a', { dbType: 'media' });
+    redis.cli('SET', 'media_b', '"cached b"', 'EX', '100');
+    redis.cli('CONFIG', 'RESETSTAT');
+    const batch = batchFactory();
+    const values = await cache
+      .db('media')
+      .getOrSetMany(['a', 'b', 'c', 'skip', 'd', 'c'], batch, { ttl: 120 });
+    expect(values).toEqual(['cached a', 'cached b', 'value of c', undefined, 'value of d', 'value of c']);
+    expect(batch.calls).toEqual([['c', 'skip', 'd']]);
+    expect(commandCalls('mget')).toBe(1);
+    expect(redis.cli('GET', 'media_c')).toBe('"value of c"');
+    expect(Number(redis.cli('TTL', 'media_d'))).toBe(120);
+    expect(redis.cli('EXISTS', 'media_skip')).toBe('0');
+    expect(redis.cli('KEYS', '__cachette:*')).toBe('');
+  });
+
+  it('shares loads with concurrent getOrSet and getOrSetMany calls for the same keys', async () => {
+    const cache = create();
+    const batch = batchFactory(50);
+    const single = slowFactory('single x', 50);
+    const calls = [
+      ...Array.from({ length: 50 }, () => cache.getOrSetMany(['x', 'y'], batch)),
+      cache.getOrSet('x', single),
+      ...Array.from({ length: 50 }, () => cache.getOrSetMany(['y', 'z'], batch)),
+    ];
+    const results = await Promise.all(calls);
+    expect(batch.calls).toEqual([['x', 'y'], ['z']]);
+    expect(single.calls).toBe(0);
+    expect(results[0]).toEqual(['value of x', 'value of y']);
+    expect(results[50]).toBe('value of x');
+    expect(results[51]).toEqual(['value of y', 'value of z']);
+  });
+
+  it('waits for a key another process is loading instead of loading it again', async () => {
+    const holder = create();
+    const cache = create();
+    const slow = slowFactory('from the other process', 300);
+    const other = holder.getOrSet('k1', slow);
+    await waitFor(() => slow.calls === 1, 2000, 'the other process factory');
+    const batch = batchFactory();
+    expect(await cache.getOrSetMany(['k1', 'k2'], batch)).toEqual(['from the other process', 'value of k2']);
+    expect(batch.calls).toEqual([['k2']]);
+    expect(cache.stats().loading.leaseWaits).toBe(1);
+    await other;
+  });
+
+  it('propagates the batch error, or serves stale values with grace', async () => {
+    const cache = create();
+    const failing = async () => {
+      throw new Error('bulk query failed');
+    };
+    await expect(cache.getOrSetMany(['m', 'n'], failing)).rejects.toThrow('bulk query failed');
+    redis.cli('SET', 'default_m', '{"__cachette":1,"ttl":60,"grace":30,"value":"old m"}', 'PX', '20000');
+    redis.cli('SET', 'default_n', '{"__cachette":1,"ttl":60,"grace":30,"value":"old n"}', 'PX', '20000');
+    expect(await cache.getOrSetMany(['m', 'n'], failing, { grace: 30 })).toEqual(['old m', 'old n']);
+    expect(redis.cli('KEYS', '__cachette:*')).toBe('');
+  });
+
+  it('does not store a key invalidated while the batch factory ran, and stores the others', async () => {
+    const cache = create();
+    const other = create();
+    const batch = batchFactory(300);
+    const pending = cache.getOrSetMany(['p', 'q'], batch);
+    await waitFor(() => batch.calls.length === 1, 2000, 'the batch factory');
+    await other.delete('p');
+    expect(await pending).toEqual(['value of p', 'value of q']);
+    expect(redis.cli('EXISTS', 'default_p')).toBe('0');
+    expect(redis.cli('GET', 'default_q')).toBe('"value of q"');
+  });
+});
