@@ -7,6 +7,8 @@ import {
   Histogram,
   type Registry,
 } from 'prom-client';
+import type { WarmingSource } from './admin/stats-report.js';
+import type { BreakerState } from './breaker.js';
 import type { Cache } from './cache.js';
 import type { DomainCounters } from './stats.js';
 
@@ -16,6 +18,8 @@ export interface CacheMetricsOptions {
   registry?: Registry;
   /** Buckets of the L2 latency histogram, in seconds. */
   latencyBuckets?: number[];
+  /** A `CacheWarmingService` whose runs are exported too (S8). */
+  warming?: WarmingSource;
 }
 
 /** The registered metrics; `unregister()` removes them and stops timing L2 calls. */
@@ -54,6 +58,12 @@ const COUNTER_SOURCES: CounterSource[] = [
   },
   { name: 'sets_total', help: 'Values written to L2', field: 'sets', labels: {} },
   { name: 'deletes_total', help: 'Keys removed from L2', field: 'deletes', labels: {} },
+  {
+    name: 'skipped_total',
+    help: 'L2 calls skipped at once because the circuit breaker was open (also in errors_total)',
+    field: 'skipped',
+    labels: { tier: 'l2' },
+  },
   {
     name: 'refused_total',
     help: 'Values refused before reaching Redis (unserialisable or too large)',
@@ -148,10 +158,86 @@ export function registerCacheMetrics(cache: Cache, options: CacheMetricsOptions 
     }),
   );
 
+  const breakerStates: BreakerState[] = ['closed', 'half-open', 'open'];
+  let reportedOpens = 0;
+  const opens: Counter<string> = new Counter({
+    name: 'cachette_breaker_opens_total',
+    help: 'Times the circuit breaker in front of Redis opened',
+    registers,
+    collect() {
+      const now = cache.status().l2.breakerOpens;
+      opens.inc(Math.max(0, now - reportedOpens));
+      reportedOpens = now;
+    },
+  });
+  metrics.push(
+    opens,
+    new Gauge({
+      name: 'cachette_breaker_state',
+      help: '1 for the state the circuit breaker in front of Redis is in (closed, half-open, open), else 0',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const current = cache.status().breaker;
+        for (const state of breakerStates) this.set({ state }, state === current ? 1 : 0);
+      },
+    }),
+  );
+  if (options.warming) metrics.push(...warmingMetrics(options.warming, registers));
+
   return {
     unregister() {
       stopTiming();
       for (const metric of metrics) registry.removeSingleMetric((metric as unknown as { name: string }).name);
     },
   };
+}
+
+/** Runs per task and result, last success per task, and whether a run is in progress (S8). */
+function warmingMetrics(
+  warming: WarmingSource,
+  registers: Registry[],
+): Array<Counter<string> | Gauge<string>> {
+  const reported = new Map<string, number>();
+  const runs: Counter<string> = new Counter({
+    name: 'cachette_warming_runs_total',
+    help: 'Warming task executions by task and result (success, failure)',
+    labelNames: ['task', 'result'],
+    registers,
+    collect() {
+      for (const [task, metrics] of Object.entries(warming.getMetrics().tasks)) {
+        for (const [result, count] of [
+          ['success', metrics.successCount],
+          ['failure', metrics.failureCount],
+        ] as const) {
+          const series = `${task}|${result}`;
+          runs.inc({ task, result }, Math.max(0, count - (reported.get(series) ?? 0)));
+          reported.set(series, count);
+        }
+      }
+    },
+  });
+  return [
+    runs,
+    new Gauge({
+      name: 'cachette_warming_last_success_timestamp_seconds',
+      help: 'When each warming task last succeeded, in seconds since the epoch (absent before its first success)',
+      labelNames: ['task'],
+      registers,
+      aggregator: 'max',
+      collect() {
+        for (const [task, metrics] of Object.entries(warming.getMetrics().tasks)) {
+          if (metrics.lastSuccess !== null) this.set({ task }, metrics.lastSuccess / 1000);
+        }
+      },
+    }),
+    new Gauge({
+      name: 'cachette_warming_in_progress',
+      help: '1 while a warming run is active in the process',
+      registers,
+      collect() {
+        this.set(warming.getMetrics().warmingInProgress ? 1 : 0);
+      },
+    }),
+  ];
 }

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { Registry } from 'prom-client';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../src/logger.js';
 import { registerCacheMetrics } from '../src/prometheus.js';
+import { CacheWarmingService } from '../src/warming.js';
 import { cacheFactory } from './support/cache.js';
 import { parseExposition, promtoolCheck, sampleValue } from './support/exposition.js';
 import { startRedis, type TestRedis, waitFor } from './support/redis.js';
@@ -26,7 +28,12 @@ afterAll(async () => {
 async function exercised() {
   const cache = caches.create({ redisUrl: redis.url, operationTimeoutMs: 2000 });
   const registry = new Registry();
-  const metrics = registerCacheMetrics(cache, { registry });
+  const warming = new CacheWarmingService(cache, { logger: silentLogger });
+  warming.registerTask('dashboard_stats', () => cache.set('dashboard', 1, { dbType: 'analytics' }), true);
+  warming.registerTask('supplier_list', () => Promise.reject(new Error('supplier API down')));
+  const metrics = registerCacheMetrics(cache, { registry, warming });
+  await warming.warmCriticalCaches();
+  await warming.close();
   await cache.set('secret_product_name', { id: 1 }, { dbType: 'catalog' });
   await cache.get('secret_product_name', { dbType: 'catalog' }); // L1 hit
   redis.cli('SET', 'media_file_abc', '"x"');
@@ -52,9 +59,30 @@ describe('Prometheus metrics (S10, G5)', () => {
     expect(sampleValue(samples, 'cachette_deletes_total', { db_type: 'catalog' })).toBe(1);
     expect(sampleValue(samples, 'cachette_refused_total', { db_type: 'default' })).toBe(1);
     expect(sampleValue(samples, 'cachette_errors_total', { tier: 'l2', db_type: 'catalog' })).toBe(0);
-    expect(sampleValue(samples, 'cachette_l1_entries')).toBe(1); // media_file_abc, filled by the L2 hit
+    expect(sampleValue(samples, 'cachette_l1_entries')).toBe(2); // media_file_abc (the L2 hit) and the warmed dashboard
     expect(sampleValue(samples, 'cachette_l1_max_entries')).toBe(10_000);
     expect(sampleValue(samples, 'cachette_l2_up')).toBe(1);
+    expect(sampleValue(samples, 'cachette_breaker_state', { state: 'closed' })).toBe(1);
+    expect(sampleValue(samples, 'cachette_breaker_state', { state: 'open' })).toBe(0);
+    expect(sampleValue(samples, 'cachette_breaker_opens_total')).toBe(0);
+    expect(sampleValue(samples, 'cachette_skipped_total', { tier: 'l2', db_type: 'catalog' })).toBe(0);
+    expect(
+      sampleValue(samples, 'cachette_warming_runs_total', { task: 'dashboard_stats', result: 'success' }),
+    ).toBe(1);
+    expect(
+      sampleValue(samples, 'cachette_warming_runs_total', { task: 'supplier_list', result: 'failure' }),
+    ).toBe(1);
+    expect(
+      sampleValue(samples, 'cachette_warming_runs_total', { task: 'supplier_list', result: 'success' }),
+    ).toBe(0);
+    const lastSuccess = sampleValue(samples, 'cachette_warming_last_success_timestamp_seconds', {
+      task: 'dashboard_stats',
+    });
+    expect(Math.abs(lastSuccess! - Date.now() / 1000)).toBeLessThan(60);
+    expect(
+      sampleValue(samples, 'cachette_warming_last_success_timestamp_seconds', { task: 'supplier_list' }),
+    ).toBeUndefined();
+    expect(sampleValue(samples, 'cachette_warming_in_progress')).toBe(0);
     const getCount = sampleValue(samples, 'cachette_operation_duration_seconds_count', {
       tier: 'l2',
       operation: 'get',
@@ -69,14 +97,16 @@ describe('Prometheus metrics (S10, G5)', () => {
     ).toBe(1);
     expect(
       sampleValue(samples, 'cachette_operation_duration_seconds_count', { operation: 'set', result: 'ok' }),
-    ).toBe(1);
+    ).toBe(2); // the catalog set and the warmed dashboard
     expect(types.get('cachette_operation_duration_seconds')).toBe('histogram');
     expect(types.get('cachette_hits_total')).toBe('counter');
     // bounded cardinality: no key name ever becomes a label value
-    expect(text).not.toMatch(/secret_product_name|file_abc|absent/);
+    expect(text).not.toMatch(/secret_product_name|file_abc|absent_/);
     for (const sample of samples) {
       expect(
-        Object.keys(sample.labels).every((l) => ['tier', 'db_type', 'operation', 'result', 'le'].includes(l)),
+        Object.keys(sample.labels).every((l) =>
+          ['tier', 'db_type', 'operation', 'result', 'le', 'state', 'task'].includes(l),
+        ),
       ).toBe(true);
     }
     expect(promtoolCheck(text)).toBe('');
@@ -85,7 +115,11 @@ describe('Prometheus metrics (S10, G5)', () => {
   it('keeps counters monotonic across scrapes and counts L2 errors while Redis is down', async () => {
     const own = await startRedis();
     try {
-      const cache = caches.create({ redisUrl: own.url, operationTimeoutMs: 2000 });
+      const cache = caches.create({
+        redisUrl: own.url,
+        operationTimeoutMs: 2000,
+        breaker: { failureThreshold: 3, probeIntervalMs: 50 },
+      });
       const registry = new Registry();
       registerCacheMetrics(cache, { registry });
       await cache.set('k', 1, { dbType: 'analytics' });
@@ -101,6 +135,17 @@ describe('Prometheus metrics (S10, G5)', () => {
       expect(sampleValue(second, 'cachette_l2_up')).toBe(0);
       const third = parseExposition(await registry.metrics()).samples;
       expect(sampleValue(third, 'cachette_errors_total', { tier: 'l2', db_type: 'analytics' })).toBe(2);
+      await waitFor(
+        async () => {
+          await cache.get('k', { dbType: 'analytics' });
+          return cache.status().breaker !== 'closed';
+        },
+        5000,
+        'the breaker to open',
+      );
+      const opened = parseExposition(await registry.metrics()).samples;
+      expect(sampleValue(opened, 'cachette_breaker_opens_total')).toBe(1);
+      expect(sampleValue(opened, 'cachette_breaker_state', { state: 'closed' })).toBe(0);
     } finally {
       await own.stop();
     }

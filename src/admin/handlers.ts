@@ -2,7 +2,7 @@ import type { Cache } from '../cache.js';
 import { type Logger, silentLogger } from '../logger.js';
 import { type AdminAction, type AuthorizeHook, bearerTokenPolicy, toVerdict, type Verdict } from './auth.js';
 import { BadInput, type ClearRequest, parseClearBody, parseKeysQuery } from './input.js';
-import { StatsReporter } from './stats-report.js';
+import { StatsReporter, type WarmingSource } from './stats-report.js';
 
 /** Where the admin routes live unless told otherwise (S9). */
 export const DEFAULT_ADMIN_PREFIX = '/api/v1/cache';
@@ -35,6 +35,8 @@ export interface AdminOptions<R> {
   logger?: Logger;
   /** How long the per-domain key count of `/stats` is reused, in ms. Default 10 000. */
   keyCountTtlMs?: number;
+  /** A `CacheWarmingService` whose state and metrics `/stats` shows. */
+  warming?: WarmingSource;
 }
 
 /** What a clear removed: `removed` counts Redis keys, `null` for a single key (its delete is not counted). */
@@ -71,7 +73,10 @@ export function createAdminHandlers<R>(options: AdminOptions<R>): AdminHandlers<
   const { cache } = options;
   const log = options.logger ?? silentLogger;
   const tokenPolicy = bearerTokenPolicy(options.adminToken ?? process.env.CACHE_ADMIN_TOKEN);
-  const reporter = new StatsReporter(cache, { keyCountTtlMs: options.keyCountTtlMs });
+  const reporter = new StatsReporter(cache, {
+    keyCountTtlMs: options.keyCountTtlMs,
+    warming: options.warming,
+  });
   const domains = () => Object.keys(cache.status().domains);
 
   async function verdict(request: AdminRequest<R>, action: AdminAction): Promise<Verdict> {

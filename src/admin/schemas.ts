@@ -32,6 +32,8 @@ export const statsSchema = {
         hitRate: { type: 'number' },
         l1: { type: 'object', additionalProperties: true },
         l2: { type: 'object', additionalProperties: true },
+        breaker: { type: 'object', additionalProperties: true },
+        warming: { type: 'object', additionalProperties: true },
         domains: { type: 'object', additionalProperties: true },
       },
     },

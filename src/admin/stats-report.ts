@@ -1,6 +1,12 @@
 import type { Cache, CacheStatus } from '../cache.js';
 import type { KeyCensus, ServerInfo } from '../inspect.js';
 import type { DomainStats } from '../stats.js';
+import type { WarmingMetrics } from '../warming.js';
+
+/** What the stats report needs of a warming service (a `CacheWarmingService` fits). */
+export interface WarmingSource {
+  getMetrics(): WarmingMetrics;
+}
 
 /** Reads that one tier answered (`hits`) or passed on (`misses`), and their ratio. */
 export interface TierReads {
@@ -15,7 +21,8 @@ export interface DomainReport {
   ttl: number;
   hitRate: number;
   l1: TierReads;
-  l2: TierReads & { errors: number };
+  /** `skipped`: L2 calls skipped at once because the breaker was open (also counted in `errors`). */
+  l2: TierReads & { errors: number; skipped: number };
   sets: number;
   deletes: number;
   refused: number;
@@ -40,6 +47,10 @@ export interface StatsReport {
     /** Keys per domain from a bounded SCAN, refreshed at most every `keyCountTtlMs`. */
     keys: (KeyCensus & { countedAt: string }) | null;
   };
+  /** The circuit breaker in front of Redis, and how often it opened since start. */
+  breaker: { state: CacheStatus['breaker']; opens: number };
+  /** The warming service's state and metrics (S8), when one was given. */
+  warming?: WarmingMetrics;
   domains: Record<string, DomainReport>;
 }
 
@@ -47,7 +58,7 @@ function ratio(part: number, whole: number): number {
   return whole === 0 ? 0 : part / whole;
 }
 
-function tiers(stats: DomainStats): { l1: TierReads; l2: TierReads & { errors: number } } {
+function tiers(stats: DomainStats): { l1: TierReads; l2: TierReads & { errors: number; skipped: number } } {
   const l1Misses = stats.l2Hits + stats.misses;
   return {
     l1: { hits: stats.l1Hits, misses: l1Misses, hitRate: ratio(stats.l1Hits, stats.l1Hits + l1Misses) },
@@ -55,6 +66,7 @@ function tiers(stats: DomainStats): { l1: TierReads; l2: TierReads & { errors: n
       hits: stats.l2Hits,
       misses: stats.misses,
       errors: stats.errors,
+      skipped: stats.skipped,
       hitRate: ratio(stats.l2Hits, stats.l2Hits + stats.misses),
     },
   };
@@ -67,11 +79,13 @@ function tiers(stats: DomainStats): { l1: TierReads; l2: TierReads & { errors: n
 export class StatsReporter {
   readonly #cache: Cache;
   readonly #keyCountTtlMs: number;
+  readonly #warming: WarmingSource | undefined;
   #census: { value: KeyCensus & { countedAt: string }; at: number } | undefined;
   #counting: Promise<void> | undefined;
 
-  constructor(cache: Cache, options: { keyCountTtlMs?: number } = {}) {
+  constructor(cache: Cache, options: { keyCountTtlMs?: number; warming?: WarmingSource } = {}) {
     this.#cache = cache;
+    this.#warming = options.warming;
     this.#keyCountTtlMs = options.keyCountTtlMs ?? 10_000;
   }
 
@@ -112,6 +126,8 @@ export class StatsReporter {
         redis: redis === false ? null : redis,
         keys: census,
       },
+      breaker: { state: status.breaker, opens: status.l2.breakerOpens },
+      ...(this.#warming ? { warming: this.#warming.getMetrics() } : {}),
       domains,
     };
   }

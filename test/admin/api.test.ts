@@ -1,4 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/logger.js';
+import { CacheWarmingService } from '../../src/warming.js';
 import { cacheFactory } from '../support/cache.js';
 import { type Adapter, type AdminServer, adminServer } from '../support/http.js';
 import { captureLogger } from '../support/logs.js';
@@ -79,6 +81,26 @@ describe.each<Adapter>(['fastify', 'express'])('admin API over %s', (adapter) =>
     const catalog = (body.domains as Record<string, Record<string, unknown>>).catalog!;
     expect(catalog).toMatchObject({ prefix: 'catalog_', ttl: 7200, keys: 2, hitRate: 0.5 });
     expect(catalog.l1).toEqual({ hits: 1, misses: 1, hitRate: 0.5 });
+  });
+
+  it('GET /stats shows the breaker and, when given, the warming service', async () => {
+    const probe = caches.create({ redisUrl: redis.url, operationTimeoutMs: 2000 });
+    const warming = new CacheWarmingService(probe, { logger: silentLogger });
+    warming.registerTask('dashboard_stats', () => undefined, true);
+    await warming.warmCriticalCaches();
+    const { server } = await mount({ warming });
+    const { body } = await server.request('GET', '/api/v1/cache/stats');
+    expect(body.breaker).toEqual({ state: 'closed', opens: 0 });
+    const shown = body.warming as Record<string, unknown>;
+    expect(shown.warmingInProgress).toBe(false);
+    expect((shown.tasks as Record<string, Record<string, unknown>>).dashboard_stats).toMatchObject({
+      critical: true,
+      executionCount: 1,
+      successCount: 1,
+    });
+    const { body: without } = await (await mount()).server.request('GET', '/api/v1/cache/stats');
+    expect(without).not.toHaveProperty('warming');
+    await warming.close();
   });
 
   it('GET /stats reuses the key count for keyCountTtlMs, then counts again', async () => {
