@@ -90,6 +90,7 @@ export class Cache<D extends string = string> {
   readonly #problems = new RateLimitedLog();
   readonly #l1TtlMs: number;
   readonly #loader: Loader;
+  readonly #resolved = new Map<string, Resolved>();
   #closed = false;
 
   constructor(config: ResolvedConfig, l2: L2Driver) {
@@ -480,13 +481,18 @@ export class Cache<D extends string = string> {
 
   #resolve(dbType: string | undefined): Resolved {
     const name = dbType ?? 'default';
+    // resolved once per domain: every call (an L1 hit too) passes here, so it must not allocate
+    const known = this.#resolved.get(name);
+    if (known !== undefined) return known;
     const domain = this.#config.domains[name];
     const counters = this.#stats.byDomain[name];
     if (domain === undefined || counters === undefined || !Object.hasOwn(this.#config.domains, name)) {
-      const known = Object.keys(this.#config.domains).join(', ');
-      throw new CacheKeyError(`Unknown dbType ${JSON.stringify(dbType)}; configured domains: ${known}`);
+      const names = Object.keys(this.#config.domains).join(', ');
+      throw new CacheKeyError(`Unknown dbType ${JSON.stringify(dbType)}; configured domains: ${names}`);
     }
-    return { name, domain, counters };
+    const resolved = { name, domain, counters };
+    this.#resolved.set(name, resolved);
+    return resolved;
   }
 }
 

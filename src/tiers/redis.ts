@@ -7,6 +7,7 @@ import type { ResolvedConfig } from '../config.js';
 import { CacheError } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
 import { explainRefusal, L2PermissionError } from './acl.js';
+import { type DeadlineHooks, Deadlines } from './deadlines.js';
 
 /** The L2 connection state, as reported by `cache.status()`. */
 export type L2State = 'connecting' | 'ready' | 'reconnecting' | 'closed';
@@ -147,11 +148,13 @@ export class RedisDriver implements L2Driver {
   #guardedWrites = true;
   readonly #readyWaiters = new Set<(ready: boolean) => void>();
   readonly #timeoutMs: number;
+  readonly #deadlines: Deadlines;
 
   constructor(config: ResolvedConfig) {
     this.#config = config;
     this.#log = config.logger;
     this.#timeoutMs = config.operationTimeoutMs;
+    this.#deadlines = new Deadlines(config.operationTimeoutMs, () => new L2TimeoutError(this.#timeoutMs));
     this.#breaker = new CircuitBreaker(config.breaker, {
       probe: () => this.#probe(),
       onChange: (from, to, reason) => this.#onBreakerChange(from, to, reason),
@@ -269,6 +272,7 @@ export class RedisDriver implements L2Driver {
     clearInterval(this.#healthTimer);
     clearTimeout(this.#verifyTimer);
     this.#breaker.dispose();
+    this.#deadlines.dispose();
     for (const waiter of [...this.#readyWaiters]) waiter(false);
     const client = this.#client;
     client.removeAllListeners('ready');
@@ -305,8 +309,14 @@ export class RedisDriver implements L2Driver {
    * the protocol in step; it does not count as an answer.
    */
   #track<T>(pending: Promise<T>): Promise<T> {
-    return withTimeout(pending, this.#timeoutMs, this.#onOutcome);
+    return this.#deadlines.track(pending, this.#deadlineHooks);
   }
+
+  readonly #deadlineHooks: DeadlineHooks = {
+    answered: () => this.#onOutcome('answered'),
+    failed: (err) => commandFailure(err, this.#onOutcome),
+    timedOut: () => this.#onOutcome('timed-out'),
+  };
 
   readonly #onOutcome: OutcomeHook = (outcome, err) => {
     if (outcome === 'answered') {
@@ -470,6 +480,9 @@ export class RedisDriver implements L2Driver {
       commandsQueueMaxLength: MAX_QUEUED_COMMANDS,
       pingInterval: healthCheckIntervalMs,
       disableClientInfo: true,
+      // every command already carries our deadline (#track); node-redis's default 5 s one would add
+      // an AbortSignal, a timer and two listeners per command, a measurable part of an L2 hit
+      commandOptions: { timeout: 0 },
     });
 
     let settleFirst: () => void = () => {};
@@ -606,15 +619,19 @@ export function withTimeout<T>(pending: Promise<T>, timeoutMs: number, onOutcome
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        if (err instanceof ErrorReply) {
-          onOutcome?.('answered', err);
-          reject(explainRefusal(err));
-          return;
-        }
-        onOutcome?.('failed', err);
-        // a lost connection is an outage, which the driver logs once, not a failure of this call
-        reject(new L2UnavailableError('E_L2_UNAVAILABLE', `Redis connection failed: ${describeError(err)}`));
+        reject(commandFailure(err, onOutcome));
       },
     );
   });
+}
+
+/** The error a caller sees when its command failed before the deadline; tells `onOutcome` which kind. */
+function commandFailure(err: unknown, onOutcome?: OutcomeHook): unknown {
+  if (err instanceof ErrorReply) {
+    onOutcome?.('answered', err);
+    return explainRefusal(err);
+  }
+  onOutcome?.('failed', err);
+  // a lost connection is an outage, which the driver logs once, not a failure of this call
+  return new L2UnavailableError('E_L2_UNAVAILABLE', `Redis connection failed: ${describeError(err)}`);
 }
