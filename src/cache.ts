@@ -1,4 +1,5 @@
 import type { BreakerState } from './breaker.js';
+import { COHERENCE_OFF, type Coherence, type CoherenceStatus } from './coherence.js';
 import type { ResolvedConfig } from './config.js';
 import type { DomainConfig } from './domains.js';
 import { unwrap } from './envelope.js';
@@ -59,6 +60,8 @@ export interface CacheStatus {
   breaker: BreakerState;
   l1: { enabled: boolean; entries: number; bytes: number; maxEntries: number; maxBytes: number; ttl: number };
   domains: Record<string, DomainConfig>;
+  /** How L1 is kept coherent with the other processes (README "Coherence"). */
+  coherence: CoherenceStatus;
 }
 
 /** What `cache.stats()` reports: counters per domain and in total. */
@@ -91,15 +94,30 @@ export class Cache<D extends string = string> {
   readonly #l1TtlMs: number;
   readonly #loader: Loader;
   readonly #resolved = new Map<string, Resolved>();
+  readonly #coherence: Coherence | undefined;
   #closed = false;
 
-  constructor(config: ResolvedConfig, l2: L2Driver) {
+  constructor(config: ResolvedConfig, l2: L2Driver, coherence?: Coherence) {
     this.#config = config;
     this.#l2 = new ObservedL2(l2);
     this.#log = config.logger;
     this.#stats = new Stats(Object.keys(config.domains));
     this.#l1TtlMs = config.l1.ttl * 1000;
     this.#l1 = config.l1.enabled && config.l1.ttl > 0 ? new MemoryTier(config.l1) : undefined;
+    this.#coherence = coherence;
+    // invalidations from other processes: the key leaves L1, and a read of it in flight must not refill it
+    coherence?.attach({
+      evict: (redisKey) => {
+        this.#guard.touch(redisKey);
+        this.#l1?.delete(redisKey);
+      },
+      evictAll: () => {
+        this.#guard.touchAll();
+        this.#l1?.clear();
+      },
+      capL1Ttl: (ttlMs) => this.#l1?.capTtl(ttlMs),
+      confirm: (redisKey, text) => this.#confirmOwnWrite(redisKey, text),
+    });
     this.#loader = new Loader({
       l1: this.#l1,
       l2: this.#l2,
@@ -319,6 +337,7 @@ export class Cache<D extends string = string> {
         ttl: l1.ttl,
       },
       domains: { ...this.#config.domains },
+      coherence: this.#coherence?.status() ?? { ...COHERENCE_OFF },
     };
   }
 
@@ -357,6 +376,7 @@ export class Cache<D extends string = string> {
   async close(): Promise<void> {
     this.#closed = true;
     this.#l1?.clear();
+    this.#coherence?.close();
     await this.#l2.close();
   }
 
@@ -372,6 +392,7 @@ export class Cache<D extends string = string> {
     const { domain, counters } = resolved;
     const writes: L2Entry[] = [];
     const parsed: unknown[] = [];
+    const tickets: number[] = [];
     let allAccepted = true;
     for (const { key, value, ttl } of entries) {
       const redisKey = domain.prefix + key;
@@ -383,6 +404,8 @@ export class Cache<D extends string = string> {
         continue;
       }
       writes.push({ key: redisKey, text, ttl });
+      tickets.push(this.#guard.ticket(redisKey));
+      this.#coherence?.writing(redisKey, text);
       // L1 keeps its own copy, so a caller mutating `value` after set() cannot change the cached one
       parsed.push(this.#l1 ? this.#config.serializer.deserialize(text) : undefined);
     }
@@ -395,7 +418,8 @@ export class Cache<D extends string = string> {
     }
     counters.sets += writes.length;
     writes.forEach(({ key, text, ttl }, i) => {
-      this.#fillL1(key, parsed[i], ttl * 1000, text.length);
+      // another writer's change reported while this write was in flight may have come after it in Redis
+      if (this.#guard.stillValid(key, tickets[i]!)) this.#fillL1(key, parsed[i], ttl * 1000, text.length);
     });
     return allAccepted;
   }
@@ -421,9 +445,35 @@ export class Cache<D extends string = string> {
 
   #fillL1(redisKey: string, value: unknown, remainingMs: number, bytes: number): void {
     if (!this.#l1 || this.#closed) return;
-    // never keep a value in L1 longer than Redis keeps it (-1: no expiry, -2: already gone)
-    const ttlMs = remainingMs === -1 ? this.#l1TtlMs : Math.min(this.#l1TtlMs, remainingMs);
+    // never keep a value in L1 longer than Redis keeps it (-1: no expiry, -2: already gone), nor
+    // longer than the degraded TTL while coherence is down
+    const l1TtlMs = this.#coherence ? Math.min(this.#l1TtlMs, this.#coherence.maxL1TtlMs) : this.#l1TtlMs;
+    const ttlMs = remainingMs === -1 ? l1TtlMs : Math.min(l1TtlMs, remainingMs);
     this.#l1.set(redisKey, value, ttlMs, bytes);
+  }
+
+  /**
+   * A change of `redisKey` was reported while L1 holds this process's own write of it: keep the copy
+   * only if Redis still holds that text (the report was the write's own echo). Meanwhile the copy is
+   * served; another writer's change is therefore seen one round trip later than usual.
+   */
+  #confirmOwnWrite(redisKey: string, text: string): void {
+    const ticket = this.#guard.ticket(redisKey);
+    // a maintenance read (metrics count it as `command`), not a cache read
+    this.#l2.command<string | null>(['GET', redisKey]).then(
+      (stored) => {
+        // anything else that touched the key meanwhile already decided for it
+        if (stored === text || !this.#guard.stillValid(redisKey, ticket)) return;
+        this.#guard.touch(redisKey);
+        this.#l1?.delete(redisKey);
+      },
+      () => {
+        // Redis did not say: the copy is kept no longer than while invalidations do not flow
+        if (this.#guard.stillValid(redisKey, ticket)) {
+          this.#l1?.capTtl(this.#config.coherence.degradedL1TtlMs, redisKey);
+        }
+      },
+    );
   }
 
   #evictL1(prefix: string, pattern: string): void {

@@ -5,6 +5,7 @@ import { BUILTIN_DOMAINS, type BuiltinDomain, type DomainConfig } from './domain
 import { CacheConfigError } from './errors.js';
 import { defaultLogger, type Logger } from './logger.js';
 import { jsonSerializer, type Serializer } from './serializer.js';
+import type { ConnectionHooks } from './tiers/redis.js';
 
 /** L1 (in-process memory tier) options. */
 export interface L1Options {
@@ -18,6 +19,19 @@ export interface L1Options {
   maxBytes?: number;
   /** Return a structured clone on every L1 hit instead of the shared object. Default `false`. */
   clone?: boolean;
+}
+
+/** How the L1 copies of the processes sharing a Redis are kept coherent (README "Coherence"). */
+export type CoherenceMode = 'tracking' | 'pubsub' | 'none';
+
+/** Coherence options; every field is optional. */
+export interface CoherenceOptions {
+  /** Default `'tracking'` (`CACHE_COHERENCE`). */
+  mode?: CoherenceMode;
+  /** Longest L1 TTL while the invalidation connection is down, in ms. Default 1000 (`CACHE_COHERENCE_DEGRADED_L1_TTL_MS`). */
+  degradedL1TtlMs?: number;
+  /** The pub/sub channel of `'pubsub'` coherence. Default `__cachette:invalidate`. */
+  channel?: string;
 }
 
 /** A Redis server (or Sentinel) address. */
@@ -75,6 +89,13 @@ export interface CacheOptions<D extends Record<string, DomainConfig> = Record<ne
   maxValueBytes?: number;
   /** How values become Redis text. Default JSON (readable by the original Python service). */
   serializer?: Serializer;
+  /**
+   * Keeps every process's L1 coherent (README "Coherence"): `'tracking'` (default, `CACHE_COHERENCE`)
+   * uses Redis client-side caching invalidations and sees every write, whoever makes it; `'pubsub'`
+   * sees writes made through cachette; `'none'` leaves L1 copies to expire after `l1.ttl`. An object
+   * sets `mode`, `degradedL1TtlMs` and `channel` too.
+   */
+  coherence?: CoherenceMode | CoherenceOptions;
   /** A pino-compatible logger. Default: warnings and errors on stderr. */
   logger?: Logger;
   /**
@@ -131,6 +152,9 @@ export interface ResolvedConfig {
   maxValueBytes: number;
   serializer: Serializer;
   logger: Logger;
+  coherence: Required<CoherenceOptions>;
+  /** Set by `createCache()` when coherence is on: what each command connection must do before it is ready. */
+  connectionHooks?: ConnectionHooks;
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0';
@@ -496,6 +520,43 @@ export function resolveConfig(options: CacheOptions<Record<string, DomainConfig>
     ),
     serializer: options.serializer ?? jsonSerializer,
     logger: options.logger ?? defaultLogger,
+    coherence: resolveCoherence(options.coherence, env),
+  };
+}
+
+const COHERENCE_MODES: readonly CoherenceMode[] = ['tracking', 'pubsub', 'none'];
+
+function resolveCoherence(
+  option: CoherenceMode | CoherenceOptions | undefined,
+  env: NodeJS.ProcessEnv,
+): Required<CoherenceOptions> {
+  const options = typeof option === 'string' ? { mode: option } : (option ?? {});
+  if (typeof options !== 'object') {
+    throw new CacheConfigError(`option coherence must be 'tracking', 'pubsub', 'none' or an object`);
+  }
+  const fromEnv = env.CACHE_COHERENCE?.trim();
+  const mode = options.mode ?? (fromEnv || 'tracking');
+  if (!COHERENCE_MODES.includes(mode as CoherenceMode)) {
+    const source = options.mode === undefined ? 'CACHE_COHERENCE' : 'option coherence';
+    throw new CacheConfigError(
+      `${source} must be 'tracking', 'pubsub' or 'none', got ${JSON.stringify(String(mode))}`,
+    );
+  }
+  const channel = options.channel ?? '__cachette:invalidate';
+  if (typeof channel !== 'string' || !/^[\x21-\x7e]+$/.test(channel)) {
+    throw new CacheConfigError('coherence.channel must be a non-empty channel name without spaces');
+  }
+  return {
+    mode: mode as CoherenceMode,
+    degradedL1TtlMs: pickNumber(
+      options.degradedL1TtlMs,
+      env,
+      'CACHE_COHERENCE_DEGRADED_L1_TTL_MS',
+      'coherence.degradedL1TtlMs',
+      1000,
+      POSITIVE_INT,
+    ),
+    channel,
   };
 }
 

@@ -1,4 +1,5 @@
 import { Cache } from './cache.js';
+import { createCoherence } from './coherence.js';
 import { type CacheOptions, resolveConfig } from './config.js';
 import type { BuiltinDomain, DomainConfig } from './domains.js';
 import { createL2Driver } from './tiers/topology.js';
@@ -12,12 +13,23 @@ export function createCache<X extends Record<string, DomainConfig> = Record<neve
   options: CacheOptions<X> = {},
 ): Cache<BuiltinDomain | Extract<keyof X, string>> {
   const config = resolveConfig(options);
-  return new Cache(config, createL2Driver(config));
+  const coherence = createCoherence(config);
+  const l2 = createL2Driver(coherence ? { ...config, connectionHooks: coherence } : config);
+  return new Cache(config, l2, coherence);
 }
 
 export type { CacheStats, CacheStatus, CallOptions, GetOrSetOptions, SetEntry, SetOptions } from './cache.js';
 export { Cache, DomainCache } from './cache.js';
-export type { CacheOptions, ClusterOptions, L1Options, RedisNode, SentinelOptions } from './config.js';
+export type { CoherenceStatus } from './coherence.js';
+export type {
+  CacheOptions,
+  ClusterOptions,
+  CoherenceMode,
+  CoherenceOptions,
+  L1Options,
+  RedisNode,
+  SentinelOptions,
+} from './config.js';
 export { DEFAULT_REDIS_URL, parseRedisUrl, redactUrl } from './config.js';
 export type { BuiltinDomain, DomainConfig } from './domains.js';
 export { BUILTIN_DOMAINS } from './domains.js';

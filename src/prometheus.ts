@@ -10,6 +10,7 @@ import {
 import type { WarmingSource } from './admin/stats-report.js';
 import type { BreakerState } from './breaker.js';
 import type { Cache } from './cache.js';
+import type { CoherenceStatus } from './coherence.js';
 import type { DomainCounters } from './stats.js';
 
 /** Options of `registerCacheMetrics`. */
@@ -183,6 +184,7 @@ export function registerCacheMetrics(cache: Cache, options: CacheMetricsOptions 
       },
     }),
   );
+  metrics.push(...coherenceMetrics(cache, registers));
   if (options.warming) metrics.push(...warmingMetrics(options.warming, registers));
 
   return {
@@ -191,6 +193,45 @@ export function registerCacheMetrics(cache: Cache, options: CacheMetricsOptions 
       for (const metric of metrics) registry.removeSingleMetric((metric as unknown as { name: string }).name);
     },
   };
+}
+
+/** Whether the invalidation stream is up, and how many invalidations and L1 flushes it brought (G2). */
+function coherenceMetrics(cache: Cache, registers: Registry[]): Array<Counter<string> | Gauge<string>> {
+  const counter = (name: string, help: string, read: (status: CoherenceStatus) => number) => {
+    let reported = 0;
+    const metric: Counter<string> = new Counter({
+      name,
+      help,
+      registers,
+      collect() {
+        const now = read(cache.status().coherence);
+        metric.inc(Math.max(0, now - reported));
+        reported = now;
+      },
+    });
+    return metric;
+  };
+  return [
+    new Gauge({
+      name: 'cachette_coherence_connected',
+      help: '1 while invalidations from other processes flow (coherence on and connected), else 0',
+      registers,
+      aggregator: 'min',
+      collect() {
+        this.set(cache.status().coherence.connected ? 1 : 0);
+      },
+    }),
+    counter(
+      'cachette_coherence_messages_total',
+      'Invalidation messages received from Redis (tracking) or other processes (pub/sub)',
+      (status) => status.messages,
+    ),
+    counter(
+      'cachette_coherence_l1_flushes_total',
+      'Times L1 was emptied because invalidations may have been lost (reconnection) or by FLUSHDB',
+      (status) => status.l1Flushes,
+    ),
+  ];
 }
 
 /** Runs per task and result, last success per task, and whether a run is in progress (S8). */

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { cacheFactory } from './support/cache.js';
 import { captureLogger } from './support/logs.js';
-import { startRedis, type TestRedis } from './support/redis.js';
+import { startRedis, type TestRedis, waitFor } from './support/redis.js';
 
 const caches = cacheFactory();
 let redis: TestRedis;
@@ -104,6 +104,38 @@ describe('ACL users (redis://user:password@…)', () => {
     expect(logger.lines.some((l) => /NOPERM .*keys/.test(String(l.fields.err)))).toBe(true);
     // the other domains keep working on the same connection
     expect(await cache.set('k', 1)).toBe(true);
+  });
+
+  it('keeps L1 coherent through tracking as a user holding only the documented rule', async () => {
+    createUser('cachette');
+    const reader = caches.create({ redisUrl: urlFor('cachette'), operationTimeoutMs: 2000 });
+    const writer = caches.create({ redisUrl: urlFor('cachette'), operationTimeoutMs: 2000 });
+    await waitFor(() => reader.status().coherence.connected, 3000, 'coherence up');
+    expect(reader.status().coherence.mode).toBe('tracking');
+    expect(await writer.set('k', 1)).toBe(true);
+    expect(await reader.get('k')).toBe(1);
+    redis.cli('SET', 'default_k', '2');
+    await waitFor(async () => (await reader.get('k')) === 2, 1000, 'the change in L1');
+  });
+
+  it('falls back to pub/sub coherence, with one warning, when the user may not use CLIENT TRACKING', async () => {
+    createUser('cachette_notracking', '-client|tracking');
+    const logger = captureLogger();
+    const options = { redisUrl: urlFor('cachette_notracking'), operationTimeoutMs: 2000 };
+    const reader = caches.create({ ...options, logger });
+    const writer = caches.create(options);
+    await waitFor(() => reader.status().coherence.connected, 3000, 'coherence up');
+    expect(reader.status().coherence.mode).toBe('pubsub');
+    const warnings = logger.lines.filter((l) => l.level === 'warn');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]?.msg).toMatch(/falls back to pub\/sub/);
+    expect(await writer.set('k', 'v1')).toBe(true);
+    expect(await reader.get('k')).toBe('v1');
+    expect(await writer.set('k', 'v2')).toBe(true);
+    await waitFor(async () => (await reader.get('k')) === 'v2', 1000, "the other process's write in L1");
+    expect(await writer.delete('k')).toBe(true);
+    await waitFor(async () => (await reader.get('k')) === undefined, 1000, "the other process's delete");
+    for (const l of logger.lines) expect(l.text).not.toContain(password);
   });
 
   it('reports a wrong password once, as WRONGPASS, without echoing it', async () => {

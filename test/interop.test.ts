@@ -90,15 +90,23 @@ describe('interoperability with the original Python service (redis-py, decode_re
     expect(asin.ttl).toBeGreaterThan(86_390);
   });
 
-  it('sees a Python DEL once its L1 copy expires (bounded by l1.ttl without coherence)', async () => {
-    const cache = caches.create({ redisUrl: redis.url, operationTimeoutMs: 2000, l1: { ttl: 1 } });
+  it('drops its L1 copy promptly when Python deletes the key (coherence), though L1 would keep it a minute', async () => {
+    const cache = caches.create({ redisUrl: redis.url, operationTimeoutMs: 2000, l1: { ttl: 60 } });
+    await waitFor(() => cache.status().coherence.connected, 3000, 'coherence up');
     expect(await cache.set('products_count', 1500, { dbType: 'catalog' })).toBe(true);
+    expect(await cache.get('products_count', { dbType: 'catalog' })).toBe(1500);
     expect(py('delete', 'catalog_products_count')).toBe('1');
     expect(pyGet('catalog_products_count').found).toBe(false);
     await waitFor(
       async () => (await cache.get('products_count', { dbType: 'catalog' })) === undefined,
-      3000,
-      'the L1 copy to expire after the Python DEL',
+      1000,
+      'the Python DEL to reach L1',
+    );
+    py('set', 'catalog_products_count', '1600', '7200');
+    await waitFor(
+      async () => (await cache.get('products_count', { dbType: 'catalog' })) === 1600,
+      1000,
+      'the Python SET to reach L1',
     );
   });
 

@@ -5,7 +5,7 @@ import { CacheConfigError } from '../src/errors.js';
 import { cacheFactory } from './support/cache.js';
 import { generateCertificates, type TestCertificates } from './support/certificates.js';
 import { captureLogger } from './support/logs.js';
-import { startRedis, type TestRedis } from './support/redis.js';
+import { startRedis, type TestRedis, waitFor } from './support/redis.js';
 
 const caches = cacheFactory();
 let certs: TestCertificates;
@@ -55,6 +55,10 @@ describe('TLS (rediss://)', () => {
     expect(await cache.set('k', { tls: 'mutual' })).toBe(true);
     expect(await cache.get('k')).toEqual({ tls: 'mutual' });
     expect(mtlsRedis.cli('GET', 'default_k')).toBe('{"tls":"mutual"}');
+    // the coherence subscriber connects with the same TLS material: another client's change reaches L1
+    await waitFor(() => cache.status().coherence.connected, 3000, 'coherence over TLS');
+    mtlsRedis.cli('SET', 'default_k', '{"tls":"changed"}');
+    await waitFor(async () => (await cache.get<{ tls: string }>('k'))?.tls === 'changed', 1000, 'the change');
   });
 
   it('accepts the same material as Node TLS options through the `tls` option', async () => {

@@ -33,6 +33,7 @@ export const statsSchema = {
         l1: { type: 'object', additionalProperties: true },
         l2: { type: 'object', additionalProperties: true },
         breaker: { type: 'object', additionalProperties: true },
+        coherence: { type: 'object', additionalProperties: true },
         warming: { type: 'object', additionalProperties: true },
         domains: { type: 'object', additionalProperties: true },
       },

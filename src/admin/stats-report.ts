@@ -49,6 +49,8 @@ export interface StatsReport {
   };
   /** The circuit breaker in front of Redis, and how often it opened since start. */
   breaker: { state: CacheStatus['breaker']; opens: number };
+  /** How L1 is kept coherent with the other processes: mode, connection, messages, flushes (G2). */
+  coherence: CacheStatus['coherence'];
   /** The warming service's state and metrics (S8), when one was given. */
   warming?: WarmingMetrics;
   domains: Record<string, DomainReport>;
@@ -127,6 +129,7 @@ export class StatsReporter {
         keys: census,
       },
       breaker: { state: status.breaker, opens: status.l2.breakerOpens },
+      coherence: status.coherence,
       ...(this.#warming ? { warming: this.#warming.getMetrics() } : {}),
       domains,
     };

@@ -72,6 +72,17 @@ export class MemoryTier {
     return removed;
   }
 
+  /** Shortens every entry (or only `key`) to expire within `ttlMs` from now; entries closer to expiry keep theirs. */
+  capTtl(ttlMs: number, only?: string): void {
+    for (const key of only === undefined ? [...this.#lru.keys()] : [only]) {
+      const remainingMs = this.#lru.getRemainingTTL(key);
+      if (remainingMs <= ttlMs) continue;
+      const entry = this.#lru.info(key);
+      if (entry === undefined) continue;
+      this.#lru.set(key, entry.value, { ttl: ttlMs, size: entry.size });
+    }
+  }
+
   clear(): void {
     this.#lru.clear();
   }

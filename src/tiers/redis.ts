@@ -49,6 +49,26 @@ export interface L2Driver {
   close(): Promise<void>;
 }
 
+/** One command connection, as coherence sees it (src/coherence.ts). */
+export interface CommandConnection {
+  readonly host: string;
+  readonly port: number;
+  /** Sends a command on this very connection, bounded by the connect timeout. */
+  send<T>(args: string[]): Promise<T>;
+}
+
+/** What coherence asks of the driver (src/coherence.ts), through `ResolvedConfig.connectionHooks`. */
+export interface ConnectionHooks {
+  /** Runs on every new command connection before it counts as ready; a rejection keeps it not ready (retried). */
+  prepare(connection: CommandConnection): Promise<void>;
+  /** The connection failed, was replaced or closed: whatever `prepare` enabled on the server is gone. */
+  lost(connection: CommandConnection): void;
+  /** Whether writes and deletes are announced (pub/sub coherence). */
+  readonly announcing: boolean;
+  /** The `[channel, message]` to PUBLISH right behind a write or delete of `keys`, or `undefined`. */
+  announcement(keys: readonly string[]): [string, string] | undefined;
+}
+
 /** Raised when L2 is not connected; the call is skipped at once instead of being queued. */
 export class L2UnavailableError extends CacheError {
   constructor(code = 'E_L2_UNAVAILABLE', message = 'Redis is not connected') {
@@ -149,10 +169,13 @@ export class RedisDriver implements L2Driver {
   readonly #readyWaiters = new Set<(ready: boolean) => void>();
   readonly #timeoutMs: number;
   readonly #deadlines: Deadlines;
+  readonly #hooks: ConnectionHooks | undefined;
+  readonly #connections = new WeakMap<Client, CommandConnection>();
 
   constructor(config: ResolvedConfig) {
     this.#config = config;
     this.#log = config.logger;
+    this.#hooks = config.connectionHooks;
     this.#timeoutMs = config.operationTimeoutMs;
     this.#deadlines = new Deadlines(config.operationTimeoutMs, () => new L2TimeoutError(this.#timeoutMs));
     this.#breaker = new CircuitBreaker(config.breaker, {
@@ -220,16 +243,21 @@ export class RedisDriver implements L2Driver {
       const writes = entries.map(({ key, text, ttl }) =>
         client.sendCommand(['SET', key, text, 'EX', String(ttl)]),
       );
+      this.#announce(client, entries);
       await this.#track(Promise.all(writes));
       return;
     }
     const args = [String(entries.length), ...entries.map((entry) => entry.key), String(this.#deadline())];
     for (const { text, ttl } of entries) args.push(text, String(ttl));
+    const write = client.sendCommand<number>(['EVALSHA', WRITE_SCRIPT_SHA, ...args]);
+    this.#announce(client, entries);
     const applied = await this.#track(
-      client.sendCommand<number>(['EVALSHA', WRITE_SCRIPT_SHA, ...args]).catch((err: unknown) => {
+      write.catch((err: unknown) => {
         // the script cache was flushed (restart, SCRIPT FLUSH): send the body, same deadline
         if (err instanceof ErrorReply && err.message.startsWith('NOSCRIPT')) {
-          return client.sendCommand<number>(['EVAL', WRITE_SCRIPT, ...args]);
+          const retried = client.sendCommand<number>(['EVAL', WRITE_SCRIPT, ...args]);
+          this.#announce(client, entries);
+          return retried;
         }
         throw err;
       }),
@@ -242,7 +270,9 @@ export class RedisDriver implements L2Driver {
   async delete(keys: string[]): Promise<number> {
     if (keys.length === 0) return 0;
     const client = await this.#usable();
-    return this.#track(client.sendCommand<number>(['UNLINK', ...keys]));
+    const removed = client.sendCommand<number>(['UNLINK', ...keys]);
+    this.#announce(client, keys);
+    return this.#track(removed);
   }
 
   async *scan(pattern: string, count = 1000): AsyncIterable<string[]> {
@@ -259,7 +289,25 @@ export class RedisDriver implements L2Driver {
 
   async command<T>(args: string[]): Promise<T> {
     const client = await this.#usable();
-    return this.#track(client.sendCommand<T>(args));
+    const reply = client.sendCommand<T>(args);
+    if (this.#hooks?.announcing) this.#announce(client, keysWritten(args));
+    return this.#track(reply);
+  }
+
+  /**
+   * Pub/sub coherence: PUBLISH the written keys right behind the write, in the same socket write
+   * (node-redis pipelines the commands of one tick), so a write stays one round trip and the
+   * message leaves only after Redis applied it.
+   */
+  #announce(client: Client, written: ReadonlyArray<string | { key: string }>): void {
+    if (!this.#hooks?.announcing) return;
+    const keys = written.map((entry) => (typeof entry === 'string' ? entry : entry.key));
+    const announcement = this.#hooks.announcement(keys);
+    if (announcement) {
+      client.sendCommand(['PUBLISH', ...announcement]).catch(() => {
+        // a lost announcement is bounded by the receivers' L1 TTL; the write itself succeeded or failed on its own
+      });
+    }
   }
 
   close(): Promise<void> {
@@ -275,6 +323,7 @@ export class RedisDriver implements L2Driver {
     this.#deadlines.dispose();
     for (const waiter of [...this.#readyWaiters]) waiter(false);
     const client = this.#client;
+    this.#loseConnection(client);
     client.removeAllListeners('ready');
     if (client.isReady) {
       // QUIT lets Redis finish what it has; bounded, because a paused Redis never answers.
@@ -379,6 +428,8 @@ export class RedisDriver implements L2Driver {
         }
       }
       if (!this.#guardedWrites) await this.#checkAnswer(client, timeoutMs, this.#onOutcome);
+      const connection = this.#connections.get(client);
+      if (this.#hooks && connection) await this.#hooks.prepare(connection);
     } catch (err) {
       // the state may have changed while waiting
       if (client !== this.#client || this.state === 'closed') return;
@@ -485,6 +536,14 @@ export class RedisDriver implements L2Driver {
       commandOptions: { timeout: 0 },
     });
 
+    if (this.#hooks) {
+      this.#connections.set(client, {
+        host: redis.host,
+        port: redis.port,
+        send: <T>(args: string[]) => withTimeout(client.sendCommand<T>(args), connectTimeoutMs),
+      });
+    }
+
     let settleFirst: () => void = () => {};
     const firstAttempt = new Promise<void>((resolve) => {
       settleFirst = resolve;
@@ -528,8 +587,15 @@ export class RedisDriver implements L2Driver {
   }
 
   #markDown(err: unknown): void {
+    this.#loseConnection(this.#client);
     if (this.#state === 'ready') this.#state = 'reconnecting';
     this.#noteTrouble(err);
+  }
+
+  /** Tells coherence that whatever it enabled on `client`'s server-side connection is gone. */
+  #loseConnection(client: Client): void {
+    const connection = this.#connections.get(client);
+    if (this.#hooks && connection) this.#hooks.lost(connection);
   }
 
   /** One warning per outage, whichever symptom shows first (disconnect, timeouts, breaker). */
@@ -579,6 +645,14 @@ export class RedisDriver implements L2Driver {
  */
 export function tlsSocketOptions(host: string, extra: TlsOptions | undefined) {
   return { tls: true as const, ...(isIP(host) ? {} : { servername: host }), ...extra };
+}
+
+/** The keys a maintenance command writes, for pub/sub coherence: a script's KEYS, UNLINK/DEL's arguments. */
+function keysWritten(args: string[]): string[] {
+  const name = args[0]?.toUpperCase();
+  if (name === 'EVALSHA' || name === 'EVAL') return args.slice(3, 3 + Number(args[2]));
+  if (name === 'UNLINK' || name === 'DEL') return args.slice(1);
+  return [];
 }
 
 /** Whether Redis refused a command for good (ACL, disabled scripting) rather than failing this once. */

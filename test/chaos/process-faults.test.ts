@@ -37,12 +37,12 @@ function report(label: string, figures: Record<string, number>) {
   console.log(`[chaos] ${label}: ${text}`);
 }
 
-/** The ids of the clients connected to `redis`, except the redis-cli asking. */
+/** The ids of the command connections to `redis`: not the redis-cli asking, nor coherence's subscriber. */
 function clientIds(redis: TestRedis): string[] {
   return redis
     .cli('CLIENT', 'LIST')
     .split('\n')
-    .filter((line) => !/cmd=client/.test(line))
+    .filter((line) => !/cmd=client\|list/.test(line) && / sub=0 /.test(line))
     .map((line) => /id=(\d+)/.exec(line)?.[1] ?? '')
     .filter(Boolean);
 }

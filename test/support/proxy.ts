@@ -8,7 +8,9 @@ import { freePort } from './redis.js';
  *   like a network partition where TCP keeps retransmitting, and `restore()` delivers them (so a
  *   write sent during the partition reaches Redis late, the worst case for stale writes);
  * - `resetAll()`: every open connection is reset (RST) on both sides;
- * - `refuse()`: stops listening, so connections are refused; `restore()` listens again.
+ * - `refuse()`: stops listening, so connections are refused; `restore()` listens again;
+ * - `refuseNew()`: stops listening but keeps the open connections;
+ * - `replyLatency(ms, n)`: only what Redis sends on the n-th accepted connection is delayed.
  */
 export interface TestProxy {
   readonly port: number;
@@ -21,6 +23,8 @@ export interface TestProxy {
   blackhole(): void;
   resetAll(): void;
   refuse(): Promise<void>;
+  refuseNew(): Promise<void>;
+  replyLatency(ms: number, connection: number): void;
   /** Back to a transparent proxy: no latency, held bytes delivered, listening. */
   restore(): Promise<void>;
   close(): Promise<void>;
@@ -29,6 +33,8 @@ export interface TestProxy {
 interface Pipe {
   client: net.Socket;
   upstream: net.Socket;
+  /** 1 for the first connection accepted. */
+  index: number;
   /** Bytes held during a blackhole, in order, with their direction. */
   held: Array<{ toUpstream: boolean; chunk: Buffer }>;
 }
@@ -40,6 +46,7 @@ export async function startProxy(targetPort: number): Promise<TestProxy> {
   let latencyMs = 0;
   let holding = false;
   let accepted = 0;
+  const replyLatencyMs = new Map<number, number>();
 
   const forward = (pipe: Pipe, toUpstream: boolean, chunk: Buffer) => {
     if (holding) {
@@ -50,14 +57,15 @@ export async function startProxy(targetPort: number): Promise<TestProxy> {
     const send = () => {
       if (!target.destroyed) target.write(chunk);
     };
-    if (latencyMs > 0) setTimeout(send, latencyMs);
+    const delayMs = latencyMs + (toUpstream ? 0 : (replyLatencyMs.get(pipe.index) ?? 0));
+    if (delayMs > 0) setTimeout(send, delayMs);
     else send();
   };
 
   const onConnection = (client: net.Socket) => {
     accepted++;
     const upstream = net.connect({ port: targetPort, host: '127.0.0.1' });
-    const pipe: Pipe = { client, upstream, held: [] };
+    const pipe: Pipe = { client, upstream, index: accepted, held: [] };
     pipes.add(pipe);
     const teardown = () => {
       pipes.delete(pipe);
@@ -114,8 +122,16 @@ export async function startProxy(targetPort: number): Promise<TestProxy> {
       await stopListening();
       resetAll();
     },
+    async refuseNew() {
+      // close() stops accepting at once; its callback would wait for the open connections to end
+      server.close();
+    },
+    replyLatency(ms, connection) {
+      replyLatencyMs.set(connection, ms);
+    },
     async restore() {
       latencyMs = 0;
+      replyLatencyMs.clear();
       holding = false;
       for (const pipe of pipes) {
         for (const { toUpstream, chunk } of pipe.held.splice(0)) forward(pipe, toUpstream, chunk);

@@ -102,6 +102,17 @@ describe('Redis Sentinel (1 primary, 1 replica, 3 Sentinels)', () => {
     expect(set.replica.cli('GET', 'default_during')).toBe(String(writes - 1));
     expect(await cache.get('before')).toBe('failover');
     expect(cache.status().l2.state).toBe('ready');
+    // coherence followed the primary: L1 was emptied once it was back, and a change made directly
+    // on the new primary reaches L1
+    await waitFor(() => cache.status().coherence.connected, 5000, 'coherence on the new primary');
+    expect(cache.status().coherence.l1Flushes).toBeGreaterThanOrEqual(1);
+    expect(await cache.get('before')).toBe('failover');
+    set.replica.cli('SET', 'default_before', '"changed on the new primary"');
+    await waitFor(
+      async () => (await cache.get('before')) === 'changed on the new primary',
+      1000,
+      'the change in L1',
+    );
     expect(
       logger.lines.some(
         (l) =>
