@@ -40,17 +40,18 @@ describe('lifecycle', () => {
 });
 
 describe('package', () => {
-  it('packs into a tarball that installs and imports in an empty folder', { timeout: 120_000 }, async () => {
+  it('packs into a tarball that installs and imports in an empty folder', { timeout: 300_000 }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cachette-pack-'));
     try {
+      // generous: pack builds with tsc, and install resolves the dependencies; both crawl on a busy machine
       const { stdout } = await run('npm', ['pack', '--silent', '--pack-destination', dir], {
-        timeout: 90_000,
+        timeout: 140_000,
       });
       const tarball = join(dir, stdout.trim().split('\n').pop()!);
       writeFileSync(join(dir, 'package.json'), '{"name":"consumer","version":"1.0.0","type":"module"}');
       await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], {
         cwd: dir,
-        timeout: 90_000,
+        timeout: 140_000,
       });
       const script = `import { createCache, CacheKeyError, BUILTIN_DOMAINS } from 'cachette';
         const cache = createCache({ redisUrl: '${redis.url}', env: {} });
