@@ -15,6 +15,13 @@ import {
   readServerInfo,
   type ServerInfo,
 } from './inspect.js';
+import {
+  attachInvalidationHost,
+  buildInvalidator,
+  type FlushOptions,
+  type InvalidationHost,
+  type Invalidator,
+} from './invalidation.js';
 import { assertValidKey, confinedPattern } from './keys.js';
 import { claimSlot, leaseKey, revokeLeases } from './lease.js';
 import { type BatchFactory, type Factory, Loader, type LoadingStats, type LoadOptions } from './loader.js';
@@ -22,6 +29,7 @@ import { describeError, type Logger, RateLimitedLog } from './logger.js';
 import { jsonSerializer } from './serializer.js';
 import type { DomainStats } from './stats.js';
 import { type DomainCounters, Stats } from './stats.js';
+import { tagKeys } from './tags.js';
 import { MemoryTier } from './tiers/memory.js';
 import { type L2Observer, ObservedL2 } from './tiers/observed.js';
 import {
@@ -37,9 +45,11 @@ export interface CallOptions<D extends string> {
   dbType?: D;
 }
 
-/** Options of `set` / `setMany`: an explicit TTL in seconds instead of the domain's. */
+/** Options of `set` / `setMany`: an explicit TTL in seconds instead of the domain's, and tags. */
 export interface SetOptions<D extends string> extends CallOptions<D> {
   ttl?: number;
+  /** Tags the value carries (see `invalidateTags`): non-empty strings, at most 64 of 256 characters. */
+  tags?: readonly string[];
 }
 
 /** Options of `getOrSet` / `getOrSetMany`: see `LoadOptions`. */
@@ -51,6 +61,8 @@ export interface SetEntry {
   value: unknown;
   /** TTL in seconds; default the call's `ttl`, else the domain's. */
   ttl?: number;
+  /** Tags of this value, in addition to the call's `tags`. */
+  tags?: readonly string[];
 }
 
 /** What `cache.status()` reports. */
@@ -83,7 +95,7 @@ interface Resolved {
  * the seed's operations (S5), and the non-blocking promise (S6): infrastructure failures become
  * a miss or `false`, never a rejection. Programming errors (bad key, unknown dbType) do reject.
  */
-export class Cache<D extends string = string> {
+export class Cache<D extends string = string, in G extends string = never> {
   readonly #config: ResolvedConfig;
   readonly #l1: MemoryTier | undefined;
   readonly #l2: ObservedL2;
@@ -95,6 +107,7 @@ export class Cache<D extends string = string> {
   readonly #loader: Loader;
   readonly #resolved = new Map<string, Resolved>();
   readonly #coherence: Coherence | undefined;
+  readonly #invalidation: Invalidator<D, G>;
   #closed = false;
 
   constructor(config: ResolvedConfig, l2: L2Driver, coherence?: Coherence) {
@@ -129,6 +142,21 @@ export class Cache<D extends string = string> {
       fillL1: (redisKey, value, remainingMs, bytes) => this.#fillL1(redisKey, value, remainingMs, bytes),
       l2Failed: (operation, counters, err) => this.#l2Failed(operation, counters, err),
     });
+    const host: InvalidationHost = {
+      l1: this.#l1,
+      l2: this.#l2,
+      guard: this.#guard,
+      log: this.#log,
+      domains: config.domains,
+      groups: config.invalidationGroups,
+      prefixOf: (dbType) => this.#resolve(dbType).domain.prefix,
+      deletePattern: (pattern, dbType) => this.deletePattern(pattern, { dbType: dbType as D }),
+      deleted: (dbType, removed) => {
+        this.#resolve(dbType).counters.deletes += removed;
+      },
+    };
+    attachInvalidationHost(this, host);
+    this.#invalidation = buildInvalidator<D, G>(host);
   }
 
   /** The value under `key` (L1, else L2), or `undefined` on a miss or when Redis fails. */
@@ -167,7 +195,7 @@ export class Cache<D extends string = string> {
     const resolved = this.#resolve(options?.dbType);
     assertValidKey(key);
     const ttl = this.#ttlFor(resolved, options?.ttl);
-    return this.#write(resolved, [{ key, value, ttl }]);
+    return this.#write(resolved, [{ key, value, ttl, tags: tagKeys(options?.tags) }]);
   }
 
   /** Removes `key` from both tiers; `true` once Redis confirmed (present or not), `false` if it failed. */
@@ -259,9 +287,16 @@ export class Cache<D extends string = string> {
   /** Stores several values in one round trip; `false` if any was refused or Redis failed. */
   async setMany(entries: readonly SetEntry[], options?: SetOptions<D>): Promise<boolean> {
     const resolved = this.#resolve(options?.dbType);
-    const prepared = entries.map(({ key, value, ttl }) => {
+    const callTags = tagKeys(options?.tags);
+    const prepared = entries.map(({ key, value, ttl, tags }) => {
       assertValidKey(key);
-      return { key, value, ttl: this.#ttlFor(resolved, ttl ?? options?.ttl) };
+      const own = tagKeys(tags);
+      return {
+        key,
+        value,
+        ttl: this.#ttlFor(resolved, ttl ?? options?.ttl),
+        tags: own.length === 0 ? callTags : [...new Set([...callTags, ...own])],
+      };
     });
     return this.#write(resolved, prepared);
   }
@@ -309,6 +344,25 @@ export class Cache<D extends string = string> {
     } catch {
       return undefined;
     }
+  }
+
+  /**
+   * Removes every value carrying any of `tags`, in every domain, from Redis and this process's L1
+   * (other processes' through coherence), and stops getOrSet loads of those keys from storing.
+   * Resolves to the number of keys removed, `false` if Redis failed; bad tags throw `CacheKeyError`.
+   */
+  invalidateTags(tags: readonly string[], options?: { reason?: string }): Promise<number | false> {
+    return this.#invalidation.invalidateTags(tags, options?.reason);
+  }
+
+  /** `cache.invalidation.flushAll`: `{ scope: 'app' }`, or `{ scope: 'database', confirm: true }`. */
+  flushAll(options: FlushOptions): Promise<number | false> {
+    return this.#invalidation.flushAll(options);
+  }
+
+  /** The invalidation module (S7), with one `invalidate<Group>Cache()` per configured group. */
+  get invalidation(): Invalidator<D, G> {
+    return this.#invalidation;
   }
 
   /** The same API with `dbType` bound: `cache.db('catalog').get('products_count')`. */
@@ -387,14 +441,14 @@ export class Cache<D extends string = string> {
   /** Serialises and writes entries of one domain: refused values are logged and skipped. */
   async #write(
     resolved: Resolved,
-    entries: Array<{ key: string; value: unknown; ttl: number }>,
+    entries: Array<{ key: string; value: unknown; ttl: number; tags: string[] }>,
   ): Promise<boolean> {
     const { domain, counters } = resolved;
     const writes: L2Entry[] = [];
     const parsed: unknown[] = [];
     const tickets: number[] = [];
     let allAccepted = true;
-    for (const { key, value, ttl } of entries) {
+    for (const { key, value, ttl, tags } of entries) {
       const redisKey = domain.prefix + key;
       this.#guard.touch(redisKey);
       this.#l1?.delete(redisKey);
@@ -403,7 +457,7 @@ export class Cache<D extends string = string> {
         allAccepted = false;
         continue;
       }
-      writes.push({ key: redisKey, text, ttl });
+      writes.push(tags.length > 0 ? { key: redisKey, text, ttl, tags } : { key: redisKey, text, ttl });
       tickets.push(this.#guard.ticket(redisKey));
       this.#coherence?.writing(redisKey, text);
       // L1 keeps its own copy, so a caller mutating `value` after set() cannot change the cached one
@@ -560,8 +614,8 @@ export class DomainCache<D extends string = string> {
     return this.#cache.get<T>(key, { dbType: this.dbType });
   }
 
-  set(key: string, value: unknown, options?: { ttl?: number }): Promise<boolean> {
-    return this.#cache.set(key, value, { ttl: options?.ttl, dbType: this.dbType });
+  set(key: string, value: unknown, options?: { ttl?: number; tags?: readonly string[] }): Promise<boolean> {
+    return this.#cache.set(key, value, { ...options, dbType: this.dbType });
   }
 
   delete(key: string): Promise<boolean> {
@@ -576,8 +630,11 @@ export class DomainCache<D extends string = string> {
     return this.#cache.getMany<T>(keys, { dbType: this.dbType });
   }
 
-  setMany(entries: readonly SetEntry[], options?: { ttl?: number }): Promise<boolean> {
-    return this.#cache.setMany(entries, { ttl: options?.ttl, dbType: this.dbType });
+  setMany(
+    entries: readonly SetEntry[],
+    options?: { ttl?: number; tags?: readonly string[] },
+  ): Promise<boolean> {
+    return this.#cache.setMany(entries, { ...options, dbType: this.dbType });
   }
 
   getOrSet<T>(key: string, factory: Factory<T>, options?: LoadOptions): Promise<T> {

@@ -3,6 +3,12 @@ import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { BreakerSettings } from './breaker.js';
 import { BUILTIN_DOMAINS, type BuiltinDomain, type DomainConfig } from './domains.js';
 import { CacheConfigError } from './errors.js';
+import {
+  type InvalidationGroup,
+  type InvalidationOptions,
+  type ResolvedGroup,
+  resolveGroups,
+} from './invalidation.js';
 import { defaultLogger, type Logger } from './logger.js';
 import { jsonSerializer, type Serializer } from './serializer.js';
 import type { ConnectionHooks } from './tiers/redis.js';
@@ -54,7 +60,10 @@ export interface ClusterOptions {
 }
 
 /** Everything `createCache()` accepts; every field is optional and falls back to the environment, then the seed's default. */
-export interface CacheOptions<D extends Record<string, DomainConfig> = Record<never, DomainConfig>> {
+export interface CacheOptions<
+  D extends Record<string, DomainConfig> = Record<never, DomainConfig>,
+  G extends Record<string, InvalidationGroup> = Record<never, InvalidationGroup>,
+> {
   /** `redis://[user:password@]host:port/db` or `rediss://…`. Default `REDIS_URL`, else `redis://127.0.0.1:6379/0`. */
   redisUrl?: string;
   /** TTL of the `default` domain in seconds. Default `REDIS_CACHE_TTL`, else 3600. */
@@ -113,6 +122,11 @@ export interface CacheOptions<D extends Record<string, DomainConfig> = Record<ne
    * scheme (TLS), user and password; its host is ignored and the database must be 0.
    */
   cluster?: ClusterOptions;
+  /**
+   * The invalidation module's groups: `{ groups: { dashboard: { tags: ['dashboard'], keys: [{ key,
+   * dbType }], patterns: [{ pattern, dbType }] } } }` gives `cache.invalidation.invalidateDashboardCache()`.
+   */
+  invalidation?: InvalidationOptions<G>;
   /** Environment to read instead of `process.env` (tests, embedding). */
   env?: NodeJS.ProcessEnv;
 }
@@ -155,6 +169,7 @@ export interface ResolvedConfig {
   coherence: Required<CoherenceOptions>;
   /** Set by `createCache()` when coherence is on: what each command connection must do before it is ready. */
   connectionHooks?: ConnectionHooks;
+  invalidationGroups: Record<string, ResolvedGroup>;
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0';
@@ -389,7 +404,9 @@ function resolveDomains(
 }
 
 /** Resolves options + environment into a complete configuration; throws `CacheConfigError` on bad input. */
-export function resolveConfig(options: CacheOptions<Record<string, DomainConfig>> = {}): ResolvedConfig {
+export function resolveConfig(
+  options: CacheOptions<Record<string, DomainConfig>, Record<string, InvalidationGroup>> = {},
+): ResolvedConfig {
   const env = options.env ?? process.env;
   const url = options.redisUrl ?? (env.REDIS_URL?.trim() || DEFAULT_REDIS_URL);
   const redis = parseRedisUrl(url, options.redisUrl === undefined ? 'REDIS_URL' : 'option redisUrl');
@@ -446,11 +463,12 @@ export function resolveConfig(options: CacheOptions<Record<string, DomainConfig>
       `${tlsFromEnv} is set but the Redis URL is ${redis.safeUrl}; use rediss:// to connect with TLS`,
     );
   }
+  const domains = resolveDomains(options.domains, defaultTtl);
   return {
     redis,
     topology,
     tlsOptions,
-    domains: resolveDomains(options.domains, defaultTtl),
+    domains,
     l1: {
       enabled: l1.enabled ?? env.CACHE_L1_DISABLED !== '1',
       ttl: pickNumber(l1.ttl, env, 'CACHE_L1_TTL', 'l1.ttl', 5, { min: 0 }),
@@ -520,6 +538,7 @@ export function resolveConfig(options: CacheOptions<Record<string, DomainConfig>
     ),
     serializer: options.serializer ?? jsonSerializer,
     logger: options.logger ?? defaultLogger,
+    invalidationGroups: resolveGroups(options.invalidation?.groups, domains),
     coherence: resolveCoherence(options.coherence, env),
   };
 }

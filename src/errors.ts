@@ -45,3 +45,10 @@ export class FactoryTimeoutError extends CacheError {
     this.timeoutMs = timeoutMs;
   }
 }
+
+/** A destructive call lacks its explicit confirmation (`flushAll({ scope: 'database' })` without `confirm: true`). */
+export class ConfirmationRequiredError extends CacheError {
+  constructor(message: string) {
+    super('E_CONFIRMATION_REQUIRED', message);
+  }
+}

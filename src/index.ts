@@ -2,6 +2,7 @@ import { Cache } from './cache.js';
 import { createCoherence } from './coherence.js';
 import { type CacheOptions, resolveConfig } from './config.js';
 import type { BuiltinDomain, DomainConfig } from './domains.js';
+import type { InvalidationGroup } from './invalidation.js';
 import { createL2Driver } from './tiers/topology.js';
 
 /**
@@ -9,9 +10,12 @@ import { createL2Driver } from './tiers/topology.js';
  * then the seed's defaults. Throws `CacheConfigError` for bad configuration; connects in the
  * background (calls made meanwhile wait for the first attempt, bounded by the connect timeout).
  */
-export function createCache<X extends Record<string, DomainConfig> = Record<never, DomainConfig>>(
-  options: CacheOptions<X> = {},
-): Cache<BuiltinDomain | Extract<keyof X, string>> {
+export function createCache<
+  X extends Record<string, DomainConfig> = Record<never, DomainConfig>,
+  G extends Record<string, InvalidationGroup> = Record<never, InvalidationGroup>,
+>(
+  options: CacheOptions<X, G> = {},
+): Cache<BuiltinDomain | Extract<keyof X, string>, Extract<keyof G, string>> {
   const config = resolveConfig(options);
   const coherence = createCoherence(config);
   const l2 = createL2Driver(coherence ? { ...config, connectionHooks: coherence } : config);
@@ -38,9 +42,20 @@ export {
   CacheError,
   CacheKeyError,
   CacheValueError,
+  ConfirmationRequiredError,
   FactoryTimeoutError,
 } from './errors.js';
 export type { KeyCensus, KeyListOptions, KeyPage, ListedKey, ServerInfo } from './inspect.js';
+export type {
+  FlushOptions,
+  GroupFunctionName,
+  InvalidationFunctions,
+  InvalidationGroup,
+  InvalidationOptions,
+  Invalidator,
+  NamedInvalidations,
+} from './invalidation.js';
+export { createInvalidator } from './invalidation.js';
 export { escapeGlob } from './keys.js';
 export type { BatchFactory, Factory, LoadingStats, LoadOptions, LockOptions } from './loader.js';
 export type { Logger } from './logger.js';
@@ -48,6 +63,7 @@ export { silentLogger } from './logger.js';
 export type { Serializer } from './serializer.js';
 export { jsonSerializer } from './serializer.js';
 export type { DomainStats } from './stats.js';
+export { MAX_TAG_LENGTH, MAX_TAGS } from './tags.js';
 export type { L2Observer, L2Operation } from './tiers/observed.js';
 export type { L2State } from './tiers/redis.js';
 export type {

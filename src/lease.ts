@@ -1,4 +1,7 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { INTERNAL_NAMESPACE, LEASE_NAMESPACE } from './namespace.js';
+import { Script } from './script.js';
+import { INDEX_LUA } from './tags.js';
 import type { L2Driver } from './tiers/redis.js';
 
 /**
@@ -15,12 +18,10 @@ import type { L2Driver } from './tiers/redis.js';
  * A `FLUSHDB` removes every lease. Nothing stays in Redis once loads are over.
  */
 
-/** Namespace of lease keys; outside every domain prefix, so pattern deletes and key listings skip them. */
-const LEASE_NAMESPACE = '__cachette:lease:';
 /** Namespace of named cluster-wide slots (one periodic warming per interval). */
-const SLOT_NAMESPACE = '__cachette:slot:';
+const SLOT_NAMESPACE = `${INTERNAL_NAMESPACE}slot:`;
 /** Namespace of the per-domain registries of keys being loaded. */
-const LOADING_NAMESPACE = '__cachette:loading:';
+const LOADING_NAMESPACE = `${INTERNAL_NAMESPACE}loading:`;
 
 /** The lease key that guards the loading of `redisKey`. */
 export function leaseKey(redisKey: string): string {
@@ -32,41 +33,27 @@ export function loadingKey(prefix: string): string {
   return LOADING_NAMESPACE + prefix;
 }
 
-class Script {
-  readonly sha: string;
-  constructor(readonly text: string) {
-    this.sha = createHash('sha1').update(text).digest('hex');
-  }
-
-  /** EVALSHA, falling back to EVAL once when Redis does not know the script yet (restart, SCRIPT FLUSH). */
-  async run<T>(l2: L2Driver, keys: string[], args: string[]): Promise<T> {
-    const tail = [String(keys.length), ...keys, ...args];
-    try {
-      return await l2.command<T>(['EVALSHA', this.sha, ...tail]);
-    } catch (err) {
-      if (!(err instanceof Error) || !err.message.includes('NOSCRIPT')) throw err;
-      return l2.command<T>(['EVAL', this.text, ...tail]);
-    }
-  }
-}
-
-// KEYS: lease, registry. ARGV: token, lease ms, value key. -> 1 when acquired, else the lease's PTTL (<= 0 never).
-const ACQUIRE = new Script(`
+// KEYS: lease, registry, then the indexes of the value's tags. ARGV: token, lease ms, value key.
+// -> -1 when acquired, else the lease's PTTL (never <= 0). A tagged key is indexed from the start of
+// its load, so that invalidating one of its tags revokes the lease even before the value exists.
+const ACQUIRE = new Script(`${INDEX_LUA}
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   redis.call('SADD', KEYS[2], ARGV[3])
   if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+  for i = 3, #KEYS do index(KEYS[i], ARGV[3], tonumber(ARGV[2])) end
   return -1
 end
 return math.max(redis.call('PTTL', KEYS[1]), 1)
 `);
 
-// KEYS: value, lease, registry. ARGV: token, text, ttl seconds, value key.
+// KEYS: value, lease, registry, then the indexes of the value's tags. ARGV: token, text, ttl seconds, value key.
 // -> 1 stored, 0 lease lost (expired and taken over, or revoked by an invalidation).
-const STORE_AND_RELEASE = new Script(`
+const STORE_AND_RELEASE = new Script(`${INDEX_LUA}
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[4])
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+for i = 4, #KEYS do index(KEYS[i], KEYS[1], tonumber(ARGV[3]) * 1000) end
 return 1
 `);
 
@@ -111,24 +98,37 @@ export class Leases {
     this.#l2 = l2;
   }
 
-  /** Tries to take the lease of `redisKey` (domain `prefix`) for `leaseMs` ms. */
-  async acquire(redisKey: string, prefix: string, leaseMs: number): Promise<Acquisition> {
+  /** Tries to take the lease of `redisKey` (domain `prefix`) for `leaseMs` ms; `tagKeys` index it from now on. */
+  async acquire(
+    redisKey: string,
+    prefix: string,
+    leaseMs: number,
+    tagKeys: readonly string[] = [],
+  ): Promise<Acquisition> {
     const token = `${processTag}:${process.pid}:${++sequence}:${randomBytes(6).toString('hex')}`;
     const registryKey = loadingKey(prefix);
     const result = await ACQUIRE.run<number>(
       this.#l2,
-      [leaseKey(redisKey), registryKey],
+      [leaseKey(redisKey), registryKey, ...tagKeys],
       [token, String(Math.max(1, Math.round(leaseMs))), redisKey],
     );
     if (result === -1) return { acquired: true, lease: { redisKey, registryKey, token } };
     return { acquired: false, remainingMs: result };
   }
 
-  /** Writes `text` under the leased key with `ttl` seconds if the lease still holds, and releases it; `true` if stored. */
-  async storeAndRelease(lease: Lease, text: string, ttl: number): Promise<boolean> {
+  /**
+   * Writes `text` under the leased key with `ttl` seconds, indexed under `tagKeys`, if the lease
+   * still holds, and releases it; `true` if stored.
+   */
+  async storeAndRelease(
+    lease: Lease,
+    text: string,
+    ttl: number,
+    tagKeys: readonly string[] = [],
+  ): Promise<boolean> {
     const result = await STORE_AND_RELEASE.run<number>(
       this.#l2,
-      [lease.redisKey, leaseKey(lease.redisKey), lease.registryKey],
+      [lease.redisKey, leaseKey(lease.redisKey), lease.registryKey, ...tagKeys],
       [lease.token, text, String(ttl), lease.redisKey],
     );
     return result === 1;

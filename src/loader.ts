@@ -5,6 +5,7 @@ import { type Lease, Leases } from './lease.js';
 import { describeError, type Logger, RateLimitedLog } from './logger.js';
 import type { Serializer } from './serializer.js';
 import type { DomainCounters } from './stats.js';
+import { tagKeys } from './tags.js';
 import type { MemoryTier } from './tiers/memory.js';
 import type { L2Driver } from './tiers/redis.js';
 
@@ -30,6 +31,8 @@ export interface LoadOptions {
   lock?: boolean | LockOptions;
   /** Fraction of the TTL (0 < x < 1) after which a read refreshes the value in the background. Default off. */
   refreshAhead?: number;
+  /** Tags stored with the value (see `invalidateTags`); a load in progress is revoked by them too. */
+  tags?: readonly string[];
 }
 
 /** Counters of the loading path, in `cache.stats().loading`. */
@@ -82,6 +85,8 @@ interface Plan {
   hardTimeoutMs: number | undefined;
   lock: Required<LockOptions> | undefined;
   refreshAhead: number | undefined;
+  /** Index keys of the value's tags. */
+  tagKeys: string[];
 }
 
 /** One load of one key in this process; every concurrent caller of that key shares it. */
@@ -155,6 +160,7 @@ function planFor(ttl: number, options: LoadOptions | undefined): Plan {
     hardTimeoutMs: positive('hardTimeoutMs', options?.hardTimeoutMs),
     lock,
     refreshAhead,
+    tagKeys: tagKeys(options?.tags),
   };
 }
 
@@ -292,7 +298,7 @@ export class Loader {
       const lock = plan.lock;
       const acquisitions = await Promise.all(
         needed.map((redisKey) =>
-          this.#leases.acquire(redisKey, target.prefix, lock.leaseMs).catch(() => undefined),
+          this.#leases.acquire(redisKey, target.prefix, lock.leaseMs, plan.tagKeys).catch(() => undefined),
         ),
       );
       mine = [];
@@ -447,7 +453,7 @@ export class Loader {
     let lease: Lease | undefined;
     let mayStore = true;
     if (plan.lock && l2Reachable) {
-      const outcome = await this.#leaseOrValue<T>(target, redisKey, plan.lock, ticket);
+      const outcome = await this.#leaseOrValue<T>(target, redisKey, plan.lock, plan.tagKeys, ticket);
       if (outcome.kind === 'value') return outcome.value;
       if (outcome.kind === 'lease') lease = outcome.lease;
       else if (outcome.kind === 'gave-up') mayStore = false;
@@ -481,6 +487,7 @@ export class Loader {
     target: LoadTarget,
     redisKey: string,
     lock: Required<LockOptions>,
+    tagKeys: readonly string[],
     ticket: number,
   ): Promise<LeaseWait<T>> {
     const deadline = Date.now() + lock.waitMs;
@@ -489,7 +496,7 @@ export class Loader {
     for (;;) {
       let remainingMs: number;
       try {
-        const acquisition = await this.#leases.acquire(redisKey, target.prefix, lock.leaseMs);
+        const acquisition = await this.#leases.acquire(redisKey, target.prefix, lock.leaseMs, tagKeys);
         if (acquisition.acquired) return { kind: 'lease', lease: acquisition.lease };
         remainingMs = acquisition.remainingMs;
       } catch (err) {
@@ -535,12 +542,12 @@ export class Loader {
     const redisTtl = plan.ttl + plan.grace;
     try {
       if (lease) {
-        if (!(await this.#leases.storeAndRelease(lease, stored, redisTtl))) {
+        if (!(await this.#leases.storeAndRelease(lease, stored, redisTtl, plan.tagKeys))) {
           this.#stats.storesSkipped++;
           return;
         }
       } else {
-        await host.l2.set([{ key: redisKey, text: stored, ttl: redisTtl }]);
+        await host.l2.set([{ key: redisKey, text: stored, ttl: redisTtl, tags: plan.tagKeys }]);
       }
     } catch (err) {
       host.l2Failed('getOrSet', counters, err);
@@ -575,7 +582,12 @@ export class Loader {
     let lease: Lease | undefined;
     if (plan.lock) {
       try {
-        const acquisition = await this.#leases.acquire(redisKey, target.prefix, plan.lock.leaseMs);
+        const acquisition = await this.#leases.acquire(
+          redisKey,
+          target.prefix,
+          plan.lock.leaseMs,
+          plan.tagKeys,
+        );
         if (!acquisition.acquired) return;
         lease = acquisition.lease;
       } catch {

@@ -6,17 +6,20 @@ import { type BreakerState, CircuitBreaker } from '../breaker.js';
 import type { ResolvedConfig } from '../config.js';
 import { CacheError } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
+import { INDEX_LUA } from '../tags.js';
 import { explainRefusal, L2PermissionError } from './acl.js';
 import { type DeadlineHooks, Deadlines } from './deadlines.js';
 
 /** The L2 connection state, as reported by `cache.status()`. */
 export type L2State = 'connecting' | 'ready' | 'reconnecting' | 'closed';
 
-/** One value to write: Redis key, serialised text, TTL in seconds. */
+/** One value to write: Redis key, serialised text, TTL in seconds, index keys of its tags. */
 export interface L2Entry {
   key: string;
   text: string;
   ttl: number;
+  /** Tag index keys (see tags.ts) that list `key`, written in the same atomic step. */
+  tags?: readonly string[];
 }
 
 /**
@@ -120,6 +123,30 @@ for i = 1, #KEYS do
 end
 return 1`;
 const WRITE_SCRIPT_SHA = createHash('sha1').update(WRITE_SCRIPT).digest('hex');
+
+/**
+ * The write script for entries with tags: the same deadline and SETs, then each value key added to
+ * the index of each of its tags (tags.ts `index`). KEYS: the n value keys, then the tag index keys.
+ * ARGV: deadline, n, text and ttl per entry, then per tag index: how many entries carry it and their
+ * positions. Untagged writes keep the shorter script above.
+ */
+const TAGGED_WRITE_SCRIPT = `${INDEX_LUA}local now = redis.call('TIME')
+if tonumber(now[1]) * 1000 + tonumber(now[2]) / 1000 > tonumber(ARGV[1]) then return 0 end
+local n = tonumber(ARGV[2])
+for i = 1, n do
+  redis.call('SET', KEYS[i], ARGV[i * 2 + 1], 'EX', ARGV[i * 2 + 2])
+end
+local at = n * 2 + 3
+for t = n + 1, #KEYS do
+  local count = tonumber(ARGV[at])
+  for c = 1, count do
+    local i = tonumber(ARGV[at + c])
+    index(KEYS[t], KEYS[i], tonumber(ARGV[i * 2 + 2]) * 1000)
+  end
+  at = at + count + 1
+end
+return 1`;
+const TAGGED_WRITE_SCRIPT_SHA = createHash('sha1').update(TAGGED_WRITE_SCRIPT).digest('hex');
 
 /** A monotonic clock in epoch milliseconds: wall-clock steps on this machine cannot move it. */
 function localNow(): number {
@@ -238,24 +265,27 @@ export class RedisDriver implements L2Driver {
 
   async set(entries: L2Entry[]): Promise<void> {
     const client = await this.#usable();
+    const tagged = entries.some((entry) => entry.tags !== undefined && entry.tags.length > 0);
     if (!this.#guardedWrites) {
       // SET … EX is one atomic command (S5): never SET followed by EXPIRE.
-      const writes = entries.map(({ key, text, ttl }) =>
+      const writes: Array<Promise<unknown>> = entries.map(({ key, text, ttl }) =>
         client.sendCommand(['SET', key, text, 'EX', String(ttl)]),
       );
+      if (tagged) writes.push(...plainIndexing(client, entries));
       this.#announce(client, entries);
       await this.#track(Promise.all(writes));
       return;
     }
-    const args = [String(entries.length), ...entries.map((entry) => entry.key), String(this.#deadline())];
-    for (const { text, ttl } of entries) args.push(text, String(ttl));
-    const write = client.sendCommand<number>(['EVALSHA', WRITE_SCRIPT_SHA, ...args]);
+    const [script, sha, args] = tagged
+      ? [TAGGED_WRITE_SCRIPT, TAGGED_WRITE_SCRIPT_SHA, taggedWriteArgs(entries, this.#deadline())]
+      : [WRITE_SCRIPT, WRITE_SCRIPT_SHA, writeArgs(entries, this.#deadline())];
+    const write = client.sendCommand<number>(['EVALSHA', sha, ...args]);
     this.#announce(client, entries);
     const applied = await this.#track(
       write.catch((err: unknown) => {
         // the script cache was flushed (restart, SCRIPT FLUSH): send the body, same deadline
         if (err instanceof ErrorReply && err.message.startsWith('NOSCRIPT')) {
-          const retried = client.sendCommand<number>(['EVAL', WRITE_SCRIPT, ...args]);
+          const retried = client.sendCommand<number>(['EVAL', script, ...args]);
           this.#announce(client, entries);
           return retried;
         }
@@ -637,6 +667,50 @@ export class RedisDriver implements L2Driver {
   #redacted(err: unknown): string {
     return redactSecrets(describeError(err), this.#config.redis.password);
   }
+}
+
+/** EVALSHA arguments of WRITE_SCRIPT after the SHA. */
+function writeArgs(entries: L2Entry[], deadline: number): string[] {
+  const args = [String(entries.length), ...entries.map((entry) => entry.key), String(deadline)];
+  for (const { text, ttl } of entries) args.push(text, String(ttl));
+  return args;
+}
+
+/** EVALSHA arguments of TAGGED_WRITE_SCRIPT after the SHA. */
+function taggedWriteArgs(entries: L2Entry[], deadline: number): string[] {
+  const carriers = new Map<string, number[]>();
+  entries.forEach(({ tags }, i) => {
+    for (const tag of tags ?? []) {
+      const positions = carriers.get(tag);
+      if (positions === undefined) carriers.set(tag, [i + 1]);
+      else positions.push(i + 1);
+    }
+  });
+  const keys = [...entries.map((entry) => entry.key), ...carriers.keys()];
+  const args = [String(keys.length), ...keys, String(deadline), String(entries.length)];
+  for (const { text, ttl } of entries) args.push(text, String(ttl));
+  for (const positions of carriers.values()) args.push(String(positions.length), ...positions.map(String));
+  return args;
+}
+
+/**
+ * Tag indexing without scripts (a Redis user that may not run them): SADD, then the set's expiry
+ * set if it has none (NX) or raised if shorter (GT). Not atomic with the SET and without pruning;
+ * the warning about unguarded writes already covers this mode.
+ */
+function plainIndexing(client: Client, entries: L2Entry[]): Array<Promise<unknown>> {
+  const commands: Array<Promise<unknown>> = [];
+  for (const { key, ttl, tags } of entries) {
+    const ttlMs = String(ttl * 1000);
+    for (const tag of tags ?? []) {
+      commands.push(
+        client.sendCommand(['SADD', tag, key]),
+        client.sendCommand(['PEXPIRE', tag, ttlMs, 'NX']),
+        client.sendCommand(['PEXPIRE', tag, ttlMs, 'GT']),
+      );
+    }
+  }
+  return commands;
 }
 
 /**

@@ -1,0 +1,10 @@
+/**
+ * Keys cachette keeps for itself, outside every domain prefix, so that pattern deletes, key
+ * listings and app flushes never mistake them for cached values. One place, because the Lua
+ * scripts of several modules build these names too.
+ */
+export const INTERNAL_NAMESPACE = '__cachette:';
+/** Leases of getOrSet loads (see lease.ts): `__cachette:lease:<redis key>`. */
+export const LEASE_NAMESPACE = `${INTERNAL_NAMESPACE}lease:`;
+/** Tag indexes (see tags.ts): `__cachette:tag:<tag>`, a set of the Redis keys carrying the tag. */
+export const TAG_NAMESPACE = `${INTERNAL_NAMESPACE}tag:`;
