@@ -13,9 +13,10 @@ import type { L2Driver } from './tiers/redis.js';
  * (it was too slow, or paused) or was revoked by an invalidation cannot write an outdated value.
  *
  * Invalidations revoke leases: `delete` removes the key's lease together with the key, and
- * `deletePattern` revokes the leases of matching keys, found in the domain's registry of keys
- * being loaded (a Redis set that only holds in-flight loads and disappears when none is left).
- * A `FLUSHDB` removes every lease. Nothing stays in Redis once loads are over.
+ * `deletePattern` and `flushAll` revoke the leases of matching keys, found in the domain's registry
+ * of keys being loaded (a Redis set that only holds in-flight loads and disappears when none is
+ * left). A load with tags is listed in its tags' indexes from the start, so `invalidateTags`
+ * revokes it too. A `FLUSHDB` removes every lease. Nothing stays in Redis once loads are over.
  */
 
 /** Namespace of named cluster-wide slots (one periodic warming per interval). */
@@ -49,7 +50,12 @@ return math.max(redis.call('PTTL', KEYS[1]), 1)
 // KEYS: value, lease, registry, then the indexes of the value's tags. ARGV: token, text, ttl seconds, value key.
 // -> 1 stored, 0 lease lost (expired and taken over, or revoked by an invalidation).
 const STORE_AND_RELEASE = new Script(`${INDEX_LUA}
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+local holder = redis.call('GET', KEYS[2])
+if holder ~= ARGV[1] then
+  -- revoked: nobody loads the key any more, so the registry forgets it (a taker-over still needs it)
+  if not holder then redis.call('SREM', KEYS[3], ARGV[4]) end
+  return 0
+end
 redis.call('DEL', KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[4])
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
@@ -59,7 +65,11 @@ return 1
 
 // KEYS: lease, registry. ARGV: token, value key. Compare-and-delete: never removes a lease another process took over.
 const RELEASE = new Script(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+local holder = redis.call('GET', KEYS[1])
+if holder ~= ARGV[1] then
+  if not holder then redis.call('SREM', KEYS[2], ARGV[2]) end
+  return 0
+end
 redis.call('SREM', KEYS[2], ARGV[2])
 return redis.call('DEL', KEYS[1])
 `);
