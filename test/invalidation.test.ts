@@ -1,6 +1,11 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CacheConfigError, CacheKeyError, ConfirmationRequiredError } from '../src/errors.js';
-import { type CacheOptions, createInvalidator, type DomainConfig, type InvalidationGroup } from '../src/index.js';
+import {
+  type CacheOptions,
+  createInvalidator,
+  type DomainConfig,
+  type InvalidationGroup,
+} from '../src/index.js';
 import { cacheFactory } from './support/cache.js';
 import { captureLogger } from './support/logs.js';
 import { freePort, startRedis, type TestRedis, waitFor } from './support/redis.js';
@@ -30,7 +35,9 @@ const groups = {
   media: { patterns: [{ pattern: '*', dbType: 'media' }] },
 } satisfies Record<string, InvalidationGroup>;
 
-function create<X extends Record<string, DomainConfig> = Record<never, DomainConfig>>(extra: CacheOptions<X> = {}) {
+function create<X extends Record<string, DomainConfig> = Record<never, DomainConfig>>(
+  extra: CacheOptions<X> = {},
+) {
   return caches.create<X, typeof groups>({
     redisUrl: redis.url,
     operationTimeoutMs: 2000,
