@@ -42,9 +42,10 @@ export interface AdminOptions<R> {
 /** What a clear removed: `removed` counts Redis keys, `null` for a single key (its delete is not counted). */
 export interface ClearResult {
   scope: ClearRequest['scope'];
-  dbType: string;
+  dbType?: string;
   key?: string;
   pattern?: string;
+  tags?: string[];
   removed: number | null;
 }
 
@@ -124,7 +125,7 @@ export function createAdminHandlers<R>(options: AdminOptions<R>): AdminHandlers<
     clear: guarded('clear', async (request, who) => {
       const target = parseClearBody(request.body, domains());
       if (cache.status().l2.state !== 'ready') return redisUnavailable(cache);
-      const removed = await runClear(cache, target);
+      const removed = await runClear(cache, target, `admin /clear by ${who}`);
       const what = { ...target, who, ip: request.ip };
       if (removed === false) {
         log.warn(what, 'cachette: cache clear failed, Redis did not answer');
@@ -137,14 +138,17 @@ export function createAdminHandlers<R>(options: AdminOptions<R>): AdminHandlers<
   };
 }
 
-async function runClear(cache: Cache, target: ClearRequest): Promise<number | null | false> {
-  const { dbType } = target;
+async function runClear(cache: Cache, target: ClearRequest, reason: string): Promise<number | null | false> {
   switch (target.scope) {
     case 'key':
-      return (await cache.delete(target.key, { dbType })) ? null : false;
+      return (await cache.delete(target.key, { dbType: target.dbType })) ? null : false;
     case 'pattern':
-      return cache.deletePattern(target.pattern, { dbType });
+      return cache.deletePattern(target.pattern, { dbType: target.dbType });
     case 'domain':
-      return cache.deletePattern('*', { dbType });
+      return cache.deletePattern('*', { dbType: target.dbType });
+    case 'tags':
+      return cache.invalidateTags(target.tags, { reason });
+    case 'all':
+      return cache.flushAll({ scope: 'app', reason });
   }
 }

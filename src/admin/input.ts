@@ -1,6 +1,7 @@
 import { CacheKeyError } from '../errors.js';
 import { decodeCursor, pageLimit } from '../inspect.js';
 import { assertValidKey } from '../keys.js';
+import { tagKeys } from '../tags.js';
 
 /** Bad input from an admin request; answered 400 with the name of the offending field. */
 export class BadInput extends Error {
@@ -24,9 +25,13 @@ export interface KeysQuery {
 export type ClearRequest =
   | { scope: 'key'; dbType: string; key: string }
   | { scope: 'pattern'; dbType: string; pattern: string }
-  | { scope: 'domain'; dbType: string };
+  | { scope: 'domain'; dbType: string }
+  | { scope: 'tags'; tags: string[] }
+  | { scope: 'all' };
 
-const CLEAR_SHAPES = '{ "dbType" }, { "dbType", "pattern" } or { "dbType", "key" }';
+const CLEAR_SHAPES =
+  '{ "dbType" }, { "dbType", "pattern" }, { "dbType", "key" }, { "tags": [...] } or { "all": true }';
+const CLEAR_FIELDS = ['dbType', 'key', 'pattern', 'tags', 'all'];
 
 function single(query: Record<string, unknown>, field: string): string | undefined {
   const value = query[field];
@@ -89,9 +94,25 @@ export function parseClearBody(body: unknown, domains: readonly string[]): Clear
   if (names.length === 0) {
     throw new BadInput('body', `the body is empty: say what to clear with ${CLEAR_SHAPES}`);
   }
-  const unknown = names.find((name) => name !== 'dbType' && name !== 'key' && name !== 'pattern');
+  const unknown = names.find((name) => !CLEAR_FIELDS.includes(name));
   if (unknown !== undefined) {
     throw new BadInput(unknown, `unknown field ${JSON.stringify(unknown)}; the body is ${CLEAR_SHAPES}`);
+  }
+  if (fields.all !== undefined) {
+    // { all: false } or { all: true, dbType } is a confused request, not a smaller flush
+    if (fields.all !== true) throw new BadInput('all', 'all must be true (it removes every key of the app)');
+    if (names.length > 1) throw new BadInput('all', `all: true stands alone; the body is ${CLEAR_SHAPES}`);
+    return { scope: 'all' };
+  }
+  if (fields.tags !== undefined) {
+    const other = names.find((name) => name !== 'tags');
+    if (other !== undefined) {
+      throw new BadInput(other, 'tags reach every domain and stand alone: send { "tags": [...] }');
+    }
+    checked('tags', () => {
+      if (tagKeys(fields.tags).length === 0) throw new CacheKeyError('tags must name at least one tag');
+    });
+    return { scope: 'tags', tags: [...new Set(fields.tags as string[])] };
   }
   const dbType = knownDomain(fields.dbType, domains);
   const { key, pattern } = fields;

@@ -84,24 +84,33 @@ export const keysSchema = {
 } as const;
 
 export const clearSchema = {
-  summary: 'Remove keys: { dbType }, { dbType, pattern } or { dbType, key }; an empty body is refused',
+  summary:
+    'Remove keys: { dbType }, { dbType, pattern }, { dbType, key }, { tags: [...] } (values carrying any of them, every domain) or { all: true } (every key of the app); an empty body is refused',
   body: {
     type: 'object',
     minProperties: 1,
     // propertyNames rather than additionalProperties: Fastify's validator would silently drop an
     // unknown field, and { dbType, patern } would then clear the whole domain
-    propertyNames: { enum: ['dbType', 'key', 'pattern'] },
-    properties: { dbType: { type: 'string', minLength: 1 }, key: cacheKey, pattern: cacheKey },
-    required: ['dbType'],
+    propertyNames: { enum: ['dbType', 'key', 'pattern', 'tags', 'all'] },
+    properties: {
+      dbType: { type: 'string', minLength: 1 },
+      key: cacheKey,
+      pattern: cacheKey,
+      // no `type` on these two: Fastify's coercion would turn "tags": "x" into ["x"] and "all": "true"
+      // into true; the handler refuses both, as it does under Express
+      tags: { description: '1 to 64 tags of 1 to 256 characters', minItems: 1, maxItems: 64 },
+      all: { description: 'true: every key under every prefix of the app', const: true },
+    },
   },
   response: {
     200: {
       type: 'object',
       properties: {
-        scope: { type: 'string', enum: ['key', 'pattern', 'domain'] },
+        scope: { type: 'string', enum: ['key', 'pattern', 'domain', 'tags', 'all'] },
         dbType: { type: 'string' },
         key: { type: 'string' },
         pattern: { type: 'string' },
+        tags: { type: 'array', items: { type: 'string' } },
         removed: { type: ['integer', 'null'], description: 'Redis keys removed; null for a single key' },
       },
       required: ['scope', 'removed'],

@@ -274,6 +274,39 @@ describe.each<Adapter>(['fastify', 'express'])('admin API over %s', (adapter) =>
     expect(logged[0]!.fields.ip).toBeTruthy();
   });
 
+  it('clears by tags across domains and everything of the app with { all: true }, logging who and how many', async () => {
+    const { cache, server, logger } = await mount();
+    await cache.set('products_42', 42, { dbType: 'catalog', tags: ['product:42'] });
+    await cache.set('cover_42', 'c', { dbType: 'media', tags: ['product:42', 'dashboard'] });
+    await cache.set('products_7', 7, { dbType: 'catalog', tags: ['product:7'] });
+    redis.cli('SET', 'sessions_1', 'another app');
+
+    const tags = await server.request('POST', '/api/v1/cache/clear', {
+      headers: BEARER,
+      json: { tags: ['product:42', 'dashboard'] },
+    });
+    expect(tags.status).toBe(200);
+    expect(tags.body).toEqual({ scope: 'tags', tags: ['product:42', 'dashboard'], removed: 2 });
+    expect(await cache.get('cover_42', { dbType: 'media' })).toBeUndefined();
+    expect(await cache.get('products_7', { dbType: 'catalog' })).toBe(7);
+
+    const all = await server.request('POST', '/api/v1/cache/clear', { headers: BEARER, json: { all: true } });
+    expect(all.status).toBe(200);
+    expect(all.body).toEqual({ scope: 'all', removed: 1 });
+    expect(redis.cli('KEYS', '*')).toBe('sessions_1');
+
+    const logged = logger.lines.filter((line) => line.msg === 'cachette: cache cleared');
+    expect(logged.map((line) => line.fields)).toEqual([
+      expect.objectContaining({
+        who: 'admin-token',
+        scope: 'tags',
+        tags: ['product:42', 'dashboard'],
+        removed: 2,
+      }),
+      expect.objectContaining({ who: 'admin-token', scope: 'all', removed: 1 }),
+    ]);
+  });
+
   it.each<[string, { json?: unknown; raw?: string; headers?: Record<string, string> }, string]>([
     ['no body', {}, 'body'],
     ['an empty object', { json: {} }, 'body'],
@@ -284,6 +317,12 @@ describe.each<Adapter>(['fastify', 'express'])('admin API over %s', (adapter) =>
     ['an unknown dbType', { json: { dbType: 'nope' } }, 'dbType'],
     ['a key without dbType', { json: { key: 'products_1' } }, 'dbType'],
     ['a key that is not text', { json: { dbType: 'catalog', key: { a: 1 } } }, 'key'],
+    ['an empty tag list', { json: { tags: [] } }, 'tags'],
+    ['tags that are not a list', { json: { tags: 'dashboard' } }, 'tags'],
+    ['an empty tag', { json: { tags: [''] } }, 'tags'],
+    ['tags with a dbType', { json: { tags: ['x'], dbType: 'catalog' } }, 'dbType'],
+    ['all: false', { json: { all: false } }, 'all'],
+    ['all with a dbType', { json: { all: true, dbType: 'catalog' } }, 'all'],
   ])('answers 400 to POST /clear with %s and removes nothing', async (_name, send, field) => {
     const { server } = await mount();
     seed('catalog_x', 3);
