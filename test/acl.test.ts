@@ -55,6 +55,47 @@ describe('ACL users (redis://user:password@…)', () => {
     expect(cache.stats().total.errors + fresh.stats().total.errors).toBe(0);
   });
 
+  it('tags, invalidates and flushes the app as a user holding only the documented rule', async () => {
+    createUser('cachette');
+    const cache = caches.create({
+      redisUrl: urlFor('cachette'),
+      operationTimeoutMs: 2000,
+      invalidation: {
+        groups: { dashboard: { tags: ['dashboard'], keys: [{ key: 'count', dbType: 'catalog' }] } },
+      },
+    });
+    expect(await cache.set('p1', 1, { dbType: 'catalog', tags: ['dashboard', 'product:1'] })).toBe(true);
+    expect(await cache.setMany([{ key: 'c1', value: 1 }], { dbType: 'media', tags: ['product:1'] })).toBe(
+      true,
+    );
+    expect(await cache.getOrSet('count', () => 2, { dbType: 'catalog', tags: ['dashboard'] })).toBe(2);
+    expect(await cache.invalidateTags(['product:1'])).toBe(2);
+    expect(await cache.invalidation.invalidateDashboardCache()).toBe(1);
+    await cache.set('k', 1);
+    expect(await cache.invalidation.invalidate('k', 'default')).toBe(1);
+    await cache.set('k', 1, { tags: ['t'] });
+    expect(await cache.flushAll({ scope: 'app' })).toBe(1);
+    expect(redis.cli('DBSIZE')).toBe('0');
+    expect(cache.stats().total.errors).toBe(0);
+    expect(await cache.flushAll({ scope: 'database', confirm: true })).toBe(false);
+  });
+
+  it('indexes tags with plain commands for a user who may not run scripts', async () => {
+    createUser('cachette_noscripts', '-evalsha', '-eval', '-time', '-script|load');
+    const cache = caches.create({ redisUrl: urlFor('cachette_noscripts'), operationTimeoutMs: 2000 });
+    expect(await cache.set('a', 1, { ttl: 100, tags: ['t'] })).toBe(true);
+    expect(await cache.set('b', 2, { ttl: 300, tags: ['t'] })).toBe(true);
+    expect(await cache.set('c', 3, { ttl: 50, tags: ['t'] })).toBe(true);
+    expect(redis.cli('SMEMBERS', '__cachette:tag:t').split('\n').sort()).toEqual([
+      'default_a',
+      'default_b',
+      'default_c',
+    ]);
+    expect(Number(redis.cli('PTTL', '__cachette:tag:t'))).toBeGreaterThan(290_000);
+    // invalidation runs a script: refused, answered false
+    expect(await cache.invalidateTags(['t'])).toBe(false);
+  });
+
   it('selects a database other than 0 with the documented rule', async () => {
     createUser('cachette');
     const cache = caches.create({ redisUrl: urlFor('cachette', 2), operationTimeoutMs: 2000 });
