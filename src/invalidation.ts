@@ -225,9 +225,14 @@ export function buildInvalidator<D extends string, G extends string>(
 
 class InvalidationService implements InvalidationFunctions<string, string> {
   readonly #host: InvalidationHost;
+  /** [prefix, dbType] of every domain, longest prefix first. */
+  readonly #prefixes: Array<[string, string]>;
 
   constructor(host: InvalidationHost) {
     this.#host = host;
+    this.#prefixes = Object.entries(host.domains)
+      .map(([dbType, { prefix }]): [string, string] => [prefix, dbType])
+      .sort(([a], [b]) => b.length - a.length);
   }
 
   invalidate(key: string, dbType: string, reason?: string): Promise<number | false> {
@@ -334,13 +339,19 @@ class InvalidationService implements InvalidationFunctions<string, string> {
   /** Removes the values listed in one tag index, evicting them from this process's L1 batch by batch. */
   #removeIndexed(index: string): Promise<number> {
     const host = this.#host;
-    const prefixes = Object.values(host.domains).map((domain) => domain.prefix);
-    return removeTagged(host.l2, index, prefixes, (members) => {
-      for (const member of members) {
+    return removeTagged(
+      host.l2,
+      index,
+      this.#prefixes.map(([prefix]) => prefix),
+      (member, existed) => {
         host.guard.touch(member);
         host.l1?.delete(member);
-      }
-    });
+        if (!existed) return;
+        // the longest matching prefix names the domain (prefixes may nest: `cat_`, `cat_x_`)
+        const domain = this.#prefixes.find(([prefix]) => member.startsWith(prefix));
+        if (domain !== undefined) host.deleted(domain[1], 1);
+      },
+    );
   }
 
   async #flushApp(): Promise<number> {

@@ -86,14 +86,14 @@ end
 // One batch: every member under one of the prefixes loses its value, its lease and its index entry
 // in one atomic step, so a write racing with the invalidation is either removed or stays indexed.
 // Members under other prefixes (another app sharing the Redis and the tag) are left alone.
-// -> { next cursor, value keys removed, members handled }
+// -> { next cursor, members handled, 1/0 per member: whether its value existed }
 const INVALIDATE_BATCH = new Script(`local page = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
-local removed = 0
 local handled = {}
+local existed = {}
 for _, member in ipairs(page[2]) do
   for i = 3, #ARGV do
     if string.sub(member, 1, #ARGV[i]) == ARGV[i] then
-      removed = removed + redis.call('UNLINK', member)
+      existed[#handled + 1] = redis.call('UNLINK', member)
       redis.call('UNLINK', '${LEASE_NAMESPACE}' .. member)
       redis.call('SREM', KEYS[1], member)
       handled[#handled + 1] = member
@@ -101,29 +101,32 @@ for _, member in ipairs(page[2]) do
     end
   end
 end
-return { page[1], removed, handled }`);
+return { page[1], handled, existed }`);
 
 /**
- * Removes every key under `prefixes` indexed by the tag index `indexKey`, batch by batch; calls
- * `onBatch(members)` after each batch with the Redis keys it handled (for L1). Resolves to how many
- * value keys existed; rejects when Redis fails (what was removed before stays removed).
+ * Removes every key under `prefixes` indexed by the tag index `indexKey`, batch by batch; after each
+ * batch calls `onRemoved(member, existed)` for every Redis key it handled (L1, statistics). Resolves
+ * to how many values existed; rejects when Redis fails (what was removed before stays removed).
  */
 export async function removeTagged(
   l2: L2Driver,
   indexKey: string,
   prefixes: readonly string[],
-  onBatch: (members: string[]) => void,
+  onRemoved: (member: string, existed: boolean) => void,
 ): Promise<number> {
   let cursor = '0';
   let removed = 0;
   do {
-    const [next, count, members] = await INVALIDATE_BATCH.run<[string, number, string[]]>(
+    const [next, members, existed] = await INVALIDATE_BATCH.run<[string, string[], number[]]>(
       l2,
       [indexKey],
       [cursor, String(INVALIDATION_BATCH), ...prefixes],
     );
-    onBatch(members);
-    removed += count;
+    members.forEach((member, i) => {
+      const found = existed[i] === 1;
+      if (found) removed++;
+      onRemoved(member, found);
+    });
     cursor = next;
   } while (cursor !== '0');
   return removed;

@@ -140,6 +140,8 @@ describe('invalidateTags', () => {
     // the other tag of a removed key still lists it until pruned; removing it again counts nothing
     expect(await cache.invalidateTags(['product:42', 'product:7'])).toBe(1);
     expect(redis.cli('DBSIZE')).toBe('1');
+    expect(cache.stats().domains.catalog!.deletes).toBe(2);
+    expect(cache.stats().domains.media!.deletes).toBe(1);
   });
 
   it('counts a key carrying several of the tags once', async () => {
