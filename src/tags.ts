@@ -17,6 +17,11 @@ import type { L2Driver } from './tiers/redis.js';
  * new short-lived keys does not grow forever. Invalidation walks the set in batches (SSCAN), and
  * removes each batch of keys, their getOrSet leases and their index entries in one script.
  *
+ * Redis Cluster (not built): the write script touches the value and its tags' indexes, which must
+ * share a slot. The index would then be sharded by slot, `__cachette:tag:<tag>:{<slot tag>}`, with
+ * `<slot tag>` a string hashing to the value's slot, so each write stays one atomic script, and an
+ * invalidation walks the tag's shards (found per node by SCAN, or in a per-tag set of used slots).
+ *
  * Limits: membership is added, never taken away by a later write without the tag, so invalidating a
  * tag can remove a key re-written without it (more invalidation, never less). A `SET` from outside
  * cachette (the Python service) carries no tags.
@@ -82,30 +87,26 @@ export const INDEX_LUA = `local function index(tagKey, member, ttlMs)
 end
 `;
 
-// KEYS: a tag's index. ARGV: SSCAN cursor, COUNT, then the app's domain prefixes.
-// One batch: every member under one of the prefixes loses its value, its lease and its index entry
-// in one atomic step, so a write racing with the invalidation is either removed or stays indexed.
-// Members under other prefixes (another app sharing the Redis and the tag) are left alone.
-// -> { next cursor, members handled, 1/0 per member: whether its value existed }
-const INVALIDATE_BATCH = new Script(`local page = redis.call('SSCAN', KEYS[1], ARGV[1], 'COUNT', ARGV[2])
-local handled = {}
+// KEYS: a tag's index, n members read from it, their n lease keys. One batch: every member still in
+// the index loses its value, its lease and its index entry in one atomic step, so a write racing
+// with the invalidation is either removed or stays indexed. The members are declared keys, so
+// pub/sub coherence announces them like any other write. -> 1/0 per member: whether its value existed
+const REMOVE_MEMBERS = new Script(`local n = (#KEYS - 1) / 2
 local existed = {}
-for _, member in ipairs(page[2]) do
-  for i = 3, #ARGV do
-    if string.sub(member, 1, #ARGV[i]) == ARGV[i] then
-      existed[#handled + 1] = redis.call('UNLINK', member)
-      redis.call('UNLINK', '${LEASE_NAMESPACE}' .. member)
-      redis.call('SREM', KEYS[1], member)
-      handled[#handled + 1] = member
-      break
-    end
+for i = 1, n do
+  existed[i] = 0
+  if redis.call('SISMEMBER', KEYS[1], KEYS[i + 1]) == 1 then
+    existed[i] = redis.call('UNLINK', KEYS[i + 1])
+    redis.call('UNLINK', KEYS[n + i + 1])
+    redis.call('SREM', KEYS[1], KEYS[i + 1])
   end
 end
-return { page[1], handled, existed }`);
+return existed`);
 
 /**
- * Removes every key under `prefixes` indexed by the tag index `indexKey`, batch by batch; after each
- * batch calls `onRemoved(member, existed)` for every Redis key it handled (L1, statistics). Resolves
+ * Removes every key under `prefixes` indexed by the tag index `indexKey`, in batches of SSCAN then
+ * one script; members under other prefixes (another app sharing the Redis and the tag) stay. After
+ * each batch calls `onRemoved(member, existed)` for every member handled (L1, statistics). Resolves
  * to how many values existed; rejects when Redis fails (what was removed before stays removed).
  */
 export async function removeTagged(
@@ -117,17 +118,26 @@ export async function removeTagged(
   let cursor = '0';
   let removed = 0;
   do {
-    const [next, members, existed] = await INVALIDATE_BATCH.run<[string, string[], number[]]>(
+    const [next, page] = await l2.command<[string, string[]]>([
+      'SSCAN',
+      indexKey,
+      cursor,
+      'COUNT',
+      String(INVALIDATION_BATCH),
+    ]);
+    cursor = next;
+    const members = page.filter((member) => prefixes.some((prefix) => member.startsWith(prefix)));
+    if (members.length === 0) continue;
+    const existed = await REMOVE_MEMBERS.run<number[]>(
       l2,
-      [indexKey],
-      [cursor, String(INVALIDATION_BATCH), ...prefixes],
+      [indexKey, ...members, ...members.map((member) => LEASE_NAMESPACE + member)],
+      [],
     );
     members.forEach((member, i) => {
       const found = existed[i] === 1;
       if (found) removed++;
       onRemoved(member, found);
     });
-    cursor = next;
   } while (cursor !== '0');
   return removed;
 }
