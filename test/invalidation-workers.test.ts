@@ -28,12 +28,16 @@ interface Reply {
 }
 
 /** Forks a worker process with its own cache (test/fixtures/invalidation-worker.ts). */
-async function worker() {
-  const child = fork('test/fixtures/invalidation-worker.ts', [JSON.stringify({ url: redis.url, groups })], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    serialization: 'advanced',
-  });
+async function worker(coherence: 'tracking' | 'pubsub') {
+  const child = fork(
+    'test/fixtures/invalidation-worker.ts',
+    [JSON.stringify({ url: redis.url, groups, coherence })],
+    {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+      serialization: 'advanced',
+    },
+  );
   children.add(child);
   const replies: Reply[] = [];
   child.on('message', (m) => replies.push(m as Reply));
@@ -132,31 +136,46 @@ const cases: Array<
   ],
 ];
 
-describe('invalidation across worker processes', () => {
-  let a: Worker;
-  let b: Worker;
-  beforeAll(async () => {
-    [a, b] = await Promise.all([worker(), worker()]);
-  }, 60_000);
-  beforeEach(async () => {
-    // flushAll app also empties each worker's own L1, so every case starts clean
-    await Promise.all([a, b].map((w) => w.invalidation('flushAll', { scope: 'app' })));
-  });
-
-  it.each(cases)(
-    '%s in worker B removes the value written and read by worker A from Redis and B',
-    async (_name, seed, invalidate, expected) => {
-      const { key, dbType, tags } = seed;
-      expect(await a.cache('set', key, 'old', { dbType, tags })).toBe(true);
-      expect(await a.cache('get', key, { dbType })).toBe('old');
-      expect(await b.cache('get', key, { dbType })).toBe('old');
-      expect(await invalidate(b)).toBe(expected);
-      const redisKey = `${dbType}_${key}`;
-      expect(redis.cli('EXISTS', redisKey)).toBe('0');
-      expect(await b.cache('get', key, { dbType })).toBeUndefined();
-      // a new value written by B is what the next readers get
-      expect(await b.cache('set', key, 'new', { dbType, tags })).toBe(true);
-      expect(redis.cli('GET', redisKey)).toBe('"new"');
-    },
+/** Polls worker `w`'s read of `key` until it is `expected`; coherence delivers within milliseconds. */
+async function readsSoon(w: Worker, key: string, dbType: string, expected: unknown): Promise<void> {
+  await waitFor(
+    async () => (await w.cache('get', key, { dbType })) === expected,
+    2000,
+    `worker A to read ${String(expected)}`,
   );
-});
+}
+
+describe.each(['tracking', 'pubsub'] as const)(
+  'invalidation across worker processes (coherence %s)',
+  (mode) => {
+    let a: Worker;
+    let b: Worker;
+    beforeAll(async () => {
+      [a, b] = await Promise.all([worker(mode), worker(mode)]);
+    }, 60_000);
+    beforeEach(async () => {
+      // flushAll app also empties each worker's own L1, so every case starts clean
+      await Promise.all([a, b].map((w) => w.invalidation('flushAll', { scope: 'app' })));
+    });
+
+    it.each(cases)(
+      "%s in worker B reaches what worker A wrote and read: Redis, B, and A's L1",
+      async (_name, seed, invalidate, expected) => {
+        const { key, dbType, tags } = seed;
+        expect(await a.cache('set', key, 'old', { dbType, tags })).toBe(true);
+        expect(await a.cache('get', key, { dbType })).toBe('old');
+        expect(await b.cache('get', key, { dbType })).toBe('old');
+        expect(await invalidate(b)).toBe(expected);
+        const redisKey = `${dbType}_${key}`;
+        expect(redis.cli('EXISTS', redisKey)).toBe('0');
+        expect(await b.cache('get', key, { dbType })).toBeUndefined();
+        // A held 'old' in L1 (L1 TTL 5 s): only coherence can make it miss now
+        await readsSoon(a, key, dbType, undefined);
+        // and a new value written by B is what A reads next
+        expect(await b.cache('set', key, 'new', { dbType, tags })).toBe(true);
+        expect(redis.cli('GET', redisKey)).toBe('"new"');
+        await readsSoon(a, key, dbType, 'new');
+      },
+    );
+  },
+);

