@@ -98,7 +98,7 @@ export const clearSchema = {
       pattern: cacheKey,
       // no `type` on these two: Fastify's coercion would turn "tags": "x" into ["x"] and "all": "true"
       // into true; the handler refuses both, as it does under Express
-      tags: { description: '1 to 64 tags of 1 to 256 characters', minItems: 1, maxItems: 64 },
+      tags: { description: 'an array of 1 to 64 tags of 1 to 256 characters' },
       all: { description: 'true: every key under every prefix of the app', const: true },
     },
   },
