@@ -215,8 +215,10 @@ export class Coherence implements ConnectionHooks {
     this.#ownWrites.set(redisKey, text);
   }
 
-  announcement(keys: readonly string[]): [string, string] | undefined {
+  announcement(keys: readonly string[] | 'all'): [string, string] | undefined {
     if (this.#mode !== 'pubsub') return undefined;
+    // a message of the sender's id alone: the database was flushed
+    if (keys === 'all') return [this.#channel, this.#id];
     const cached = keys.filter((key) => this.#prefixes.some((prefix) => key.startsWith(prefix)));
     if (cached.length === 0) return undefined;
     return [this.#channel, `${this.#id}\n${cached.join('\n')}`];
@@ -394,6 +396,11 @@ export class Coherence implements ConnectionHooks {
     const keys = payload.split('\n');
     if (keys[0] === this.#id) return;
     this.#messages++;
+    if (keys.length === 1) {
+      this.#l1Flushes++;
+      target?.evictAll();
+      return;
+    }
     for (let i = 1; i < keys.length; i++) {
       this.#invalidatedKeys++;
       target?.evict(keys[i]!);

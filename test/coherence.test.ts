@@ -187,6 +187,24 @@ describe('coherence by pub/sub (writes made through cachette)', () => {
   });
 });
 
+describe('coherence by pub/sub: a database flush', () => {
+  it("empties the other caches' L1 when flushAll({ scope: 'database' }) runs through cachette, and counts it", async () => {
+    const flusher = caches.create({ redisUrl: redis.url, coherence: 'pubsub', l1: { ttl: 60 } });
+    const reader = caches.create({ redisUrl: redis.url, coherence: 'pubsub', l1: { ttl: 60 } });
+    await waitFor(
+      () => reader.status().coherence.connected && flusher.status().coherence.connected,
+      PROMPTLY_MS,
+    );
+    for (const key of ['p1', 'p2']) await flusher.set(key, key);
+    for (const key of ['p1', 'p2']) expect(await reader.get(key)).toBe(key);
+    expect(reader.status().l1.entries).toBe(2);
+    const flushes = reader.status().coherence.l1Flushes;
+    expect(await flusher.flushAll({ scope: 'database', confirm: true })).toBe(2);
+    await waitFor(() => reader.status().l1.entries === 0, PROMPTLY_MS, "the reader's L1 emptied");
+    expect(reader.status().coherence.l1Flushes).toBe(flushes + 1);
+  });
+});
+
 describe('coherence in one process, through a fault proxy', () => {
   let proxy: TestProxy;
 

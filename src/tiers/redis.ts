@@ -68,8 +68,11 @@ export interface ConnectionHooks {
   lost(connection: CommandConnection): void;
   /** Whether writes and deletes are announced (pub/sub coherence). */
   readonly announcing: boolean;
-  /** The `[channel, message]` to PUBLISH right behind a write or delete of `keys`, or `undefined`. */
-  announcement(keys: readonly string[]): [string, string] | undefined;
+  /**
+   * The `[channel, message]` to PUBLISH right behind a write or delete of `keys` (`'all'`: the
+   * database was flushed), or `undefined`.
+   */
+  announcement(keys: readonly string[] | 'all'): [string, string] | undefined;
 }
 
 /** Raised when L2 is not connected; the call is skipped at once instead of being queued. */
@@ -329,9 +332,10 @@ export class RedisDriver implements L2Driver {
    * (node-redis pipelines the commands of one tick), so a write stays one round trip and the
    * message leaves only after Redis applied it.
    */
-  #announce(client: Client, written: ReadonlyArray<string | { key: string }>): void {
+  #announce(client: Client, written: ReadonlyArray<string | { key: string }> | 'all'): void {
     if (!this.#hooks?.announcing) return;
-    const keys = written.map((entry) => (typeof entry === 'string' ? entry : entry.key));
+    const keys =
+      written === 'all' ? written : written.map((entry) => (typeof entry === 'string' ? entry : entry.key));
     const announcement = this.#hooks.announcement(keys);
     if (announcement) {
       client.sendCommand(['PUBLISH', ...announcement]).catch(() => {
@@ -722,8 +726,9 @@ export function tlsSocketOptions(host: string, extra: TlsOptions | undefined) {
 }
 
 /** The keys a maintenance command writes, for pub/sub coherence: a script's KEYS, UNLINK/DEL's arguments. */
-function keysWritten(args: string[]): string[] {
+function keysWritten(args: string[]): string[] | 'all' {
   const name = args[0]?.toUpperCase();
+  if (name === 'FLUSHDB' || name === 'FLUSHALL') return 'all';
   if (name === 'EVALSHA' || name === 'EVAL') return args.slice(3, 3 + Number(args[2]));
   if (name === 'UNLINK' || name === 'DEL') return args.slice(1);
   return [];
