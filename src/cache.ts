@@ -37,6 +37,7 @@ import {
   type L2Driver,
   type L2Entry,
   type L2State,
+  L2TimeoutError,
   L2UnavailableError,
 } from './tiers/redis.js';
 
@@ -540,8 +541,8 @@ export class Cache<D extends string = string, in G extends string = never> {
   #l2Failed(operation: string, counters: DomainCounters, err: unknown): void {
     counters.errors++;
     if (err instanceof L2BreakerOpenError) counters.skipped++;
-    // the driver already logs outages once; other failures (timeouts, Redis errors) are logged here, rate-limited
-    if (err instanceof L2UnavailableError) return;
+    // the driver logs outages and slowness (timeouts) once per episode; Redis errors are logged here, rate-limited
+    if (err instanceof L2UnavailableError || err instanceof L2TimeoutError) return;
     const reason = describeError(err);
     this.#problems.emit(`${operation}:${reason}`, (suppressed) =>
       this.#log.warn(

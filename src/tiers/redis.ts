@@ -5,7 +5,7 @@ import { createClient, ErrorReply, type RedisClientType } from '@redis/client';
 import { type BreakerState, CircuitBreaker } from '../breaker.js';
 import type { ResolvedConfig } from '../config.js';
 import { CacheError } from '../errors.js';
-import { describeError, type Logger } from '../logger.js';
+import { describeError, type Logger, RateLimitedLog } from '../logger.js';
 import { INDEX_LUA } from '../tags.js';
 import { explainRefusal, L2PermissionError } from './acl.js';
 import { type DeadlineHooks, Deadlines } from './deadlines.js';
@@ -197,6 +197,7 @@ export class RedisDriver implements L2Driver {
   /** `false` once Redis refused the write script (ACL without scripting): plain SETs, logged once. */
   #guardedWrites = true;
   readonly #readyWaiters = new Set<(ready: boolean) => void>();
+  readonly #timeouts = new RateLimitedLog();
   readonly #timeoutMs: number;
   readonly #deadlines: Deadlines;
   readonly #hooks: ConnectionHooks | undefined;
@@ -408,6 +409,7 @@ export class RedisDriver implements L2Driver {
       return;
     }
     this.#breaker.failed(outcome === 'timed-out' ? 'timeout' : describeError(err));
+    if (outcome === 'timed-out') this.#noteTimeout();
     if (outcome === 'timed-out' && this.#config.retryOnTimeout) {
       this.#consecutiveTimeouts++;
       if (this.#consecutiveTimeouts >= TIMEOUTS_BEFORE_RECYCLE) this.#recycle('consecutive timeouts');
@@ -449,6 +451,7 @@ export class RedisDriver implements L2Driver {
     clearTimeout(this.#verifyTimer);
     if (client !== this.#client || this.#state === 'closed' || !client.isReady) return;
     const timeoutMs = this.#config.connectTimeoutMs;
+    const startedAt = performance.now();
     try {
       if (this.#guardedWrites) {
         try {
@@ -472,7 +475,9 @@ export class RedisDriver implements L2Driver {
       this.#verifyTimer.unref();
       return;
     }
-    if (client === this.#client && this.state !== 'closed' && client.isReady) this.#markUp();
+    if (client === this.#client && this.state !== 'closed' && client.isReady) {
+      this.#markUp(performance.now() - startedAt <= this.#timeoutMs);
+    }
   }
 
   #unguardWrites(err: unknown): void {
@@ -607,15 +612,19 @@ export class RedisDriver implements L2Driver {
     return { client, firstAttempt };
   }
 
-  #markUp(): void {
+  /** The connection passed its checks; `inTime`: it answered them within the operation deadline. */
+  #markUp(inTime: boolean): void {
     this.#state = 'ready';
     this.#consecutiveTimeouts = 0;
     if (!this.#everConnected && !this.#outageLogged) {
       this.#log.debug({ redis: this.#config.redis.safeUrl }, 'cachette: connected to Redis');
     }
     this.#everConnected = true;
-    // a connection that just answered TIME within the deadline is as good as a passed probe
-    this.#breaker.recovered('a fresh connection answered');
+    // A connection that just answered TIME within the deadline is as good as a passed probe. One
+    // that answered only within the connect timeout proves Redis is up, not that it is fast enough:
+    // closing the breaker on it would let every call wait out its deadline again, once per new
+    // connection, while Redis stays slow. The breaker's probes decide then.
+    if (inTime) this.#breaker.recovered('a fresh connection answered');
     this.#noteHealthy();
     for (const waiter of [...this.#readyWaiters]) waiter(true);
   }
@@ -640,6 +649,20 @@ export class RedisDriver implements L2Driver {
     this.#log.warn(
       { redis: this.#config.redis.safeUrl, err: this.#redacted(err) },
       'cachette: Redis unavailable; serving from memory and the application until it is back',
+    );
+  }
+
+  /**
+   * A command that timed out. A run of them opens the breaker, which is the outage's one warning;
+   * a timeout now and then is not worth a warning each: it is counted (`stats().errors`, the
+   * exporter's L2 latency histogram) and logged at debug level, at most every 10 s.
+   */
+  #noteTimeout(): void {
+    this.#timeouts.emit('timeout', (suppressed) =>
+      this.#log.debug(
+        { redis: this.#config.redis.safeUrl, timeoutMs: this.#timeoutMs, suppressed },
+        'cachette: a Redis command did not answer within the operation deadline',
+      ),
     );
   }
 
