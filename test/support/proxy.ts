@@ -6,7 +6,9 @@ import { freePort } from './redis.js';
  * - `latency(ms)`: every chunk, both ways, is delayed by `ms`;
  * - `blackhole()`: connections are accepted but nothing is forwarded or answered; bytes are held,
  *   like a network partition where TCP keeps retransmitting, and `restore()` delivers them (so a
- *   write sent during the partition reaches Redis late, the worst case for stale writes);
+ *   write sent during the partition reaches Redis late, the worst case for stale writes). A client
+ *   that closes its connection meanwhile does not take back what it sent: as with a FIN queued
+ *   behind unacknowledged data, Redis gets the held bytes first, then the close;
  * - `resetAll()`: every open connection is reset (RST) on both sides;
  * - `refuse()`: stops listening, so connections are refused; `restore()` listens again;
  * - `refuseNew()`: stops listening but keeps the open connections;
@@ -35,8 +37,8 @@ interface Pipe {
   upstream: net.Socket;
   /** 1 for the first connection accepted. */
   index: number;
-  /** Bytes held during a blackhole, in order, with their direction. */
-  held: Array<{ toUpstream: boolean; chunk: Buffer }>;
+  /** Bytes held during a blackhole, in order, with their direction; `null`: the client closed. */
+  held: Array<{ toUpstream: boolean; chunk: Buffer | null }>;
 }
 
 /** Starts a proxy on a free port that forwards to `127.0.0.1:targetPort`. */
@@ -48,14 +50,16 @@ export async function startProxy(targetPort: number): Promise<TestProxy> {
   let accepted = 0;
   const replyLatencyMs = new Map<number, number>();
 
-  const forward = (pipe: Pipe, toUpstream: boolean, chunk: Buffer) => {
+  const forward = (pipe: Pipe, toUpstream: boolean, chunk: Buffer | null) => {
     if (holding) {
       pipe.held.push({ toUpstream, chunk });
       return;
     }
     const target = toUpstream ? pipe.upstream : pipe.client;
     const send = () => {
-      if (!target.destroyed) target.write(chunk);
+      if (target.destroyed) return;
+      if (chunk === null) target.end();
+      else target.write(chunk);
     };
     const delayMs = latencyMs + (toUpstream ? 0 : (replyLatencyMs.get(pipe.index) ?? 0));
     if (delayMs > 0) setTimeout(send, delayMs);
@@ -74,7 +78,15 @@ export async function startProxy(targetPort: number): Promise<TestProxy> {
     };
     client.on('data', (chunk: Buffer) => forward(pipe, true, chunk));
     upstream.on('data', (chunk: Buffer) => forward(pipe, false, chunk));
-    client.on('error', teardown).on('close', teardown);
+    let closeHeld = false;
+    const clientGone = () => {
+      // during a blackhole the close waits behind the held bytes (restore() delivers both)
+      if (holding && pipes.has(pipe)) {
+        if (!closeHeld) forward(pipe, true, null);
+        closeHeld = true;
+      } else teardown();
+    };
+    client.on('error', clientGone).on('close', clientGone);
     upstream.on('error', teardown).on('close', teardown);
   };
 
@@ -87,10 +99,12 @@ export async function startProxy(targetPort: number): Promise<TestProxy> {
         resolve();
       });
     });
-  const stopListening = () =>
+  /** Stops listening and resets every open connection (server.close() alone waits for them to end). */
+  const shutDown = () =>
     new Promise<void>((resolve) => {
-      if (!server.listening) return resolve();
-      server.close(() => resolve());
+      if (!server.listening) resolve();
+      else server.close(() => resolve());
+      resetAll();
     });
   await listen();
 
@@ -118,10 +132,7 @@ export async function startProxy(targetPort: number): Promise<TestProxy> {
       holding = true;
     },
     resetAll,
-    async refuse() {
-      await stopListening();
-      resetAll();
-    },
+    refuse: shutDown,
     async refuseNew() {
       // close() stops accepting at once; its callback would wait for the open connections to end
       server.close();
@@ -141,9 +152,6 @@ export async function startProxy(targetPort: number): Promise<TestProxy> {
         await listen();
       }
     },
-    async close() {
-      await stopListening();
-      resetAll();
-    },
+    close: shutDown,
   };
 }
