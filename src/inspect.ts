@@ -83,7 +83,9 @@ export async function listKeys(
       'MATCH',
       match,
       'COUNT',
-      String(Math.max(limit, DEFAULT_KEYS_PAGE)),
+      // the same COUNT for every page: a cursor resumes inside the batch SCAN returned for it, and
+      // SCAN returns that same batch again only when asked with the same COUNT
+      String(MAX_KEYS_PAGE),
     ]);
     batch.sort();
     const fresh = after === undefined ? batch : batch.filter((key) => key > after!);
