@@ -194,6 +194,10 @@ describe('cachette CLI', () => {
       expect(run.stderr).toMatch(/--url/);
       expect(run.stdout + run.stderr).not.toContain(PASSWORD);
     }
+    const positional = await cli(['ping', `redis://:${PASSWORD}@127.0.0.1:6379/0`]);
+    expect(positional.code).toBe(2);
+    expect(positional.stderr).toMatch(/unexpected argument .*redis:\/\/:\*\*\*@.*--url/);
+    expect(positional.stdout + positional.stderr).not.toContain(PASSWORD);
     const fromEnv = await cli(['ping'], { REDIS_URL: `redis://:${PASSWORD}@127.0.0.1:99999/0` });
     expect(fromEnv.code).toBe(2);
     expect(fromEnv.stderr).toMatch(/REDIS_URL/);

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { Cache } from '../cache.js';
-import { parseRedisUrl } from '../config.js';
+import { parseRedisUrl, redactUrl } from '../config.js';
 import { CacheConfigError, CacheKeyError } from '../errors.js';
 import { createCache } from '../index.js';
 import { describeError, type Logger } from '../logger.js';
@@ -73,7 +73,11 @@ function parse(argv: string[]): Invocation {
   }
   if (!isCommand(name))
     throw usage(`unknown command ${JSON.stringify(name)}; run \`cachette --help\` for the list`);
-  if (extra.length > 0) throw usage(`unexpected argument ${JSON.stringify(extra[0])} after ${name}`);
+  if (extra.length > 0) {
+    // a URL given without --url may hold a password: never echo it
+    const shown = extra[0]!.includes('://') ? redactUrl(extra[0]!) : extra[0]!;
+    throw usage(`unexpected argument ${JSON.stringify(shown)} after ${name} (a Redis URL goes after --url)`);
+  }
   const allowed: readonly string[] = [...GLOBAL_OPTIONS, ...COMMANDS[name].options];
   const stray = Object.keys(values).find((option) => !allowed.includes(option));
   if (stray !== undefined && !help) {
