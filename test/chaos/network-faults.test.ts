@@ -216,6 +216,38 @@ describe('chaos: network faults between the cache and Redis', () => {
     report('resets', { calls: result.calls.length, accepted: proxy.accepted });
   });
 
+  it('connections reset and then refused: calls fail fast, the cache is back within about a second of Redis listening again', async () => {
+    const { proxy } = await proxiedRedis();
+    const logger = captureLogger();
+    const cache = caches.create({ redisUrl: proxy.url, operationTimeoutMs: DEADLINE_MS, logger });
+    await cache.ready();
+    const load = startLoad(cache);
+    let result: Awaited<ReturnType<typeof load.stop>>;
+    let recoveryMs = 0;
+    try {
+      await waitFor(() => load.report.calls.length > 200, 10_000, 'calls to flow');
+      await proxy.refuse();
+      await waitFor(() => cache.status().breaker === 'open', 3000, 'the breaker to open');
+      await sleep(1000);
+      const listeningAt = performance.now();
+      await proxy.restore();
+      await waitFor(() => cache.status().breaker === 'closed', 5000, 'the breaker to close');
+      recoveryMs = performance.now() - listeningAt;
+    } finally {
+      result = await load.stop();
+    }
+    expect(result.rejected).toEqual([]);
+    expect(result.wrongValues).toBe(0);
+    expect(maxOf(result.calls.map((c) => c.ms))).toBeLessThan(DEADLINE_MS + SLACK_MS);
+    const whileOpen = result.calls.filter((c) => c.breaker === 'open').map((c) => c.ms);
+    expect(percentile(whileOpen, 99)).toBeLessThan(5);
+    // about a second on an idle machine (reported); loose here, this machine is shared
+    expect(recoveryMs).toBeLessThan(3000);
+    expect(await cache.set('k', 'v')).toBe(true);
+    expect(logger.lines.filter((l) => l.level === 'warn')).toHaveLength(1);
+    report('refused', { recoveryMs, openP99Ms: percentile(whileOpen, 99) });
+  });
+
   it('close() while Redis is blackholed resolves within about a second, and calls in flight settle', async () => {
     const { proxy } = await proxiedRedis();
     const cache = caches.create({ redisUrl: proxy.url, operationTimeoutMs: DEADLINE_MS });
