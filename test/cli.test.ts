@@ -166,6 +166,35 @@ describe('cachette CLI', () => {
     expect(redis.cli('KEYS', '*')).toBe('media_a1');
   });
 
+  it('clear --tag says it is not available in this version (exit 2)', async () => {
+    const run = await cli(['clear', '--tag', 'promo', '--url', redis.url]);
+    expect(run.code).toBe(2);
+    expect(run.stderr).toMatch(/clear --tag is not available/);
+  });
+
+  it("flush: nothing without --yes; --scope app keeps other applications' keys; --scope database empties it", async () => {
+    redis.cli('FLUSHDB');
+    for (const key of ['catalog_a', 'media_b', 'default_c', 'someone_else']) redis.cli('SET', key, '1');
+    for (const scope of ['app', 'database']) {
+      const refused = await cli(['flush', '--scope', scope, '--url', redis.url]);
+      expect(refused.code).toBe(2);
+      expect(refused.stderr).toMatch(/add --yes/);
+    }
+    const badScope = await cli(['flush', '--scope', 'everything', '--yes', '--url', redis.url]);
+    expect(badScope.code).toBe(2);
+    expect(redis.cli('DBSIZE')).toBe('4');
+    const app = await cli(['flush', '--scope', 'app', '--yes', '--json', '--url', redis.url]);
+    expect(app.code).toBe(0);
+    expect(json(app)).toEqual({ scope: 'app', removed: 3 });
+    expect(redis.cli('KEYS', '*')).toBe('someone_else');
+    const database = await cli(['flush', '--scope', 'database', '--yes', '--url', redis.url]);
+    expect(database.code).toBe(0);
+    expect(database.stdout).toMatch(
+      /^flushed the database of redis:\/\/127\.0\.0\.1:\d+\/0: 1 key removed\n$/,
+    );
+    expect(redis.cli('DBSIZE')).toBe('0');
+  });
+
   it('refuses bad usage with exit 2 and a message that says what to do', async () => {
     const cases: Array<[string[], RegExp]> = [
       [[], /no command given/],

@@ -3,6 +3,8 @@ import { BadInput, parseClearBody, parseKeysQuery } from '../admin/input.js';
 import { StatsReporter } from '../admin/stats-report.js';
 import type { Cache } from '../cache.js';
 import type { ListedKey } from '../inspect.js';
+import { describeError } from '../logger.js';
+import type { L2Driver } from '../tiers/redis.js';
 import { redisFailure, usage } from './failure.js';
 
 /** What a command produced: text for a person, a document for `--json`. */
@@ -141,7 +143,9 @@ export async function keys(cache: Cache, options: CommandOptions): Promise<Outco
 /** `cachette clear`: one key, a pattern, or a whole domain. */
 export async function clear(cache: Cache, options: CommandOptions): Promise<Outcome> {
   if (options.tag !== undefined) {
-    throw usage('clear --tag is not available in this version of cachette: it needs tag invalidation');
+    throw usage(
+      'clear --tag is not available in this version of cachette: tag invalidation is not part of it yet',
+    );
   }
   const dbType = domainOf(cache, options.db);
   const target = parsed(() =>
@@ -156,6 +160,44 @@ export async function clear(cache: Cache, options: CommandOptions): Promise<Outc
           target.scope === 'pattern' ? ` matching ${target.pattern}` : ''
         }`;
   return { text, json: { ...target, removed } };
+}
+
+/** `cachette flush`: every key of every domain, or FLUSHDB; only with `--yes`. */
+export async function flush(cache: Cache, l2: L2Driver, options: CommandOptions): Promise<Outcome> {
+  const { scope } = options;
+  if (scope !== 'app' && scope !== 'database') {
+    throw usage(
+      `--scope must be app (every key of every domain) or database (FLUSHDB), got ${JSON.stringify(scope ?? '')}`,
+    );
+  }
+  if (options.yes !== true) {
+    throw usage(
+      scope === 'database'
+        ? "flush --scope database empties the whole Redis database, other applications' keys too; add --yes to mean it"
+        : 'flush --scope app removes every key of every domain; add --yes to mean it',
+    );
+  }
+  let removed = 0;
+  if (scope === 'database') {
+    try {
+      removed = await l2.command<number>(['DBSIZE']);
+      await l2.command(['FLUSHDB']);
+    } catch (err) {
+      throw redisFailure(`flush failed: ${describeError(err)}`);
+    }
+  } else {
+    for (const dbType of Object.keys(cache.status().domains)) {
+      const count = await cache.deletePattern('*', { dbType });
+      if (count === false) failed(cache, 'flush');
+      removed += count;
+    }
+  }
+  const { url } = cache.status().l2;
+  const what = scope === 'database' ? `the database of ${url}` : `every domain at ${url}`;
+  return {
+    text: `flushed ${what}: ${removed === 1 ? '1 key' : `${removed} keys`} removed`,
+    json: { scope, removed },
+  };
 }
 
 /** `cachette ping`: Redis answers INFO; its version and the round trip. */

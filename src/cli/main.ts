@@ -1,11 +1,11 @@
 import { parseArgs } from 'node:util';
-import type { Cache } from '../cache.js';
-import { parseRedisUrl, redactUrl } from '../config.js';
+import { Cache } from '../cache.js';
+import { parseRedisUrl, redactUrl, resolveConfig } from '../config.js';
 import { CacheConfigError, CacheKeyError } from '../errors.js';
-import { createCache } from '../index.js';
 import { describeError, type Logger } from '../logger.js';
-import { redactSecrets } from '../tiers/redis.js';
-import { type CommandOptions, clear, keys, type Outcome, ping, stats } from './commands.js';
+import { type L2Driver, redactSecrets } from '../tiers/redis.js';
+import { createL2Driver } from '../tiers/topology.js';
+import { type CommandOptions, clear, flush, keys, type Outcome, ping, stats } from './commands.js';
 import { CliFailure, EXIT, redisFailure, usage } from './failure.js';
 import { COMMANDS, type CommandName, helpText } from './help.js';
 
@@ -122,18 +122,22 @@ function reasonKeeper(): Logger & { reason(): string | undefined } {
 }
 
 /** Connects once: a refused or failing connection is reported at once, a silent one after the connect timeout. */
-async function connect(invocation: Invocation, io: CliIo): Promise<Cache> {
+async function connect(invocation: Invocation, io: CliIo): Promise<{ cache: Cache; l2: L2Driver }> {
   const log = reasonKeeper();
   let cache: Cache;
+  let l2: L2Driver;
   try {
     if (invocation.url !== undefined) parseRedisUrl(invocation.url, '--url');
-    cache = createCache({
+    const config = resolveConfig({
       redisUrl: invocation.url,
       env: io.env,
       logger: log,
       connectTimeoutMs: invocation.timeoutMs,
       operationTimeoutMs: io.env.CACHE_OPERATION_TIMEOUT_MS ? undefined : CLI_OPERATION_TIMEOUT_MS,
     });
+    // the driver is kept for `flush --scope database` (FLUSHDB), which the cache does not offer
+    l2 = createL2Driver(config);
+    cache = new Cache(config, l2);
   } catch (err) {
     if (err instanceof CacheConfigError) throw usage(err.message);
     throw err;
@@ -145,12 +149,12 @@ async function connect(invocation: Invocation, io: CliIo): Promise<Cache> {
     await cache.close();
     throw redisFailure(`cannot reach Redis at ${url}: ${reason ?? `no answer (state: ${state})`}`);
   }
-  return cache;
+  return { cache, l2 };
 }
 
 async function execute(
   command: Exclude<CommandName, 'warm'>,
-  cache: Cache,
+  { cache, l2 }: { cache: Cache; l2: L2Driver },
   options: CommandOptions,
 ): Promise<Outcome> {
   switch (command) {
@@ -163,7 +167,7 @@ async function execute(
     case 'ping':
       return ping(cache);
     case 'flush':
-      throw usage('flush is not available in this version of cachette');
+      return flush(cache, l2, options);
   }
 }
 
@@ -184,13 +188,13 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         'warm is not available from the command line: warming tasks are functions registered in the application (CacheWarmingService.registerTask) and run there; see `cachette warm --help`',
       );
     }
-    const cache = await connect(invocation, io);
+    const connection = await connect(invocation, io);
     try {
-      const outcome = await execute(command, cache, invocation.options);
+      const outcome = await execute(command, connection, invocation.options);
       io.stdout(`${json ? JSON.stringify(outcome.json) : outcome.text}\n`);
       return EXIT.ok;
     } finally {
-      await cache.close();
+      await connection.cache.close();
     }
   } catch (err) {
     const failure =
