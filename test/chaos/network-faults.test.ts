@@ -2,57 +2,15 @@
 // latency above the deadline, connection resets, close() during a partition. Pass criteria 3, 4,
 // 5 and 8 of issue 5, each under a load of concurrent cache calls; the figures are printed.
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { cacheFactory } from '../support/cache.js';
-import { maxOf, percentile, startLoad, valueFor, watchUnhandled } from '../support/load.js';
+import { describe, expect, it } from 'vitest';
+import { chaosHarness, clientIds, report, SLACK_MS, sleep } from '../support/chaos.js';
+import { maxOf, percentile, startLoad, valueFor } from '../support/load.js';
 import { captureLogger } from '../support/logs.js';
-import { startProxy, type TestProxy } from '../support/proxy.js';
-import { startRedis, type TestRedis, waitFor } from '../support/redis.js';
+import { type TestRedis, waitFor } from '../support/redis.js';
 
-const caches = cacheFactory();
-const servers: TestRedis[] = [];
-const proxies: TestProxy[] = [];
-let unhandled = watchUnhandled();
-
-/** A redis-server and a fault proxy in front of it. */
-async function proxiedRedis() {
-  const redis = await startRedis();
-  servers.push(redis);
-  const proxy = await startProxy(redis.port);
-  proxies.push(proxy);
-  return { redis, proxy };
-}
-
-afterEach(async () => {
-  await caches.closeAll();
-  await Promise.all(proxies.splice(0).map((p) => p.close()));
-  await Promise.all(servers.splice(0).map((s) => s.stop()));
-  unhandled.dispose();
-  expect(unhandled.seen).toEqual([]);
-  unhandled = watchUnhandled();
-});
+const { caches, proxiedRedis } = chaosHarness();
 
 const DEADLINE_MS = 250;
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** Slack for a loaded 2-core machine: a timer can fire this late. */
-const SLACK_MS = 250;
-
-function report(label: string, figures: Record<string, number>) {
-  const text = Object.entries(figures)
-    .map(([name, value]) => `${name}=${Math.round(value * 1000) / 1000}`)
-    .join(' ');
-  console.log(`[chaos] ${label}: ${text}`);
-}
-
-/** The ids of the clients connected to `redis`, except the redis-cli asking. */
-function clientIds(redis: TestRedis): string[] {
-  return redis
-    .cli('CLIENT', 'LIST')
-    .split('\n')
-    .filter((line) => !/cmd=client/.test(line))
-    .map((line) => /id=(\d+)/.exec(line)?.[1] ?? '')
-    .filter(Boolean);
-}
 
 /** Commands Redis has executed since it started (INFO commandstats), redis-cli's own included. */
 function commandsExecuted(redis: TestRedis): number {

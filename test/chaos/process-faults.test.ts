@@ -2,50 +2,13 @@
 // Pass criteria of issue 5, asserted loosely where the figure depends on this shared machine's load;
 // the real figures are printed (and recorded in the README).
 import net from 'node:net';
-import { afterEach, describe, expect, it } from 'vitest';
-import { cacheFactory } from '../support/cache.js';
-import { type CallRecord, maxOf, percentile, startLoad, watchUnhandled } from '../support/load.js';
+import { describe, expect, it } from 'vitest';
+import { chaosHarness, clientIds, report, SLACK_MS, sleep } from '../support/chaos.js';
+import { type CallRecord, maxOf, percentile, startLoad } from '../support/load.js';
 import { captureLogger } from '../support/logs.js';
-import { freePort, startRedis, type TestRedis, waitFor } from '../support/redis.js';
+import { freePort, waitFor } from '../support/redis.js';
 
-const caches = cacheFactory();
-const servers: TestRedis[] = [];
-let unhandled = watchUnhandled();
-
-async function redisServer(options?: Parameters<typeof startRedis>[0]) {
-  const server = await startRedis(options);
-  servers.push(server);
-  return server;
-}
-
-afterEach(async () => {
-  await caches.closeAll();
-  await Promise.all(servers.splice(0).map((s) => s.stop()));
-  unhandled.dispose();
-  expect(unhandled.seen).toEqual([]);
-  unhandled = watchUnhandled();
-});
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-/** Slack for a loaded 2-core machine: a timer can fire this late. */
-const SLACK_MS = 250;
-
-function report(label: string, figures: Record<string, number>) {
-  const text = Object.entries(figures)
-    .map(([name, value]) => `${name}=${Math.round(value * 1000) / 1000}`)
-    .join(' ');
-  console.log(`[chaos] ${label}: ${text}`);
-}
-
-/** The ids of the command connections to `redis`: not the redis-cli asking, nor coherence's subscriber. */
-function clientIds(redis: TestRedis): string[] {
-  return redis
-    .cli('CLIENT', 'LIST')
-    .split('\n')
-    .filter((line) => !/cmd=client\|list/.test(line) && / sub=0 /.test(line))
-    .map((line) => /id=(\d+)/.exec(line)?.[1] ?? '')
-    .filter(Boolean);
-}
+const { caches, redisServer } = chaosHarness();
 
 describe('chaos: Redis process faults', () => {
   it('Redis killed mid-load, restarted later: nothing rejects, calls fail fast, back within about a second', async () => {
@@ -120,7 +83,9 @@ describe('chaos: Redis process faults', () => {
     expect(before).toHaveLength(1);
 
     // Control: the fault really does deliver late writes. Bytes written to a paused Redis sit in
-    // its socket buffer and run on SIGCONT, even though this side reset the connection.
+    // its socket buffer and run on SIGCONT, even though this side closed the connection (as the
+    // cache closes one it replaces). A reset (RST) would not do: Linux may then drop what Redis
+    // has not read yet, which made this control flaky.
     const raw = net.connect(redis.port, '127.0.0.1');
     raw.on('error', () => {});
     await new Promise((resolve) => raw.once('connect', resolve));
@@ -133,7 +98,7 @@ describe('chaos: Redis process faults', () => {
       expect(await cache.set('during-pause', 'stale')).toBe(false);
       await waitFor(() => cache.status().breaker === 'open', 3000, 'the breaker to open');
       await sleep(1000);
-      raw.resetAndDestroy();
+      raw.destroy();
       const result = await load.stop();
       expect(result.rejected).toEqual([]);
       calls = result.calls;
@@ -163,8 +128,8 @@ describe('chaos: Redis process faults', () => {
     const logger = captureLogger();
     const cache = caches.create({
       redisUrl: redis.url,
-      healthCheckIntervalMs: 300,
-      socketTimeoutMs: 300,
+      healthCheckIntervalMs: 500,
+      socketTimeoutMs: 500,
       logger,
     });
     await cache.ready();
@@ -177,7 +142,8 @@ describe('chaos: Redis process faults', () => {
       redis.resume();
     }
     const detectedMs = performance.now() - pausedAt;
-    expect(detectedMs).toBeLessThan(300 + 300 + 2 * SLACK_MS);
+    // one interval, then the health check's timeout; the slack covers timers firing late on this busy machine
+    expect(detectedMs).toBeLessThan(500 + 500 + 4 * SLACK_MS);
     await waitFor(() => cache.status().l2.state === 'ready', 3000, 'the new connection');
     expect(clientIds(redis)).not.toContain(before[0]);
     expect(logger.lines.some((l) => /health check failed/.test(l.text))).toBe(true);

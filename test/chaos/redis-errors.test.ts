@@ -2,29 +2,13 @@
 // password, LOADING (a restart reading its dump). Pass criterion 6 of issue 5, under a load of
 // concurrent cache calls: every call settles, nothing rejects, one log line per episode, the
 // password never appears. NOPERM (ACL) is covered in test/acl.test.ts.
-import { afterEach, describe, expect, it } from 'vitest';
-import { cacheFactory } from '../support/cache.js';
-import { type LoadReport, startLoad, valueFor, watchUnhandled } from '../support/load.js';
+import { describe, expect, it } from 'vitest';
+import { chaosHarness } from '../support/chaos.js';
+import { type LoadReport, startLoad, valueFor } from '../support/load.js';
 import { type CapturedLine, captureLogger } from '../support/logs.js';
-import { startRedis, type TestRedis, waitFor } from '../support/redis.js';
+import { waitFor } from '../support/redis.js';
 
-const caches = cacheFactory();
-const servers: TestRedis[] = [];
-let unhandled = watchUnhandled();
-
-async function redisServer(options?: Parameters<typeof startRedis>[0]) {
-  const server = await startRedis(options);
-  servers.push(server);
-  return server;
-}
-
-afterEach(async () => {
-  await caches.closeAll();
-  await Promise.all(servers.splice(0).map((s) => s.stop()));
-  unhandled.dispose();
-  expect(unhandled.seen).toEqual([]);
-  unhandled = watchUnhandled();
-});
+const { caches, redisServer } = chaosHarness();
 
 const PASSWORD = 's3cret-Pa55word';
 
