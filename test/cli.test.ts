@@ -4,6 +4,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createCache, silentLogger } from '../src/index.js';
 import { startProxy, type TestProxy } from './support/proxy.js';
 import { freePort, startRedis, type TestRedis } from './support/redis.js';
 
@@ -166,10 +167,27 @@ describe('cachette CLI', () => {
     expect(redis.cli('KEYS', '*')).toBe('media_a1');
   });
 
-  it('clear --tag says it is not available in this version (exit 2)', async () => {
-    const run = await cli(['clear', '--tag', 'promo', '--url', redis.url]);
-    expect(run.code).toBe(2);
-    expect(run.stderr).toMatch(/clear --tag is not available/);
+  it('clear --tag: every value stored with the tag, in every domain', async () => {
+    redis.cli('FLUSHDB');
+    const cache = createCache({ redisUrl: redis.url, logger: silentLogger, env: {} });
+    try {
+      expect(await cache.set('p1', 1, { dbType: 'catalog', tags: ['promo'] })).toBe(true);
+      expect(await cache.set('m1', 1, { dbType: 'media', tags: ['promo', 'summer'] })).toBe(true);
+      expect(await cache.set('p2', 1, { dbType: 'catalog', tags: ['summer'] })).toBe(true);
+      expect(await cache.set('p3', 1, { dbType: 'catalog' })).toBe(true);
+    } finally {
+      await cache.close();
+    }
+    const run = await cli(['clear', '--tag', 'promo', '--json', '--url', redis.url]);
+    expect(run.code).toBe(0);
+    expect(json(run)).toEqual({ scope: 'tags', tags: ['promo'], removed: 2 });
+    expect(redis.cli('EXISTS', 'catalog_p1', 'media_m1', 'catalog_p2', 'catalog_p3')).toBe('2');
+    const text = await cli(['clear', '--tag', 'summer', '--tag', 'winter', '--url', redis.url]);
+    expect(text.stdout).toBe('removed 1 key tagged summer, winter\n');
+    expect(redis.cli('EXISTS', 'catalog_p2', 'catalog_p3')).toBe('1');
+    const mixed = await cli(['clear', '--tag', 'promo', '--db', 'catalog', '--url', redis.url]);
+    expect(mixed.code).toBe(2);
+    expect(mixed.stderr).toMatch(/--tag reaches every domain/);
   });
 
   it("flush: nothing without --yes; --scope app keeps other applications' keys; --scope database empties it", async () => {

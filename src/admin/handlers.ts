@@ -139,7 +139,11 @@ export function createAdminHandlers<R>(options: AdminOptions<R>): AdminHandlers<
 }
 
 /** Runs one parsed clear: keys removed, `null` for a single key (not counted), `false` if Redis failed. */
-export async function runClear(cache: Cache, target: ClearRequest, reason: string): Promise<number | null | false> {
+export async function runClear(
+  cache: Cache,
+  target: ClearRequest,
+  reason: string,
+): Promise<number | null | false> {
   switch (target.scope) {
     case 'key':
       return (await cache.delete(target.key, { dbType: target.dbType })) ? null : false;

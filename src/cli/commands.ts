@@ -3,8 +3,6 @@ import { BadInput, parseClearBody, parseKeysQuery } from '../admin/input.js';
 import { StatsReporter } from '../admin/stats-report.js';
 import type { Cache } from '../cache.js';
 import type { ListedKey } from '../inspect.js';
-import { describeError } from '../logger.js';
-import type { L2Driver } from '../tiers/redis.js';
 import { redisFailure, usage } from './failure.js';
 
 /** What a command produced: text for a person, a document for `--json`. */
@@ -18,11 +16,18 @@ export interface CommandOptions {
   db?: string;
   pattern?: string;
   key?: string;
-  tag?: string;
+  tag?: string[];
   limit?: string;
   cursor?: string;
   scope?: string;
   yes?: boolean;
+}
+
+/** Why the cache logs the invalidations the CLI makes. */
+const CLI_REASON = 'cachette CLI';
+
+function keyCount(n: number | null): string {
+  return n === 1 ? '1 key' : `${n} keys`;
 }
 
 /** Largest page asked of `cache.keys()` at once; `--limit` above it takes several pages. */
@@ -64,12 +69,15 @@ function domainOf(cache: Cache, db: string | undefined): string {
   return db;
 }
 
+/** The CLI option of each field of the admin API's input. */
+const FLAGS: Record<string, string> = { dbType: 'db', tags: 'tag' };
+
 /** Runs an admin input parser, reporting its complaints against the CLI's option names. */
 function parsed<T>(parse: () => T): T {
   try {
     return parse();
   } catch (err) {
-    if (err instanceof BadInput) throw usage(`--${err.field}: ${err.message}`);
+    if (err instanceof BadInput) throw usage(`--${FLAGS[err.field] ?? err.field}: ${err.message}`);
     throw err;
   }
 }
@@ -142,28 +150,36 @@ export async function keys(cache: Cache, options: CommandOptions): Promise<Outco
 
 /** `cachette clear`: one key, a pattern, or a whole domain. */
 export async function clear(cache: Cache, options: CommandOptions): Promise<Outcome> {
-  if (options.tag !== undefined) {
-    throw usage(
-      'clear --tag is not available in this version of cachette: tag invalidation is not part of it yet',
-    );
+  const { tag, key, pattern } = options;
+  if (tag !== undefined && (options.db ?? key ?? pattern) !== undefined) {
+    throw usage('--tag reaches every domain: give it without --db, --key or --pattern');
   }
-  const dbType = domainOf(cache, options.db);
   const target = parsed(() =>
-    parseClearBody({ dbType, key: options.key, pattern: options.pattern }, [dbType]),
+    tag !== undefined
+      ? parseClearBody({ tags: tag }, [])
+      : parseClearBody({ dbType: domainOf(cache, options.db), key, pattern }, [options.db!]),
   );
-  const removed = await runClear(cache, target);
+  const removed = await runClear(cache, target, CLI_REASON);
   if (removed === false) failed(cache, 'clear');
-  const text =
-    target.scope === 'key'
-      ? `deleted ${dbType} key ${target.key} (if it existed)`
-      : `removed ${removed} key${removed === 1 ? '' : 's'} from ${dbType}${
-          target.scope === 'pattern' ? ` matching ${target.pattern}` : ''
-        }`;
+  let text: string;
+  switch (target.scope) {
+    case 'key':
+      text = `deleted ${target.dbType} key ${target.key} (if it existed)`;
+      break;
+    case 'tags':
+      text = `removed ${keyCount(removed)} tagged ${target.tags.join(', ')}`;
+      break;
+    case 'pattern':
+      text = `removed ${keyCount(removed)} from ${target.dbType} matching ${target.pattern}`;
+      break;
+    default:
+      text = `removed ${keyCount(removed)} from ${'dbType' in target ? target.dbType : 'every domain'}`;
+  }
   return { text, json: { ...target, removed } };
 }
 
-/** `cachette flush`: every key of every domain, or FLUSHDB; only with `--yes`. */
-export async function flush(cache: Cache, l2: L2Driver, options: CommandOptions): Promise<Outcome> {
+/** `cachette flush`: every key of the app's domains, or FLUSHDB; only with `--yes`. */
+export async function flush(cache: Cache, options: CommandOptions): Promise<Outcome> {
   const { scope } = options;
   if (scope !== 'app' && scope !== 'database') {
     throw usage(
@@ -177,27 +193,13 @@ export async function flush(cache: Cache, l2: L2Driver, options: CommandOptions)
         : 'flush --scope app removes every key of every domain; add --yes to mean it',
     );
   }
-  let removed = 0;
-  if (scope === 'database') {
-    try {
-      removed = await l2.command<number>(['DBSIZE']);
-      await l2.command(['FLUSHDB']);
-    } catch (err) {
-      throw redisFailure(`flush failed: ${describeError(err)}`);
-    }
-  } else {
-    for (const dbType of Object.keys(cache.status().domains)) {
-      const count = await cache.deletePattern('*', { dbType });
-      if (count === false) failed(cache, 'flush');
-      removed += count;
-    }
-  }
+  const removed = await cache.flushAll(
+    scope === 'database' ? { scope, confirm: true, reason: CLI_REASON } : { scope, reason: CLI_REASON },
+  );
+  if (removed === false) failed(cache, 'flush');
   const { url } = cache.status().l2;
   const what = scope === 'database' ? `the database of ${url}` : `every domain at ${url}`;
-  return {
-    text: `flushed ${what}: ${removed === 1 ? '1 key' : `${removed} keys`} removed`,
-    json: { scope, removed },
-  };
+  return { text: `flushed ${what}: ${keyCount(removed)} removed`, json: { scope, removed } };
 }
 
 /** `cachette ping`: Redis answers INFO; its version and the round trip. */

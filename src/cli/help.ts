@@ -56,13 +56,13 @@ Lists the keys of one domain (names and remaining TTL, never values), by SCAN.
 ${GLOBAL}`,
 
   clear: `Usage: cachette clear --db <domain> [--pattern <glob> | --key <key>] [--json]
-       cachette clear --tag <tag>
+       cachette clear --tag <tag> [--tag <tag>…] [--json]
 
 Deletes cache entries in Redis (SCAN + UNLINK, confined to the domain's prefix):
   --db <domain>       the domain (dbType), e.g. catalog; alone: every key of the domain
   --pattern <glob>    only the keys matching this Redis glob (after the prefix)
   --key <key>         only this key
-  --tag <tag>         every entry stored with this tag (needs tag invalidation)
+  --tag <tag>         every value stored with this tag, in every domain (repeatable)
 
 Processes' in-memory L1 copies expire by their short L1 TTL (CACHE_L1_TTL).
 

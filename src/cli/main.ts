@@ -1,10 +1,10 @@
 import { parseArgs } from 'node:util';
-import { Cache } from '../cache.js';
-import { parseRedisUrl, redactUrl, resolveConfig } from '../config.js';
+import type { Cache } from '../cache.js';
+import { parseRedisUrl, redactUrl } from '../config.js';
 import { CacheConfigError, CacheKeyError } from '../errors.js';
+import { createCache } from '../index.js';
 import { describeError, type Logger } from '../logger.js';
-import { type L2Driver, redactSecrets } from '../tiers/redis.js';
-import { createL2Driver } from '../tiers/topology.js';
+import { redactSecrets } from '../tiers/redis.js';
 import { type CommandOptions, clear, flush, keys, type Outcome, ping, stats } from './commands.js';
 import { CliFailure, EXIT, redisFailure, usage } from './failure.js';
 import { COMMANDS, type CommandName, helpText } from './help.js';
@@ -32,7 +32,7 @@ const PARSE_OPTIONS = {
   db: { type: 'string' },
   pattern: { type: 'string' },
   key: { type: 'string' },
-  tag: { type: 'string' },
+  tag: { type: 'string', multiple: true },
   limit: { type: 'string' },
   cursor: { type: 'string' },
   scope: { type: 'string' },
@@ -122,22 +122,18 @@ function reasonKeeper(): Logger & { reason(): string | undefined } {
 }
 
 /** Connects once: a refused or failing connection is reported at once, a silent one after the connect timeout. */
-async function connect(invocation: Invocation, io: CliIo): Promise<{ cache: Cache; l2: L2Driver }> {
+async function connect(invocation: Invocation, io: CliIo): Promise<Cache> {
   const log = reasonKeeper();
   let cache: Cache;
-  let l2: L2Driver;
   try {
     if (invocation.url !== undefined) parseRedisUrl(invocation.url, '--url');
-    const config = resolveConfig({
+    cache = createCache({
       redisUrl: invocation.url,
       env: io.env,
       logger: log,
       connectTimeoutMs: invocation.timeoutMs,
       operationTimeoutMs: io.env.CACHE_OPERATION_TIMEOUT_MS ? undefined : CLI_OPERATION_TIMEOUT_MS,
     });
-    // the driver is kept for `flush --scope database` (FLUSHDB), which the cache does not offer
-    l2 = createL2Driver(config);
-    cache = new Cache(config, l2);
   } catch (err) {
     if (err instanceof CacheConfigError) throw usage(err.message);
     throw err;
@@ -149,12 +145,12 @@ async function connect(invocation: Invocation, io: CliIo): Promise<{ cache: Cach
     await cache.close();
     throw redisFailure(`cannot reach Redis at ${url}: ${reason ?? `no answer (state: ${state})`}`);
   }
-  return { cache, l2 };
+  return cache;
 }
 
 async function execute(
   command: Exclude<CommandName, 'warm'>,
-  { cache, l2 }: { cache: Cache; l2: L2Driver },
+  cache: Cache,
   options: CommandOptions,
 ): Promise<Outcome> {
   switch (command) {
@@ -167,7 +163,7 @@ async function execute(
     case 'ping':
       return ping(cache);
     case 'flush':
-      return flush(cache, l2, options);
+      return flush(cache, options);
   }
 }
 
@@ -188,13 +184,13 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
         'warm is not available from the command line: warming tasks are functions registered in the application (CacheWarmingService.registerTask) and run there; see `cachette warm --help`',
       );
     }
-    const connection = await connect(invocation, io);
+    const cache = await connect(invocation, io);
     try {
-      const outcome = await execute(command, connection, invocation.options);
+      const outcome = await execute(command, cache, invocation.options);
       io.stdout(`${json ? JSON.stringify(outcome.json) : outcome.text}\n`);
       return EXIT.ok;
     } finally {
-      await connection.cache.close();
+      await cache.close();
     }
   } catch (err) {
     const failure =
