@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CacheKeyError } from '../src/errors.js';
+import { expectTtl } from './support/assertions.js';
 import { cacheFactory } from './support/cache.js';
 import { captureLogger } from './support/logs.js';
 import { startRedis, type TestRedis } from './support/redis.js';
@@ -31,7 +32,7 @@ describe('CacheService operations (S1, S4, S5)', () => {
     const cache = caches.create({ redisUrl: redis.url });
     expect(await cache.set('products_count', 1500, { dbType: 'catalog' })).toBe(true);
     expect(redis.cli('GET', 'catalog_products_count')).toBe('1500');
-    expect(Number(redis.cli('TTL', 'catalog_products_count'))).toBe(7200);
+    expectTtl(redis, 'catalog_products_count', 7200);
     expect(await cache.get('products_count', { dbType: 'catalog' })).toBe(1500);
     expect(commandCalls('expire')).toBe(0);
   });
@@ -48,7 +49,7 @@ describe('CacheService operations (S1, S4, S5)', () => {
     };
     for (const [dbType, ttl] of Object.entries(expected)) {
       await cache.set('k', { dbType }, { dbType: dbType as keyof typeof expected });
-      expect(Number(redis.cli('TTL', `${dbType}_k`)), dbType).toBe(ttl);
+      expectTtl(redis, `${dbType}_k`, ttl);
       expect(JSON.parse(redis.cli('GET', `${dbType}_k`))).toEqual({ dbType });
     }
   });
@@ -56,7 +57,7 @@ describe('CacheService operations (S1, S4, S5)', () => {
   it('uses the default domain when no dbType is given, and an explicit ttl when given', async () => {
     const cache = caches.create({ redisUrl: redis.url });
     await cache.set('temp_data', { a: [1, 2] }, { ttl: 300 });
-    expect(Number(redis.cli('TTL', 'default_temp_data'))).toBe(300);
+    expectTtl(redis, 'default_temp_data', 300);
     expect(await cache.get('temp_data', { dbType: 'default' })).toEqual({ a: [1, 2] });
   });
 
@@ -67,7 +68,7 @@ describe('CacheService operations (S1, S4, S5)', () => {
     });
     const reports = cache.db('reports');
     await reports.set('weekly', ['x']);
-    expect(Number(redis.cli('TTL', 'reports_weekly'))).toBe(600);
+    expectTtl(redis, 'reports_weekly', 600);
     expect(await reports.get('weekly')).toEqual(['x']);
     expect(await reports.delete('weekly')).toBe(true);
     expect(redis.cli('EXISTS', 'reports_weekly')).toBe('0');
@@ -176,8 +177,8 @@ describe('getMany / setMany (S1)', () => {
       ],
       { dbType: 'catalog' },
     );
-    expect(Number(redis.cli('TTL', 'catalog_b'))).toBe(50);
-    expect(Number(redis.cli('TTL', 'catalog_a'))).toBe(7200);
+    expectTtl(redis, 'catalog_b', 50);
+    expectTtl(redis, 'catalog_a', 7200);
     redis.cli('SET', 'catalog_c', '3');
     redis.cli('SET', 'catalog_d', '4');
     const before = commandCalls('mget');

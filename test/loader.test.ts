@@ -2,6 +2,7 @@ import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FactoryTimeoutError } from '../src/errors.js';
+import { expectTtl } from './support/assertions.js';
 import { cacheFactory } from './support/cache.js';
 import { captureLogger } from './support/logs.js';
 import { freePort, startRedis, type TestRedis, waitFor } from './support/redis.js';
@@ -71,7 +72,7 @@ describe('getOrSet: reading and storing', () => {
     const factory = slowFactory({ count: 1500 }, 1);
     expect(await cache.getOrSet('products_count', factory, { dbType: 'catalog' })).toEqual({ count: 1500 });
     expect(redis.cli('GET', 'catalog_products_count')).toBe('{"count":1500}');
-    expect(Number(redis.cli('TTL', 'catalog_products_count'))).toBe(7200);
+    expectTtl(redis, 'catalog_products_count', 7200);
     expect(await cache.getOrSet('products_count', factory, { dbType: 'catalog', ttl: 60 })).toEqual({
       count: 1500,
     });
@@ -248,7 +249,7 @@ describe('getOrSet: grace and timeouts', () => {
     const cache = create();
     await cache.getOrSet('g', slowFactory({ a: 1 }, 1), { ttl: 60, grace: 30 });
     expect(redis.cli('GET', 'default_g')).toBe('{"__cachette":1,"ttl":60,"grace":30,"value":{"a":1}}');
-    expect(Number(redis.cli('TTL', 'default_g'))).toBe(90);
+    expectTtl(redis, 'default_g', 90);
     const plain = create({ l1: { enabled: false } });
     expect(await plain.get('g')).toEqual({ a: 1 });
     expect(await plain.getMany(['g'])).toEqual([{ a: 1 }]);
@@ -379,7 +380,7 @@ describe('getOrSetMany', () => {
     expect(batch.calls).toEqual([['c', 'skip', 'd']]);
     expect(commandCalls('mget')).toBe(1);
     expect(redis.cli('GET', 'media_c')).toBe('"value of c"');
-    expect(Number(redis.cli('TTL', 'media_d'))).toBe(120);
+    expectTtl(redis, 'media_d', 120);
     expect(redis.cli('EXISTS', 'media_skip')).toBe('0');
     expect(redis.cli('KEYS', '__cachette:*')).toBe('');
   });

@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CacheKeyError } from '../src/errors.js';
+import { expectTtl } from './support/assertions.js';
 import { cacheFactory } from './support/cache.js';
 import { captureLogger } from './support/logs.js';
 import { freePort, startRedis, type TestRedis, waitFor } from './support/redis.js';
@@ -66,7 +67,7 @@ describe('tags on writes', () => {
     ).toBe(true);
     expect(indexed('dashboard')).toEqual(['catalog_a', 'catalog_b']);
     expect(indexed('product:2')).toEqual(['catalog_b']);
-    expect(Number(redis.cli('TTL', 'catalog_b'))).toBe(60);
+    expectTtl(redis, 'catalog_b', 60);
     await cache.db('media').setMany([{ key: 'm', value: 1 }], { tags: ['dashboard'] });
     await cache.db('media').set('n', 1, { tags: ['dashboard'] });
     expect(indexed('dashboard')).toEqual(['catalog_a', 'catalog_b', 'media_m', 'media_n']);
