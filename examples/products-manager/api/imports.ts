@@ -1,0 +1,201 @@
+import type { FastifyInstance } from 'fastify';
+import { CsvError, parseCsv } from '../csv.js';
+import { CATEGORIES } from '../database/schema.js';
+import { jsonb, sql } from '../database/sql.js';
+import { isValidEan13 } from '../ean.js';
+import { type ApiContext, HttpError, idParams, notFound } from './context.js';
+
+export interface ImportJob {
+  id: number;
+  status: 'queued' | 'running' | 'done' | 'failed';
+  format: 'csv' | 'json';
+  totalRows: number;
+  processedRows: number;
+  inserted: number;
+  updated: number;
+  error: string | null;
+  createdAt: string;
+  startedAt: string | null;
+  finishedAt: string | null;
+}
+
+interface ImportRow {
+  ean: string;
+  name: string;
+  category: string;
+  price_cents: number;
+  stock: number;
+  supplier_id: number;
+}
+
+export const MAX_IMPORT_ROWS = 100_000;
+const CHUNK_ROWS = 1000;
+const MAX_REPORTED_PROBLEMS = 20;
+
+const SELECT_JOB = sql`
+  SELECT id, status, format, total_rows AS "totalRows", processed_rows AS "processedRows", inserted, updated,
+         error, created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt"
+  FROM import_jobs`;
+
+const CATEGORY_SET = new Set<string>(CATEGORIES);
+
+function wholeNumber(value: unknown, min: number, max: number): number | undefined {
+  const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+  return typeof number === 'number' && Number.isInteger(number) && number >= min && number <= max ? number : undefined;
+}
+
+/** Checks one input row; returns the row ready for the database, or what is wrong with it. */
+function checkRow(input: unknown, suppliers: ReadonlySet<number>): ImportRow | string {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return 'is not an object';
+  const row = input as Record<string, unknown>;
+  const ean = typeof row.ean === 'string' ? row.ean.trim() : '';
+  if (!isValidEan13(ean)) return 'ean must be an EAN-13 with a valid check digit';
+  const name = typeof row.name === 'string' ? row.name.trim() : '';
+  if (name.length < 1 || name.length > 200) return 'name must have 1 to 200 characters';
+  const category = typeof row.category === 'string' ? row.category.trim() : '';
+  if (!CATEGORY_SET.has(category)) return `category must be one of ${CATEGORIES.join(', ')}`;
+  const priceCents = wholeNumber(row.priceCents, 0, 100_000_000);
+  if (priceCents === undefined) return 'priceCents must be a whole number from 0 to 100000000';
+  const stock = wholeNumber(row.stock, 0, 10_000_000);
+  if (stock === undefined) return 'stock must be a whole number from 0 to 10000000';
+  const supplierId = wholeNumber(row.supplierId, 1, 2147483647);
+  if (supplierId === undefined || !suppliers.has(supplierId)) return 'supplierId must name an existing supplier';
+  return { ean, name, category, price_cents: priceCents, stock, supplier_id: supplierId };
+}
+
+/** The rows of a request body: a JSON array (or `{ rows: [...] }`) or CSV text with a header line. */
+function rowsOf(body: unknown, format: 'csv' | 'json'): unknown[] {
+  if (format === 'csv') {
+    try {
+      return parseCsv(body as string);
+    } catch (err) {
+      if (err instanceof CsvError) throw new HttpError(400, 'bad_request', `the CSV cannot be read: ${err.message}`);
+      throw err;
+    }
+  }
+  const rows = Array.isArray(body) ? body : (body as { rows?: unknown } | null)?.rows;
+  if (!Array.isArray(rows)) throw new HttpError(400, 'bad_request', 'send a JSON array of rows, or { "rows": [...] }');
+  return rows;
+}
+
+/**
+ * Import routes. `POST /api/v1/imports` validates every row, answers 202 with a job, and runs the job
+ * in the background in chunks; its status lives in the database and is cached in `imports_`
+ * (`job_<id>`), dropped at each step so that polling reads the new one. At the end, the catalog's
+ * products and the dashboard are invalidated by pattern (the seed's bulk-import strategy).
+ */
+export async function importRoutes(app: FastifyInstance, ctx: ApiContext): Promise<{ drain(): Promise<void> }> {
+  const running = new Set<Promise<void>>();
+
+  app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: 50 * 1024 * 1024 }, (_request, body, done) =>
+    done(null, body),
+  );
+
+  const loadJob = (id: number) =>
+    ctx.reads.getOrSet('imports', `job_${id}`, async () => (await ctx.db.one<ImportJob>(sql`${SELECT_JOB} WHERE id = ${id}`)) ?? null);
+
+  async function setJob(id: number, changes: ReturnType<typeof sql>): Promise<void> {
+    await ctx.db.query(sql`UPDATE import_jobs SET ${changes} WHERE id = ${id}`);
+    // dropped rather than overwritten: a poll that read the previous state meanwhile cannot store it back
+    await ctx.cache.delete(`job_${id}`, { dbType: 'imports' });
+  }
+
+  async function run(id: number, rows: ImportRow[]): Promise<void> {
+    let inserted = 0;
+    let updated = 0;
+    try {
+      await setJob(id, sql`status = 'running', started_at = now()`);
+      for (let start = 0; start < rows.length; start += CHUNK_ROWS) {
+        const chunk = rows.slice(start, start + CHUNK_ROWS);
+        const [counts] = await ctx.db.query<{ inserted: number; updated: number }>(sql`
+          WITH written AS (
+            INSERT INTO products (ean, name, category, price_cents, stock, supplier_id)
+            SELECT ean, name, category, price_cents, stock, supplier_id
+            FROM jsonb_to_recordset(${jsonb(chunk)})
+              AS r(ean text, name text, category text, price_cents int, stock int, supplier_id int)
+            ON CONFLICT (ean) DO UPDATE SET name = excluded.name, category = excluded.category,
+              price_cents = excluded.price_cents, stock = excluded.stock, supplier_id = excluded.supplier_id,
+              updated_at = now()
+            RETURNING (xmax = 0) AS created)
+          SELECT count(*) FILTER (WHERE created)::int AS inserted, count(*) FILTER (WHERE NOT created)::int AS updated
+          FROM written`);
+        inserted += counts!.inserted;
+        updated += counts!.updated;
+        await setJob(id, sql`processed_rows = ${start + chunk.length}, inserted = ${inserted}, updated = ${updated}`);
+      }
+      await invalidateAfterImport();
+      await setJob(id, sql`status = 'done', finished_at = now()`);
+    } catch (err) {
+      ctx.log.error({ job: id, err }, 'products-manager: import failed');
+      await invalidateAfterImport();
+      const message = err instanceof Error ? err.message : String(err);
+      await setJob(id, sql`status = 'failed', error = ${message}, finished_at = now()`).catch(() => {});
+    }
+  }
+
+  async function invalidateAfterImport(): Promise<void> {
+    await Promise.all([
+      ctx.invalidation.invalidatePattern('products_*', 'catalog'),
+      ctx.invalidation.invalidatePattern('supplier_list', 'catalog'),
+      ctx.invalidation.invalidateDashboardCache(),
+    ]);
+  }
+
+  app.post('/api/v1/imports', { bodyLimit: 50 * 1024 * 1024 }, async (request, reply) => {
+    const format = request.headers['content-type']?.startsWith('text/csv') ? 'csv' : 'json';
+    const input = rowsOf(request.body, format);
+    if (input.length === 0) throw new HttpError(400, 'bad_request', 'the import has no rows');
+    if (input.length > MAX_IMPORT_ROWS) {
+      throw new HttpError(413, 'too_large', `an import takes at most ${MAX_IMPORT_ROWS} rows, got ${input.length}`);
+    }
+    const supplierRows = await ctx.db.query<{ id: number }>(sql`SELECT id FROM suppliers`);
+    const suppliers = new Set(supplierRows.map((row) => row.id));
+    const rows: ImportRow[] = [];
+    const problems: Array<{ row: number; message: string }> = [];
+    const eans = new Set<string>();
+    input.forEach((raw, i) => {
+      const checked = checkRow(raw, suppliers);
+      if (typeof checked === 'string') problems.push({ row: i + 1, message: checked });
+      else if (eans.has(checked.ean)) problems.push({ row: i + 1, message: `ean ${checked.ean} appears twice` });
+      else {
+        eans.add(checked.ean);
+        rows.push(checked);
+      }
+    });
+    if (problems.length > 0) {
+      return reply.code(400).send({
+        error: 'bad_request',
+        message: `${problems.length} of ${input.length} rows are invalid; nothing was imported`,
+        problems: problems.slice(0, MAX_REPORTED_PROBLEMS),
+      });
+    }
+    const job = await ctx.db.one<ImportJob>(sql`
+      INSERT INTO import_jobs (status, format, total_rows) VALUES ('queued', ${format}, ${rows.length})
+      RETURNING id, status, format, total_rows AS "totalRows", processed_rows AS "processedRows", inserted, updated,
+                error, created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt"`);
+    const task = run(job!.id, rows).finally(() => running.delete(task));
+    running.add(task);
+    return reply
+      .code(202)
+      .header('location', `/api/v1/imports/${job!.id}`)
+      .send(job);
+  });
+
+  app.get('/api/v1/imports/:id', { schema: { params: idParams } }, async (request) => {
+    const { id } = request.params as { id: number };
+    const job = await loadJob(id);
+    if (!job) throw notFound(`import job ${id}`);
+    return job;
+  });
+
+  app.get('/api/v1/imports', async () => ({
+    jobs: await ctx.db.query<ImportJob>(sql`${SELECT_JOB} ORDER BY id DESC LIMIT 20`),
+  }));
+
+  return {
+    /** Waits for the imports running in this worker (graceful shutdown). */
+    async drain() {
+      await Promise.allSettled([...running]);
+    },
+  };
+}

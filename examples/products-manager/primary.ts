@@ -1,0 +1,133 @@
+import cluster, { type Worker } from 'node:cluster';
+import { AggregatorRegistry } from 'prom-client';
+import { resolveAdminToken } from './admin-token.js';
+import { askTheWorkers, serveTheWorkers } from './cluster-ipc.js';
+import { type EmbeddedDatabase, startEmbeddedDatabase } from './database/embedded.js';
+import { prepareDatabase } from './database/schema.js';
+import { Database } from './database/sql.js';
+import { HitRateHistory } from './hit-rate-history.js';
+import type { Settings } from './settings.js';
+import type { WorkerStatus } from './worker.js';
+
+/** Environment variable through which the primary hands the database URL to its workers. */
+export const WORKER_DATABASE_URL = 'PRODUCTS_MANAGER_DATABASE_URL';
+
+const SAMPLE_INTERVAL_MS = 2000;
+const SHUTDOWN_GRACE_MS = 15_000;
+
+function log(message: string): void {
+  console.log(`[products-manager] ${message}`);
+}
+
+/** `postgres://user:***@host/db`: never a password in a log line or a status page. */
+function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '<unparseable URL>';
+  }
+}
+
+/**
+ * The primary process: opens the database (the embedded PGlite, served over the Postgres protocol,
+ * unless DATABASE_URL names a PostgreSQL), creates and seeds it on the first start, forks the
+ * workers (and replaces any that dies), aggregates their metrics and status, and shuts everything
+ * down in order on SIGTERM/SIGINT.
+ */
+export async function runPrimary(settings: Settings): Promise<void> {
+  const started = Date.now();
+  let embedded: EmbeddedDatabase | undefined;
+  if (settings.databaseUrl === undefined) {
+    log(`opening the embedded database in ${settings.dataDir}/pglite`);
+    embedded = await startEmbeddedDatabase(`${settings.dataDir}/pglite`);
+  }
+  const databaseUrl = settings.databaseUrl ?? embedded!.url;
+  const setup = new Database(databaseUrl, { max: 1 });
+  try {
+    const seedStart = Date.now();
+    const seeded = await prepareDatabase(setup, settings.seedProducts);
+    if (seeded > 0) log(`seeded ${seeded} products and their data in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
+  } finally {
+    await setup.close();
+  }
+  const admin = resolveAdminToken(process.env, settings.dataDir);
+
+  const aggregator = new AggregatorRegistry();
+  const history = new HitRateHistory(150);
+  const databaseLabel = embedded ? `embedded PGlite (${settings.dataDir}/pglite)` : redact(databaseUrl);
+  const clusterStatus = async () => {
+    const workers = await askTheWorkers('status');
+    return {
+      generatedAt: new Date().toISOString(),
+      primary: {
+        pid: process.pid,
+        uptimeSeconds: Math.round(process.uptime()),
+        database: databaseLabel,
+        redisUrl: redact(settings.redisUrl),
+        cacheDisabled: settings.cacheDisabled,
+        adminTokenSource: admin.source === 'CACHE_ADMIN_TOKEN' ? 'CACHE_ADMIN_TOKEN' : `file ${admin.source}`,
+      },
+      workers: workers.map(({ workerId, answer }) => answer ?? { workerId, unresponsive: true }),
+      history: history.samples(),
+    };
+  };
+  serveTheWorkers(async (question) => (question === 'metrics' ? aggregator.clusterMetrics() : clusterStatus()));
+  const sampler = setInterval(async () => {
+    const answers = await askTheWorkers('status');
+    history.record(
+      Date.now(),
+      answers.flatMap(({ answer }) => (answer ? [answer as WorkerStatus] : [])),
+    );
+  }, SAMPLE_INTERVAL_MS);
+
+  let shuttingDown = false;
+  const env = { [WORKER_DATABASE_URL]: databaseUrl, CACHE_ADMIN_TOKEN: admin.token };
+  const fork = () => cluster.fork(env);
+  cluster.on('exit', (worker: Worker, code, signal) => {
+    if (shuttingDown) return;
+    log(`worker ${worker.id} exited (${signal ?? `code ${code}`}); starting another`);
+    setTimeout(fork, 500);
+  });
+  let listening = 0;
+  const allListening = new Promise<void>((resolve) => {
+    cluster.on('listening', () => {
+      if (++listening === settings.workers) resolve();
+    });
+  });
+  for (let i = 0; i < settings.workers; i++) fork();
+  await allListening;
+  log(
+    `ready in ${((Date.now() - started) / 1000).toFixed(1)} s: http://${settings.host}:${settings.port}/ ` +
+      `(${settings.workers} workers, database: ${databaseLabel}, Redis: ${redact(settings.redisUrl)}` +
+      `${settings.cacheDisabled ? ', cache disabled' : ''}; admin token from ${admin.source})`,
+  );
+
+  const shutdown = async (signal: string) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    log(`${signal}: stopping the workers`);
+    clearInterval(sampler);
+    const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined);
+    await Promise.all(
+      workers.map(
+        (worker) =>
+          new Promise<void>((resolve) => {
+            if (worker.isDead()) return resolve();
+            const timer = setTimeout(() => worker.process.kill('SIGKILL'), SHUTDOWN_GRACE_MS);
+            worker.once('exit', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            worker.process.kill('SIGTERM');
+          }),
+      ),
+    );
+    await embedded?.stop();
+    log('stopped');
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void shutdown('SIGTERM'));
+  process.on('SIGINT', () => void shutdown('SIGINT'));
+}
