@@ -10,6 +10,7 @@ import { type ApiContext, HttpError } from './api/context.js';
 import { dashboardRoutes } from './api/dashboard.js';
 import { importRoutes } from './api/imports.js';
 import { mediaRoutes } from './api/media.js';
+import { SqlValueError } from './database/sql.js';
 
 /** PostgreSQL error codes a client's input can cause, and how they are answered. */
 const CLIENT_SQL_ERRORS: Record<string, { status: number; error: string }> = {
@@ -57,7 +58,7 @@ export async function buildApp(
     if (error instanceof HttpError) {
       return reply.code(error.statusCode).send({ error: error.error, message: error.message });
     }
-    if (error.validation) {
+    if (error.validation || error instanceof SqlValueError) {
       return reply.code(400).send({ error: 'bad_request', message: error.message });
     }
     const sqlError = error.code === undefined ? undefined : CLIENT_SQL_ERRORS[error.code];

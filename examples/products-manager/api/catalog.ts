@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { CATEGORIES } from '../database/schema.js';
 import { joinSql, Sql, sql } from '../database/sql.js';
 import { isValidEan13 } from '../ean.js';
-import { type ApiContext, badRequest, idParams, notFound } from './context.js';
+import { type ApiContext, badRequest, idOf, idParams, notFound } from './context.js';
 
 export interface Product {
   id: number;
@@ -170,7 +170,7 @@ export async function catalogRoutes(app: FastifyInstance, ctx: ApiContext): Prom
   );
 
   app.get('/api/v1/products/:id', { schema: { params: idParams } }, async (request) => {
-    const { id } = request.params as { id: number };
+    const id = idOf(request.params);
     const product = await loadProduct(ctx, id);
     if (!product) throw notFound(`product ${id}`);
     return product;
@@ -211,7 +211,7 @@ export async function catalogRoutes(app: FastifyInstance, ctx: ApiContext): Prom
       },
     },
     async (request) => {
-      const { id } = request.params as { id: number };
+      const id = idOf(request.params);
       const body = request.body as ProductFields;
       assertEan(body.ean);
       await assertSupplierExists(ctx, body.supplierId);
@@ -236,7 +236,7 @@ export async function catalogRoutes(app: FastifyInstance, ctx: ApiContext): Prom
   );
 
   app.delete('/api/v1/products/:id', { schema: { params: idParams } }, async (request, reply) => {
-    const { id } = request.params as { id: number };
+    const id = idOf(request.params);
     const deleted = await ctx.db.one<{ id: number }>(sql`DELETE FROM products WHERE id = ${id} RETURNING id`);
     if (!deleted) throw notFound(`product ${id}`);
     // its media files went with it (ON DELETE CASCADE)

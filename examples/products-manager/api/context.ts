@@ -31,9 +31,21 @@ export function badRequest(message: string): HttpError {
   return new HttpError(400, 'bad_request', message);
 }
 
-/** JSON schema of an `:id` path parameter: a positive 32-bit integer (the `serial` columns). */
+const MAX_ID = 2147483647;
+
+/**
+ * JSON schema of an `:id` path parameter, as digits: Ajv's number coercion would turn `1e309` into
+ * `Infinity` and let it through; `idOf` then bounds it to the `serial` columns' range.
+ */
 export const idParams = {
   type: 'object',
   required: ['id'],
-  properties: { id: { type: 'integer', minimum: 1, maximum: 2147483647 } },
+  properties: { id: { type: 'string', pattern: '^[1-9][0-9]{0,9}$' } },
 } as const;
+
+/** The request's `:id` (validated by `idParams`); a 400 beyond the 32-bit range. */
+export function idOf(params: unknown): number {
+  const id = Number((params as { id: string }).id);
+  if (id > MAX_ID) throw badRequest(`params/id must be at most ${MAX_ID}, got ${id}`);
+  return id;
+}

@@ -3,7 +3,7 @@ import { CsvError, parseCsv } from '../csv.js';
 import { CATEGORIES } from '../database/schema.js';
 import { jsonb, sql } from '../database/sql.js';
 import { isValidEan13 } from '../ean.js';
-import { type ApiContext, HttpError, idParams, notFound } from './context.js';
+import { type ApiContext, HttpError, idOf, idParams, notFound } from './context.js';
 
 export interface ImportJob {
   id: number;
@@ -182,7 +182,7 @@ export async function importRoutes(app: FastifyInstance, ctx: ApiContext): Promi
   });
 
   app.get('/api/v1/imports/:id', { schema: { params: idParams } }, async (request) => {
-    const { id } = request.params as { id: number };
+    const id = idOf(request.params);
     const job = await loadJob(id);
     if (!job) throw notFound(`import job ${id}`);
     return job;

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from '../database/sql.js';
-import { type ApiContext, idParams, notFound } from './context.js';
+import { type ApiContext, idOf, idParams, notFound } from './context.js';
 
 export interface MediaFile {
   id: number;
@@ -37,7 +37,7 @@ const attachSchema = {
 /** Media routes: file metadata, a product's files, attach and remove (→ `invalidateMediaCache()`). */
 export async function mediaRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   app.get('/api/v1/media/:id', { schema: { params: idParams } }, async (request) => {
-    const { id } = request.params as { id: number };
+    const id = idOf(request.params);
     const file = await ctx.reads.getOrSet(
       'media',
       `file_${id}`,
@@ -48,7 +48,7 @@ export async function mediaRoutes(app: FastifyInstance, ctx: ApiContext): Promis
   });
 
   app.get('/api/v1/products/:id/media', { schema: { params: idParams } }, async (request) => {
-    const { id } = request.params as { id: number };
+    const id = idOf(request.params);
     const files = await ctx.reads.getOrSet('media', `product_${id}_files`, async () => {
       const product = await ctx.db.one(sql`SELECT 1 FROM products WHERE id = ${id}`);
       if (!product) return null;
@@ -59,7 +59,7 @@ export async function mediaRoutes(app: FastifyInstance, ctx: ApiContext): Promis
   });
 
   app.post('/api/v1/products/:id/media', { schema: attachSchema }, async (request, reply) => {
-    const { id } = request.params as { id: number };
+    const id = idOf(request.params);
     const body = request.body as Omit<MediaFile, 'id' | 'productId' | 'createdAt'>;
     // INSERT … SELECT inserts nothing when the product does not exist
     const file = await ctx.db.one<MediaFile>(sql`
@@ -76,7 +76,7 @@ export async function mediaRoutes(app: FastifyInstance, ctx: ApiContext): Promis
   });
 
   app.delete('/api/v1/media/:id', { schema: { params: idParams } }, async (request, reply) => {
-    const { id } = request.params as { id: number };
+    const id = idOf(request.params);
     const removed = await ctx.db.one(sql`DELETE FROM media_files WHERE id = ${id} RETURNING id`);
     if (!removed) throw notFound(`media file ${id}`);
     await ctx.invalidation.invalidateMediaCache();

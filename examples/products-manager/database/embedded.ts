@@ -19,28 +19,30 @@ export async function startEmbeddedDatabase(dataDir: string, maxConnections = 64
   const thread = new Worker(new URL('./embedded-thread.js', import.meta.url), {
     workerData: { dataDir, maxConnections },
   });
+  let stopped: () => void = () => {};
   const port = await new Promise<number>((resolve, reject) => {
-    thread.once('error', reject);
-    thread.once('exit', (code) => reject(new Error(`the embedded database thread exited (code ${code})`)));
-    thread.once('message', (message: { type: string; port?: number; message?: string }) => {
+    thread.on('error', reject);
+    thread.on('exit', (code) => {
+      reject(new Error(`the embedded database thread exited (code ${code})`));
+      stopped();
+    });
+    thread.on('message', (message: { type: string; port?: number; message?: string }) => {
       if (message.type === 'listening') resolve(message.port!);
+      else if (message.type === 'stopped') stopped();
       else reject(new Error(`the embedded database did not start: ${message.message}`));
     });
   });
-  thread.removeAllListeners();
   let stopping: Promise<void> | undefined;
   return {
     url: `postgres://postgres@127.0.0.1:${port}/postgres`,
     stop() {
       stopping ??= new Promise<void>((resolve) => {
-        const done = () => {
+        // PGlite closes in well under a second; a thread stuck in a query is ended anyway
+        const timer = setTimeout(() => stopped(), 10_000);
+        stopped = () => {
           clearTimeout(timer);
           void thread.terminate().then(() => resolve());
         };
-        // PGlite closes in well under a second; a thread stuck in a query is ended anyway
-        const timer = setTimeout(done, 10_000);
-        thread.once('message', done);
-        thread.once('exit', done);
         thread.postMessage({ type: 'stop' });
       });
       return stopping;

@@ -1,5 +1,8 @@
 import pg from 'pg';
 
+/** A value that has no SQL literal (`Infinity`, text with NUL): the input that carried it is invalid. */
+export class SqlValueError extends TypeError {}
+
 /**
  * A statement whose values are already rendered as SQL literals. Why literals and not `$1`
  * parameters: the embedded database is PGlite behind pglite-socket, which runs the messages of all
@@ -18,13 +21,15 @@ function literal(value: SqlValue): string {
   if (value instanceof Sql) return value.text;
   if (value === null) return 'NULL';
   if (typeof value === 'number') {
-    if (!Number.isFinite(value)) throw new TypeError(`cannot write ${value} into SQL`);
+    if (!Number.isFinite(value)) throw new SqlValueError(`${value} is not a valid number here`);
     // parenthesised so that `a -${-1}` can never become a `--` comment
     return value < 0 ? `(${value})` : String(value);
   }
   if (typeof value === 'boolean') return value ? 'TRUE' : 'FALSE';
   if (value instanceof Date) return `${pg.escapeLiteral(value.toISOString())}::timestamptz`;
   if (Array.isArray(value)) return value.length === 0 ? 'NULL' : value.map(literal).join(', ');
+  // PostgreSQL text cannot hold NUL; a request that carries one is refused rather than failing in the database
+  if ((value as string).includes('\u0000')) throw new SqlValueError('text must not contain NUL characters');
   return pg.escapeLiteral(value as string);
 }
 
