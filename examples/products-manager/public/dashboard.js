@@ -90,7 +90,10 @@ function drawChart(history, domains) {
         height: 260,
         scales: { y: { range: [0, 100] } },
         axes: [{}, { label: 'hit rate %' }],
-        series: [{}, ...names.map((name, i) => ({ label: name, stroke: COLORS[i % COLORS.length], spanGaps: false }))],
+        series: [
+          {},
+          ...names.map((name, i) => ({ label: name, stroke: COLORS[i % COLORS.length], points: { size: 5 } })),
+        ],
       },
       [xs, ...series],
       $('#chart'),
@@ -234,7 +237,7 @@ async function clearDomain(dbType) {
   return getJson('/api/v1/cache/clear', {
     method: 'POST',
     headers: adminHeaders(),
-    body: JSON.stringify({ scope: 'domain', dbType }),
+    body: JSON.stringify({ dbType }),
   });
 }
 

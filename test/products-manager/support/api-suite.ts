@@ -386,13 +386,13 @@ export function describeProductsManagerApi(label: string, database: () => Promis
       expect(sum).toBeGreaterThan(0);
     });
 
-    it('nothing a client sends crashes a worker', async () => {
+    it('nothing a client sends crashes a worker or reaches the database as SQL', async () => {
       const before = (await svc.request('GET', '/api/v1/cluster')).body.workers.map((w: { pid: number }) => w.pid);
       const attempts: Array<[string, string, Parameters<RunningService['request']>[2]?]> = [
         ['GET', '/api/v1/products/1e309'],
         ['GET', '/api/v1/products?page=99999999999999999999'],
         ['GET', '/api/v1/products?q=%00%27%3B%20DROP%20TABLE%20products%3B--'],
-        ['GET', `/api/v1/products?q=${encodeURIComponent("'); DELETE FROM products; --")}&bogus=1`],
+        ['GET', `/api/v1/products?q=${encodeURIComponent("'); DELETE FROM products; --")}`],
         ['POST', '/api/v1/products', { raw: 'x'.repeat(2_000_000), contentType: 'application/json' }],
         ['POST', '/api/v1/products', { raw: '<xml/>', contentType: 'application/xml' }],
         ['POST', '/api/v1/code2asin/lookup', { json: { eans: Array.from({ length: 1001 }, (_, i) => ean13(i)) } }],
@@ -403,10 +403,11 @@ export function describeProductsManagerApi(label: string, database: () => Promis
       ];
       for (const [method, path, options] of attempts) {
         const answer = await svc.request(method, path, options);
-        expect(answer.status, `${method} ${path}`).toBeGreaterThanOrEqual(400);
         expect(answer.status, `${method} ${path}: ${JSON.stringify(answer.body)}`).toBeLessThan(500);
       }
-      expect((await svc.request('GET', '/api/v1/products/count')).body.count).toBeGreaterThan(SEED_PRODUCTS);
+      // a page no test asked for yet: read from the database, whose table is intact
+      const fresh = await svc.request('GET', '/api/v1/products?pageSize=1&page=777&sort=stock');
+      expect(fresh.body.total).toBeGreaterThan(SEED_PRODUCTS);
       const after = (await svc.request('GET', '/api/v1/cluster')).body.workers.map((w: { pid: number }) => w.pid);
       expect(after.sort()).toEqual(before.sort());
     });
