@@ -7,7 +7,10 @@ import { join } from 'node:path';
  * and kept in `<dataDir>/admin-token` (mode 0600), so that the dashboard's invalidate and flush
  * buttons work out of the box without the token ever being printed.
  */
-export function resolveAdminToken(env: NodeJS.ProcessEnv, dataDir: string): { token: string; source: string } {
+export function resolveAdminToken(
+  env: NodeJS.ProcessEnv,
+  dataDir: string,
+): { token: string; source: string } {
   const fromEnv = env.CACHE_ADMIN_TOKEN?.trim();
   if (fromEnv) return { token: fromEnv, source: 'CACHE_ADMIN_TOKEN' };
   const file = join(dataDir, 'admin-token');

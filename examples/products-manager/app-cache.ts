@@ -1,4 +1,12 @@
-import { type BatchFactory, type BuiltinDomain, type Cache, createCache, type Factory, type LoadOptions, type Logger } from 'cachette';
+import {
+  type BatchFactory,
+  type BuiltinDomain,
+  type Cache,
+  createCache,
+  type Factory,
+  type LoadOptions,
+  type Logger,
+} from 'cachette';
 
 /** The application's own domain next to the seed's six (S4 lets applications add theirs). */
 export const APP_DOMAINS = { dashboard: { prefix: 'dashboard_', ttl: 300 } };

@@ -75,11 +75,15 @@ export async function buildApp(
     return reply.code(500).send({ error: 'internal', message: 'internal error' });
   });
   app.setNotFoundHandler((request, reply) =>
-    reply.code(404).send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
+    reply
+      .code(404)
+      .send({ error: 'not_found', message: `no route ${request.method} ${request.url.split('?')[0]}` }),
   );
 
   for (const [path, file] of Object.entries(staticFiles())) {
-    app.get(path, (_request, reply) => reply.type(file.type).header('cache-control', 'no-cache').send(file.body));
+    app.get(path, (_request, reply) =>
+      reply.type(file.type).header('cache-control', 'no-cache').send(file.body),
+    );
   }
 
   app.get('/health', async (_request, reply) => {

@@ -91,7 +91,7 @@ export async function askTheWorkers(
   question: Question,
   timeoutMs = 2000,
 ): Promise<Array<{ workerId: number; answer: unknown }>> {
-  const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && w.isConnected());
+  const workers = Object.values(cluster.workers ?? {}).filter((w): w is Worker => w?.isConnected() === true);
   return Promise.all(
     workers.map(async (worker) => {
       const id = nextId++;

@@ -35,7 +35,8 @@ export class HitRateHistory {
       for (const [name, stats] of Object.entries(worker.stats.domains)) {
         const current = { hits: stats.l1Hits + stats.l2Hits, misses: stats.misses };
         now[name] = current;
-        const sum = (domains[name] ??= { hits: 0, misses: 0 });
+        domains[name] ??= { hits: 0, misses: 0 };
+        const sum = domains[name];
         sum.hits += Math.max(0, current.hits - (before[name]?.hits ?? 0));
         sum.misses += Math.max(0, current.misses - (before[name]?.misses ?? 0));
       }

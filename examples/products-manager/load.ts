@@ -4,16 +4,17 @@
 // redis-server on a free port and its own service; results go to examples/products-manager/LOAD.md.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { cpus } from 'node:os';
 import net from 'node:net';
+import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import autocannon, { type Result } from 'autocannon';
 
 const DURATION_SECONDS = Number(process.env.LOAD_DURATION_SECONDS ?? 10);
 const CONNECTIONS = Number(process.env.LOAD_CONNECTIONS ?? 20);
+const WARM_UP_SECONDS = 5;
 const SEED_PRODUCTS = Number(process.env.SEED_PRODUCTS ?? 50_000);
 /** The hot set of products the product-page case reads at random (a catalog's best sellers). */
-const HOT_PRODUCTS = 2000;
+const HOT_PRODUCTS = 500;
 const DATA_DIR = join(resolve(process.env.DATA_DIR ?? '.data'), 'load');
 const REPORT = new URL('./LOAD.md', import.meta.url);
 
@@ -28,7 +29,11 @@ function freePort(): Promise<number> {
   });
 }
 
-async function until(condition: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+async function until(
+  condition: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await condition())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
@@ -49,9 +54,13 @@ function canConnect(port: number): Promise<boolean> {
 
 /** A redis-server of our own, without persistence, that the restart case can kill. */
 async function startRedis(port: number): Promise<ChildProcess> {
-  const redis = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  });
+  const redis = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  );
   await until(() => canConnect(port), 10_000, `redis-server on ${port}`);
   return redis;
 }
@@ -99,7 +108,10 @@ const CATEGORIES = ['books', 'toys', 'garden', 'kitchen', 'sports', 'music'];
 /** The cases: one path generator each. */
 const CASES: Array<{ name: string; path: () => string }> = [
   { name: 'GET /api/v1/dashboard', path: () => '/api/v1/dashboard' },
-  { name: `GET /api/v1/products/:id (${HOT_PRODUCTS} hot ids)`, path: () => `/api/v1/products/${random(HOT_PRODUCTS)}` },
+  {
+    name: `GET /api/v1/products/:id (${HOT_PRODUCTS} hot ids)`,
+    path: () => `/api/v1/products/${random(HOT_PRODUCTS)}`,
+  },
   {
     name: 'GET /api/v1/products?category&page (60 pages)',
     path: () => `/api/v1/products?category=${CATEGORIES[random(CATEGORIES.length) - 1]}&page=${random(10)}`,
@@ -137,10 +149,12 @@ async function main(): Promise<void> {
       try {
         for (const [i, c] of CASES.entries()) {
           // a short warm-up: the first requests fill the cache (or the database's own buffers)
-          await run(port, c.path, 2);
+          await run(port, c.path, WARM_UP_SECONDS);
           const result = await run(port, c.path, DURATION_SECONDS);
           rows[i]![mode] = result;
-          console.log(`${c.name}: ${fmt(result.requests.average)} req/s, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}`);
+          console.log(
+            `${c.name}: ${fmt(result.requests.average)} req/s, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}`,
+          );
         }
       } finally {
         await stop(service);
@@ -153,7 +167,7 @@ async function main(): Promise<void> {
     const timeline: string[] = [];
     try {
       const mixed = () => CASES[random(CASES.length) - 1]!.path();
-      await run(port, mixed, 2);
+      await run(port, mixed, WARM_UP_SECONDS);
       const started = Date.now();
       const pending = run(port, mixed, 2 * DURATION_SECONDS);
       await new Promise((r) => setTimeout(r, (DURATION_SECONDS * 1000) / 2));
@@ -185,7 +199,7 @@ function report(rows: Row[], restart: Result, timeline: string[]): string {
   return `# Products Manager under load
 
 \`npm run load\` (examples/products-manager/load.ts), ${new Date().toISOString().slice(0, 10)}: autocannon on loopback,
-${CONNECTIONS} connections, ${DURATION_SECONDS} s per case after a 2 s warm-up, two workers, the embedded PGlite with
+${CONNECTIONS} connections, ${DURATION_SECONDS} s per case after a ${WARM_UP_SECONDS} s warm-up, two workers, the embedded PGlite with
 ${fmt(SEED_PRODUCTS)} products, Redis ${execFileSync('redis-server', ['--version'], { encoding: 'utf8' }).split(' ')[2]?.replace('v=', '')}
 on loopback; ${cpus().length} CPU cores shared with the load generator (and, when this was measured, other jobs): absolute
 numbers are indicative, the ratios are the point.

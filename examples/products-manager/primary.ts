@@ -48,7 +48,8 @@ export async function runPrimary(settings: Settings): Promise<void> {
   try {
     const seedStart = Date.now();
     const seeded = await prepareDatabase(setup, settings.seedProducts);
-    if (seeded > 0) log(`seeded ${seeded} products and their data in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
+    if (seeded > 0)
+      log(`seeded ${seeded} products and their data in ${((Date.now() - seedStart) / 1000).toFixed(1)} s`);
   } finally {
     await setup.close();
   }
@@ -73,7 +74,9 @@ export async function runPrimary(settings: Settings): Promise<void> {
       history: history.samples(),
     };
   };
-  serveTheWorkers(async (question) => (question === 'metrics' ? aggregator.clusterMetrics() : clusterStatus()));
+  serveTheWorkers(async (question) =>
+    question === 'metrics' ? aggregator.clusterMetrics() : clusterStatus(),
+  );
   const sampler = setInterval(async () => {
     const answers = await askTheWorkers('status');
     history.record(

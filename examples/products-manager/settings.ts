@@ -28,7 +28,9 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
   if (!text) return fallback;
   const value = Number(text);
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new SettingsError(`${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`);
+    throw new SettingsError(
+      `${name} must be a whole number from ${min} to ${max}, got ${JSON.stringify(text)}`,
+    );
   }
   return value;
 }

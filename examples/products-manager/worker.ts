@@ -2,8 +2,8 @@ import cluster from 'node:cluster';
 import { registerCacheMetrics } from 'cachette/prometheus';
 import Fastify, { LogController } from 'fastify';
 import type { ApiContext } from './api/context.js';
-import { CachedReads, createAppCache } from './app-cache.js';
 import { buildApp } from './app.js';
+import { CachedReads, createAppCache } from './app-cache.js';
 import { askThePrimary, serveThePrimary } from './cluster-ipc.js';
 import { Database } from './database/sql.js';
 import { Invalidation } from './invalidation.js';
@@ -94,16 +94,16 @@ export async function runWorker(settings: Settings, databaseUrl: string): Promis
     warming.startPeriodicWarming();
   }
 
-  let closing: Promise<void> | undefined;
-  const shutdown = () => {
-    closing ??= (async () => {
-      await warming.close();
-      await app.close();
-      await work.drain();
-      await cache.close();
-      await db.close();
-      process.exit(0);
-    })();
+  let closing = false;
+  const shutdown = async () => {
+    if (closing) return;
+    closing = true;
+    await warming.close();
+    await app.close();
+    await work.drain();
+    await cache.close();
+    await db.close();
+    process.exit(0);
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);

@@ -15,7 +15,7 @@ function redisKeys(redis: TestRedis, pattern: string): string[] {
 }
 
 /** Waits for `condition` in the page; a failure says what the page's message line showed. */
-async function waitOnPage(page: Page, condition: () => boolean | undefined, what: string): Promise<void> {
+async function waitOnPage(page: Page, condition: string, what: string): Promise<void> {
   try {
     await page.waitForFunction(condition, undefined, { timeout: 15_000 });
   } catch {
@@ -59,13 +59,17 @@ describe('the cache dashboard page (headless Chromium)', () => {
     await page.waitForSelector('#workers .card:nth-child(2)');
     expect(await page.textContent('#overall')).toBe('Redis connected');
     await page.waitForSelector('#chart .uplot');
-    await page.waitForFunction(() => document.querySelectorAll('#warming tbody tr').length === 6);
-    const tasks = await page.$$eval('#warming tbody tr td:nth-child(2)', (cells) => cells.map((c) => c.textContent));
+    await waitOnPage(
+      page,
+      "document.querySelectorAll('#warming tbody tr').length === 6",
+      'the warming tasks',
+    );
+    const tasks = await page.locator('#warming tbody tr td:nth-child(2)').allTextContents();
     expect(new Set(tasks)).toEqual(new Set(['dashboard_stats', 'products_count', 'supplier_list']));
   });
 
   it('shows the hit rate of a domain change after API traffic', async () => {
-    const reads = () => page.$eval('#hit-rate-catalog', (cell) => Number((cell as HTMLElement).dataset.reads));
+    const reads = async () => Number(await page.getAttribute('#hit-rate-catalog', 'data-reads'));
     const rateBefore = await page.textContent('#hit-rate-catalog');
     const readsBefore = await reads();
     for (let round = 0; round < 10; round++) {
@@ -82,15 +86,23 @@ describe('the cache dashboard page (headless Chromium)', () => {
     await page.click('#token-form button');
     await page.selectOption('#keys-domain', 'catalog');
     await page.click('#keys-form button');
-    await waitOnPage(page, () => document.querySelectorAll('#keys-list tbody tr').length > 0, 'the key list');
-    const listed = await page.$$eval('#keys-list tbody tr td:first-child', (cells) => cells.map((c) => c.textContent));
+    await waitOnPage(page, "document.querySelectorAll('#keys-list tbody tr').length > 0", 'the key list');
+    const listed = await page.locator('#keys-list tbody tr td:first-child').allTextContents();
     expect(listed).toEqual(expect.arrayContaining(['products_1', 'products_5']));
     await page.screenshot({ path: `${SCREENSHOT_DIR}/products-manager-dashboard.png`, fullPage: true });
 
     expect(redisKeys(redis, 'catalog_*').length).toBeGreaterThan(0);
     await page.click('[data-invalidate="catalog"]');
-    await waitOnPage(page, () => document.querySelector('#message')?.textContent?.includes('catalog invalidated'), 'the invalidation');
-    await waitOnPage(page, () => document.querySelectorAll('#keys-list tbody tr').length === 0, 'an empty key list');
+    await waitOnPage(
+      page,
+      "document.querySelector('#message')?.textContent?.includes('catalog invalidated')",
+      'the invalidation',
+    );
+    await waitOnPage(
+      page,
+      "document.querySelectorAll('#keys-list tbody tr').length === 0",
+      'an empty key list',
+    );
     expect(redisKeys(redis, 'catalog_*')).toEqual([]);
   });
 
@@ -100,23 +112,32 @@ describe('the cache dashboard page (headless Chromium)', () => {
     expect(redisKeys(redis, 'media_*').length).toBeGreaterThan(0);
     page.once('dialog', (dialog) => void dialog.accept());
     await page.click('#flush');
-    await waitOnPage(page, () => document.querySelector('#message')?.textContent?.startsWith('Flushed'), 'the flush');
+    await waitOnPage(
+      page,
+      "document.querySelector('#message')?.textContent?.startsWith('Flushed')",
+      'the flush',
+    );
     expect([...redisKeys(redis, 'media_*'), ...redisKeys(redis, 'dashboard_*')]).toEqual([]);
   });
 
   it('shows that Redis is unreachable while the service keeps serving', async () => {
     await redis.kill();
-    await page.waitForFunction(
-      () => document.querySelector('#overall')?.textContent?.startsWith('Redis unreachable'),
-      undefined,
-      { timeout: 15_000 },
+    await waitOnPage(
+      page,
+      "document.querySelector('#overall')?.textContent?.startsWith('Redis unreachable')",
+      'the outage',
     );
     expect((await svc.request('GET', '/api/v1/products/3')).status).toBe(200);
-    await page.screenshot({ path: `${SCREENSHOT_DIR}/products-manager-dashboard-redis-down.png`, fullPage: true });
-    await redis.start();
-    await page.waitForFunction(() => document.querySelector('#overall')?.textContent === 'Redis connected', undefined, {
-      timeout: 15_000,
+    await page.screenshot({
+      path: `${SCREENSHOT_DIR}/products-manager-dashboard-redis-down.png`,
+      fullPage: true,
     });
+    await redis.start();
+    await waitOnPage(
+      page,
+      "document.querySelector('#overall')?.textContent === 'Redis connected'",
+      'Redis again',
+    );
   });
 });
 

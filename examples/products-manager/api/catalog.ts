@@ -36,7 +36,9 @@ interface ListQuery {
   sort: keyof typeof SORTS;
 }
 
-type ProductFields = Partial<Pick<Product, 'ean' | 'name' | 'category' | 'priceCents' | 'stock' | 'supplierId'>>;
+type ProductFields = Partial<
+  Pick<Product, 'ean' | 'name' | 'category' | 'priceCents' | 'stock' | 'supplierId'>
+>;
 
 const SORTS = {
   id: sql`p.id`,
@@ -109,7 +111,9 @@ export function loadProduct(ctx: ApiContext, id: number): Promise<Product | null
 /** Products in the catalog (all, or of one category). */
 export async function countProducts(ctx: ApiContext, category?: string): Promise<number> {
   const where = category === undefined ? sql`TRUE` : sql`category = ${category}`;
-  const row = await ctx.db.one<{ count: number }>(sql`SELECT count(*)::int AS count FROM products WHERE ${where}`);
+  const row = await ctx.db.one<{ count: number }>(
+    sql`SELECT count(*)::int AS count FROM products WHERE ${where}`,
+  );
   return row!.count;
 }
 
@@ -207,7 +211,12 @@ export async function catalogRoutes(app: FastifyInstance, ctx: ApiContext): Prom
     {
       schema: {
         params: idParams,
-        body: { type: 'object', additionalProperties: false, minProperties: 1, properties: productProperties },
+        body: {
+          type: 'object',
+          additionalProperties: false,
+          minProperties: 1,
+          properties: productProperties,
+        },
       },
     },
     async (request) => {
@@ -225,7 +234,8 @@ export async function catalogRoutes(app: FastifyInstance, ctx: ApiContext): Prom
       } as const;
       // column names come from the fixed map above, never from the request
       const assignments = Object.entries(body).map(
-        ([field, value]) => sql`${new Sql(columns[field as keyof typeof columns])} = ${value as string | number}`,
+        ([field, value]) =>
+          sql`${new Sql(columns[field as keyof typeof columns])} = ${value as string | number}`,
       );
       const updated = await ctx.db.one<{ id: number }>(sql`
         UPDATE products SET ${joinSql(assignments, ', ')}, updated_at = now() WHERE id = ${id} RETURNING id`);
@@ -244,5 +254,7 @@ export async function catalogRoutes(app: FastifyInstance, ctx: ApiContext): Prom
     return reply.code(204).send();
   });
 
-  app.get('/api/v1/suppliers', async () => ctx.reads.getOrSet('catalog', 'supplier_list', () => listSuppliers(ctx)));
+  app.get('/api/v1/suppliers', async () =>
+    ctx.reads.getOrSet('catalog', 'supplier_list', () => listSuppliers(ctx)),
+  );
 }

@@ -11,14 +11,18 @@ export interface AsinMapping {
 
 /** Mappings stay a day (the domain's TTL, S4); an EAN without one is cached as `null` too. */
 async function lookup(ctx: ApiContext, eans: readonly string[]): Promise<Array<AsinMapping | null>> {
-  const found = await ctx.reads.getOrSetMany<AsinMapping | null>('code2asin', eans.map((ean) => `ean_${ean}`), async (keys) => {
-    const wanted = keys.map((key) => key.slice('ean_'.length));
-    const rows = await ctx.db.query<AsinMapping>(
-      sql`SELECT ean, asin, marketplace FROM asin_mappings WHERE ean IN (${wanted})`,
-    );
-    const byEan = new Map(rows.map((row) => [row.ean, row]));
-    return new Map(wanted.map((ean) => [`ean_${ean}`, byEan.get(ean) ?? null]));
-  });
+  const found = await ctx.reads.getOrSetMany<AsinMapping | null>(
+    'code2asin',
+    eans.map((ean) => `ean_${ean}`),
+    async (keys) => {
+      const wanted = keys.map((key) => key.slice('ean_'.length));
+      const rows = await ctx.db.query<AsinMapping>(
+        sql`SELECT ean, asin, marketplace FROM asin_mappings WHERE ean IN (${wanted})`,
+      );
+      const byEan = new Map(rows.map((row) => [row.ean, row]));
+      return new Map(wanted.map((ean) => [`ean_${ean}`, byEan.get(ean) ?? null]));
+    },
+  );
   return found.map((mapping) => mapping ?? null);
 }
 
@@ -71,7 +75,11 @@ export async function code2asinRoutes(app: FastifyInstance, ctx: ApiContext): Pr
       const mappings = await lookup(ctx, eans);
       return {
         found: mappings.filter(Boolean).length,
-        results: eans.map((ean, i) => ({ ean, asin: mappings[i]?.asin ?? null, marketplace: mappings[i]?.marketplace ?? null })),
+        results: eans.map((ean, i) => ({
+          ean,
+          asin: mappings[i]?.asin ?? null,
+          marketplace: mappings[i]?.marketplace ?? null,
+        })),
       };
     },
   );

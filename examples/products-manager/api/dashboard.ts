@@ -24,5 +24,7 @@ export function dashboardStats(ctx: ApiContext) {
 
 /** The dashboard route: one cached document, invalidated after any change. */
 export async function dashboardRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
-  app.get('/api/v1/dashboard', async () => ctx.reads.getOrSet('dashboard', 'stats', () => dashboardStats(ctx)));
+  app.get('/api/v1/dashboard', async () =>
+    ctx.reads.getOrSet('dashboard', 'stats', () => dashboardStats(ctx)),
+  );
 }

@@ -41,7 +41,9 @@ const CATEGORY_SET = new Set<string>(CATEGORIES);
 
 function wholeNumber(value: unknown, min: number, max: number): number | undefined {
   const number = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
-  return typeof number === 'number' && Number.isInteger(number) && number >= min && number <= max ? number : undefined;
+  return typeof number === 'number' && Number.isInteger(number) && number >= min && number <= max
+    ? number
+    : undefined;
 }
 
 /** Checks one input row; returns the row ready for the database, or what is wrong with it. */
@@ -59,7 +61,8 @@ function checkRow(input: unknown, suppliers: ReadonlySet<number>): ImportRow | s
   const stock = wholeNumber(row.stock, 0, 10_000_000);
   if (stock === undefined) return 'stock must be a whole number from 0 to 10000000';
   const supplierId = wholeNumber(row.supplierId, 1, 2147483647);
-  if (supplierId === undefined || !suppliers.has(supplierId)) return 'supplierId must name an existing supplier';
+  if (supplierId === undefined || !suppliers.has(supplierId))
+    return 'supplierId must name an existing supplier';
   return { ean, name, category, price_cents: priceCents, stock, supplier_id: supplierId };
 }
 
@@ -69,12 +72,14 @@ function rowsOf(body: unknown, format: 'csv' | 'json'): unknown[] {
     try {
       return parseCsv(body as string);
     } catch (err) {
-      if (err instanceof CsvError) throw new HttpError(400, 'bad_request', `the CSV cannot be read: ${err.message}`);
+      if (err instanceof CsvError)
+        throw new HttpError(400, 'bad_request', `the CSV cannot be read: ${err.message}`);
       throw err;
     }
   }
   const rows = Array.isArray(body) ? body : (body as { rows?: unknown } | null)?.rows;
-  if (!Array.isArray(rows)) throw new HttpError(400, 'bad_request', 'send a JSON array of rows, or { "rows": [...] }');
+  if (!Array.isArray(rows))
+    throw new HttpError(400, 'bad_request', 'send a JSON array of rows, or { "rows": [...] }');
   return rows;
 }
 
@@ -84,15 +89,24 @@ function rowsOf(body: unknown, format: 'csv' | 'json'): unknown[] {
  * (`job_<id>`), dropped at each step so that polling reads the new one. At the end, the catalog's
  * products and the dashboard are invalidated by pattern (the seed's bulk-import strategy).
  */
-export async function importRoutes(app: FastifyInstance, ctx: ApiContext): Promise<{ drain(): Promise<void> }> {
+export async function importRoutes(
+  app: FastifyInstance,
+  ctx: ApiContext,
+): Promise<{ drain(): Promise<void> }> {
   const running = new Set<Promise<void>>();
 
-  app.addContentTypeParser('text/csv', { parseAs: 'string', bodyLimit: 50 * 1024 * 1024 }, (_request, body, done) =>
-    done(null, body),
+  app.addContentTypeParser(
+    'text/csv',
+    { parseAs: 'string', bodyLimit: 50 * 1024 * 1024 },
+    (_request, body, done) => done(null, body),
   );
 
   const loadJob = (id: number) =>
-    ctx.reads.getOrSet('imports', `job_${id}`, async () => (await ctx.db.one<ImportJob>(sql`${SELECT_JOB} WHERE id = ${id}`)) ?? null);
+    ctx.reads.getOrSet(
+      'imports',
+      `job_${id}`,
+      async () => (await ctx.db.one<ImportJob>(sql`${SELECT_JOB} WHERE id = ${id}`)) ?? null,
+    );
 
   async function setJob(id: number, changes: ReturnType<typeof sql>): Promise<void> {
     await ctx.db.query(sql`UPDATE import_jobs SET ${changes} WHERE id = ${id}`);
@@ -121,7 +135,10 @@ export async function importRoutes(app: FastifyInstance, ctx: ApiContext): Promi
           FROM written`);
         inserted += counts!.inserted;
         updated += counts!.updated;
-        await setJob(id, sql`processed_rows = ${start + chunk.length}, inserted = ${inserted}, updated = ${updated}`);
+        await setJob(
+          id,
+          sql`processed_rows = ${start + chunk.length}, inserted = ${inserted}, updated = ${updated}`,
+        );
       }
       await invalidateAfterImport();
       await setJob(id, sql`status = 'done', finished_at = now()`);
@@ -146,7 +163,11 @@ export async function importRoutes(app: FastifyInstance, ctx: ApiContext): Promi
     const input = rowsOf(request.body, format);
     if (input.length === 0) throw new HttpError(400, 'bad_request', 'the import has no rows');
     if (input.length > MAX_IMPORT_ROWS) {
-      throw new HttpError(413, 'too_large', `an import takes at most ${MAX_IMPORT_ROWS} rows, got ${input.length}`);
+      throw new HttpError(
+        413,
+        'too_large',
+        `an import takes at most ${MAX_IMPORT_ROWS} rows, got ${input.length}`,
+      );
     }
     const supplierRows = await ctx.db.query<{ id: number }>(sql`SELECT id FROM suppliers`);
     const suppliers = new Set(supplierRows.map((row) => row.id));
@@ -156,7 +177,8 @@ export async function importRoutes(app: FastifyInstance, ctx: ApiContext): Promi
     input.forEach((raw, i) => {
       const checked = checkRow(raw, suppliers);
       if (typeof checked === 'string') problems.push({ row: i + 1, message: checked });
-      else if (eans.has(checked.ean)) problems.push({ row: i + 1, message: `ean ${checked.ean} appears twice` });
+      else if (eans.has(checked.ean))
+        problems.push({ row: i + 1, message: `ean ${checked.ean} appears twice` });
       else {
         eans.add(checked.ean);
         rows.push(checked);
@@ -175,10 +197,7 @@ export async function importRoutes(app: FastifyInstance, ctx: ApiContext): Promi
                 error, created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt"`);
     const task = run(job!.id, rows).finally(() => running.delete(task));
     running.add(task);
-    return reply
-      .code(202)
-      .header('location', `/api/v1/imports/${job!.id}`)
-      .send(job);
+    return reply.code(202).header('location', `/api/v1/imports/${job!.id}`).send(job);
   });
 
   app.get('/api/v1/imports/:id', { schema: { params: idParams } }, async (request) => {

@@ -134,7 +134,9 @@ function seedStatements(products: number) {
 /** Creates the schema if needed and seeds it on the first start; returns the products seeded now (0 if already there). */
 export async function prepareDatabase(db: Database, products: number): Promise<number> {
   await db.query(SCHEMA);
-  const seeded = await db.one<{ value: string }>(sql`SELECT value FROM app_meta WHERE key = 'seeded_products'`);
+  const seeded = await db.one<{ value: string }>(
+    sql`SELECT value FROM app_meta WHERE key = 'seeded_products'`,
+  );
   if (seeded) return 0;
   // one simple-protocol query runs as one implicit transaction: an interrupted seed leaves nothing behind
   await db.query(joinSql(seedStatements(products), ';\n'));

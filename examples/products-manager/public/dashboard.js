@@ -1,7 +1,6 @@
 // The cache dashboard: polls /api/v1/cluster (every worker's cache state, gathered by the primary)
 // and /api/v1/cache/stats, draws the hit rate per domain with uPlot, and drives the admin API
 // (/api/v1/cache/keys and /clear) with the admin token kept in this tab's sessionStorage.
-'use strict';
 
 const REFRESH_MS = 2000;
 const COLORS = ['#2563eb', '#16a34a', '#d97706', '#9333ea', '#dc2626', '#0891b2', '#4b5563', '#db2777'];
@@ -62,7 +61,8 @@ function totals(workers) {
   const domains = {};
   for (const worker of workers) {
     for (const [name, s] of Object.entries(worker.stats?.domains ?? {})) {
-      const sum = (domains[name] ??= { l1Hits: 0, l2Hits: 0, misses: 0, errors: 0 });
+      domains[name] ??= { l1Hits: 0, l2Hits: 0, misses: 0, errors: 0 };
+      const sum = domains[name];
       sum.l1Hits += s.l1Hits;
       sum.l2Hits += s.l2Hits;
       sum.misses += s.misses;
@@ -92,7 +92,11 @@ function drawChart(history, domains) {
         axes: [{}, { label: 'hit rate %' }],
         series: [
           {},
-          ...names.map((name, i) => ({ label: name, stroke: COLORS[i % COLORS.length], points: { size: 5 } })),
+          ...names.map((name, i) => ({
+            label: name,
+            stroke: COLORS[i % COLORS.length],
+            points: { size: 5 },
+          })),
         ],
       },
       [xs, ...series],
@@ -150,7 +154,10 @@ function drawWorkers(status) {
         ['uptime', `${w.uptimeSeconds} s`],
         ['requests', w.requests],
         ['database', w.database],
-        ['L1', `${w.cache.l1.entries} entries, ${(w.cache.l1.bytes / 1024).toFixed(0)} KiB (TTL ${w.cache.l1.ttl} s)`],
+        [
+          'L1',
+          `${w.cache.l1.entries} entries, ${(w.cache.l1.bytes / 1024).toFixed(0)} KiB (TTL ${w.cache.l1.ttl} s)`,
+        ],
         ['L2', `${w.cache.l2.state} · ${w.cache.l2.url}`],
         ['breaker', `${w.cache.breaker} (opened ${w.cache.l2.breakerOpens}×)`],
         ['coherence', coherence ? `${coherence.state ?? JSON.stringify(coherence)}` : 'L1 TTL only'],
@@ -201,9 +208,7 @@ async function refresh() {
     const domains = totals(live);
     const redisReady = live.length > 0 && live.every((w) => w.cache.l2.state === 'ready');
     const overall = $('#overall');
-    overall.textContent = redisReady
-      ? 'Redis connected'
-      : 'Redis unreachable: serving from the database';
+    overall.textContent = redisReady ? 'Redis connected' : 'Redis unreachable: serving from the database';
     overall.className = `pill ${redisReady ? 'ok' : 'degraded'}`;
     drawDomains(domains, stats);
     drawChart(status.history, domains);

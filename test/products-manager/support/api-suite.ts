@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ean13 } from '../../../examples/products-manager/ean.js';
 import { startRedis, type TestRedis, waitFor } from '../../support/redis.js';
-import { type RunningService, SEED_PRODUCTS, startService } from './service.js';
+import { type Json, type RunningService, SEED_PRODUCTS, startService } from './service.js';
 
 /** The EAN the seed gives product `id`; products whose id is a multiple of 5 have no ASIN. */
 export const seededEan = (id: number) => ean13(376000000000 + id);
@@ -68,7 +68,14 @@ export function describeProductsManagerApi(label: string, database: () => Promis
     });
 
     it('refuses malformed list queries with a 400 that names the problem', async () => {
-      for (const query of ['pageSize=1000', 'page=0', 'category=cars', 'bogus=1', 'inStock=maybe', 'sort=random']) {
+      for (const query of [
+        'pageSize=1000',
+        'page=0',
+        'category=cars',
+        'bogus=1',
+        'inStock=maybe',
+        'sort=random',
+      ]) {
         const answer = await svc.request('GET', `/api/v1/products?${query}`);
         expect(answer.status, query).toBe(400);
         expect(answer.body.error).toBe('bad_request');
@@ -109,7 +116,8 @@ export function describeProductsManagerApi(label: string, database: () => Promis
         );
         await everywhere(
           async () =>
-            (await svc.getVia(worker, '/api/v1/dashboard')).body.products === dashboardBefore.body.products + 1,
+            (await svc.getVia(worker, '/api/v1/dashboard')).body.products ===
+            dashboardBefore.body.products + 1,
           `worker ${worker}'s dashboard to count the new product`,
         );
       }
@@ -127,7 +135,15 @@ export function describeProductsManagerApi(label: string, database: () => Promis
         { ean: ean13(400000000002), name: 'x', category: 'toys', priceCents: 1, stock: 1, supplierId: 99999 },
         { ean: ean13(400000000003), name: '', category: 'toys', priceCents: 1, stock: 1, supplierId: 1 },
         { ean: ean13(400000000004), name: 'x', category: 'toys', priceCents: -1, stock: 1, supplierId: 1 },
-        { ean: ean13(400000000005), name: 'x', category: 'toys', priceCents: 1, stock: 1, supplierId: 1, admin: true },
+        {
+          ean: ean13(400000000005),
+          name: 'x',
+          category: 'toys',
+          priceCents: 1,
+          stock: 1,
+          supplierId: 1,
+          admin: true,
+        },
         { name: 'x' },
       ];
       for (const json of invalid) {
@@ -135,7 +151,10 @@ export function describeProductsManagerApi(label: string, database: () => Promis
         expect(answer.status, JSON.stringify(json)).toBe(400);
         expect(answer.body.message).toEqual(expect.any(String));
       }
-      const malformed = await svc.request('POST', '/api/v1/products', { raw: '{"ean":', contentType: 'application/json' });
+      const malformed = await svc.request('POST', '/api/v1/products', {
+        raw: '{"ean":',
+        contentType: 'application/json',
+      });
       expect(malformed.status).toBe(400);
     });
 
@@ -155,13 +174,24 @@ export function describeProductsManagerApi(label: string, database: () => Promis
       );
 
       expect((await svc.request('PATCH', '/api/v1/products/7', { json: {} })).status).toBe(400);
-      expect((await svc.request('PATCH', '/api/v1/products/7', { json: { stock: 'many' } })).status).toBe(400);
-      expect((await svc.request('PATCH', '/api/v1/products/999999', { json: { stock: 1 } })).status).toBe(404);
+      expect((await svc.request('PATCH', '/api/v1/products/7', { json: { stock: 'many' } })).status).toBe(
+        400,
+      );
+      expect((await svc.request('PATCH', '/api/v1/products/999999', { json: { stock: 1 } })).status).toBe(
+        404,
+      );
     });
 
     it('deletes a product: 204, then 404 everywhere; 404 for an unknown one', async () => {
       const created = await svc.request('POST', '/api/v1/products', {
-        json: { ean: ean13(400000000010), name: 'Short-lived', category: 'pets', priceCents: 5, stock: 5, supplierId: 3 },
+        json: {
+          ean: ean13(400000000010),
+          name: 'Short-lived',
+          category: 'pets',
+          priceCents: 5,
+          stock: 5,
+          supplierId: 3,
+        },
       });
       await svc.getVia(1, `/api/v1/products/${created.body.id}`);
       await svc.getVia(2, `/api/v1/products/${created.body.id}`);
@@ -234,11 +264,17 @@ export function describeProductsManagerApi(label: string, database: () => Promis
       expect(bulk.body.found).toBe(3);
       expect(bulk.body.results[2]).toEqual({ ean: seededEan(5), asin: null, marketplace: null });
       expect(bulk.body.results[0].asin).toBe(one.body.asin);
-      expect(redisKeys(redis, 'code2asin_ean_*').sort()).toEqual(eans.map((e) => `code2asin_ean_${e}`).sort());
+      expect(redisKeys(redis, 'code2asin_ean_*').sort()).toEqual(
+        eans.map((e) => `code2asin_ean_${e}`).sort(),
+      );
       const ttl = Number(redis.cli('TTL', `code2asin_ean_${seededEan(2)}`));
       expect(ttl).toBeGreaterThan(86_000);
-      expect((await svc.request('POST', '/api/v1/code2asin/lookup', { json: { eans: [] } })).status).toBe(400);
-      expect((await svc.request('POST', '/api/v1/code2asin/lookup', { json: { eans: ['1'] } })).status).toBe(400);
+      expect((await svc.request('POST', '/api/v1/code2asin/lookup', { json: { eans: [] } })).status).toBe(
+        400,
+      );
+      expect((await svc.request('POST', '/api/v1/code2asin/lookup', { json: { eans: ['1'] } })).status).toBe(
+        400,
+      );
     });
 
     it('computes the daily analytics report once and serves it from the cache', async () => {
@@ -285,8 +321,8 @@ export function describeProductsManagerApi(label: string, database: () => Promis
       const accepted = await svc.request('POST', '/api/v1/imports', { json: rows });
       expect(accepted.status).toBe(202);
       expect(accepted.body).toMatchObject({ status: 'queued', totalRows: 1500 });
-      let job: any;
-      await everywhere(
+      let job: Json;
+      await waitFor(
         async () => {
           job = (await svc.request('GET', `/api/v1/imports/${accepted.body.id}`)).body;
           return job.status === 'done' || job.status === 'failed';
@@ -312,7 +348,8 @@ export function describeProductsManagerApi(label: string, database: () => Promis
         'the imported name',
       );
       await everywhere(
-        async () => (await svc.request('GET', '/api/v1/products/count')).body.count === SEED_PRODUCTS + 1 + 1499,
+        async () =>
+          (await svc.request('GET', '/api/v1/products/count')).body.count === SEED_PRODUCTS + 1 + 1499,
         'the count to include the imported products',
       );
 
@@ -331,7 +368,14 @@ export function describeProductsManagerApi(label: string, database: () => Promis
     it('refuses invalid imports with a 400 listing the bad rows, and imports nothing', async () => {
       const invalid = await svc.request('POST', '/api/v1/imports', {
         json: [
-          { ean: ean13(520000000000), name: 'Never imported', category: 'toys', priceCents: 1, stock: 1, supplierId: 1 },
+          {
+            ean: ean13(520000000000),
+            name: 'Never imported',
+            category: 'toys',
+            priceCents: 1,
+            stock: 1,
+            supplierId: 1,
+          },
           { ean: '1', name: 'bad', category: 'toys', priceCents: 1, stock: 1, supplierId: 1 },
           { ean: ean13(520000000001), name: 'bad', category: 'cars', priceCents: 1, stock: 1, supplierId: 1 },
         ],
@@ -373,12 +417,16 @@ export function describeProductsManagerApi(label: string, database: () => Promis
         expect(worker.cache.l2.state).toBe('ready');
         expect(worker.warming.tasks.dashboard_stats.successCount).toBeGreaterThanOrEqual(1);
       }
-      const requests = cluster.body.workers.map((w: { stats: { total: { l1Hits: number } } }) => w.stats.total);
+      const requests = cluster.body.workers.map(
+        (w: { stats: { total: { l1Hits: number } } }) => w.stats.total,
+      );
       expect(cluster.body.history.length).toBeGreaterThan(0);
 
       const metrics = await svc.request('GET', '/metrics');
       expect(metrics.status).toBe(200);
-      const l1Hits = [...metrics.body.matchAll(/^cachette_hits_total\{tier="l1",db_type="catalog"\} (\d+)/gm)];
+      const l1Hits = [
+        ...metrics.body.matchAll(/^cachette_hits_total\{tier="l1",db_type="catalog"\} (\d+)/gm),
+      ];
       expect(l1Hits).toHaveLength(1);
       const sum = requests.reduce((total: number, t: { l1Hits: number }) => total + t.l1Hits, 0);
       // summed across both workers: at least what the status showed a moment before
@@ -387,7 +435,9 @@ export function describeProductsManagerApi(label: string, database: () => Promis
     });
 
     it('nothing a client sends crashes a worker or reaches the database as SQL', async () => {
-      const before = (await svc.request('GET', '/api/v1/cluster')).body.workers.map((w: { pid: number }) => w.pid);
+      const before = (await svc.request('GET', '/api/v1/cluster')).body.workers.map(
+        (w: { pid: number }) => w.pid,
+      );
       const attempts: Array<[string, string, Parameters<RunningService['request']>[2]?]> = [
         ['GET', '/api/v1/products/1e309'],
         ['GET', '/api/v1/products?page=99999999999999999999'],
@@ -395,8 +445,16 @@ export function describeProductsManagerApi(label: string, database: () => Promis
         ['GET', `/api/v1/products?q=${encodeURIComponent("'); DELETE FROM products; --")}`],
         ['POST', '/api/v1/products', { raw: 'x'.repeat(2_000_000), contentType: 'application/json' }],
         ['POST', '/api/v1/products', { raw: '<xml/>', contentType: 'application/xml' }],
-        ['POST', '/api/v1/code2asin/lookup', { json: { eans: Array.from({ length: 1001 }, (_, i) => ean13(i)) } }],
-        ['POST', '/api/v1/imports', { raw: '{"rows":{"__proto__":{"x":1}}}', contentType: 'application/json' }],
+        [
+          'POST',
+          '/api/v1/code2asin/lookup',
+          { json: { eans: Array.from({ length: 1001 }, (_, i) => ean13(i)) } },
+        ],
+        [
+          'POST',
+          '/api/v1/imports',
+          { raw: '{"rows":{"__proto__":{"x":1}}}', contentType: 'application/json' },
+        ],
         ['GET', '/api/v1/cache/keys?dbType=__proto__'],
         ['GET', '/../../etc/passwd'],
         ['DELETE', '/api/v1/products/-1'],
@@ -408,7 +466,9 @@ export function describeProductsManagerApi(label: string, database: () => Promis
       // a page no test asked for yet: read from the database, whose table is intact
       const fresh = await svc.request('GET', '/api/v1/products?pageSize=1&page=777&sort=stock');
       expect(fresh.body.total).toBeGreaterThan(SEED_PRODUCTS);
-      const after = (await svc.request('GET', '/api/v1/cluster')).body.workers.map((w: { pid: number }) => w.pid);
+      const after = (await svc.request('GET', '/api/v1/cluster')).body.workers.map(
+        (w: { pid: number }) => w.pid,
+      );
       expect(after.sort()).toEqual(before.sort());
     });
 
@@ -424,18 +484,27 @@ export function describeProductsManagerApi(label: string, database: () => Promis
       expect(health.body.database).toBe('up');
 
       const created = await svc.request('POST', '/api/v1/products', {
-        json: { ean: ean13(600000000000), name: 'Offline', category: 'tools', priceCents: 70, stock: 2, supplierId: 4 },
+        json: {
+          ean: ean13(600000000000),
+          name: 'Offline',
+          category: 'tools',
+          priceCents: 70,
+          stock: 2,
+          supplierId: 4,
+        },
       });
       expect(created.status).toBe(201);
       const id = created.body.id;
-      expect((await svc.request('PATCH', `/api/v1/products/${id}`, { json: { stock: 9 } })).body.stock).toBe(9);
+      expect((await svc.request('PATCH', `/api/v1/products/${id}`, { json: { stock: 9 } })).body.stock).toBe(
+        9,
+      );
       for (const worker of [1, 2]) {
-        await waitFor(
+        await everywhere(
           async () => (await svc.getVia(worker, `/api/v1/products/${id}`)).body.stock === 9,
           `worker ${worker} to serve the product from the database`,
         );
       }
-      const checks: Array<[string, (body: any) => boolean]> = [
+      const checks: Array<[string, (body: Json) => boolean]> = [
         ['/api/v1/products?pageSize=2', (b) => b.items.length === 2],
         ['/api/v1/products/count', (b) => b.count > SEED_PRODUCTS],
         ['/api/v1/suppliers', (b) => b.length === 200],
@@ -446,7 +515,10 @@ export function describeProductsManagerApi(label: string, database: () => Promis
         ['/api/v1/dashboard', (b) => b.products > SEED_PRODUCTS],
         ['/api/v1/imports/1', (b) => b.status === 'done'],
         ['/api/v1/cache/stats', (b) => b.status === 'degraded'],
-        ['/api/v1/cluster', (b) => b.workers.every((w: { cache: { l2: { state: string } } }) => w.cache.l2.state !== 'ready')],
+        [
+          '/api/v1/cluster',
+          (b) => b.workers.every((w: { cache: { l2: { state: string } } }) => w.cache.l2.state !== 'ready'),
+        ],
       ];
       for (const [path, valid] of checks) {
         const answer = await svc.request('GET', path);
@@ -460,7 +532,16 @@ export function describeProductsManagerApi(label: string, database: () => Promis
       });
       expect(attached.status).toBe(201);
       const imported = await svc.request('POST', '/api/v1/imports', {
-        json: [{ ean: ean13(610000000000), name: 'Offline import', category: 'tools', priceCents: 1, stock: 1, supplierId: 1 }],
+        json: [
+          {
+            ean: ean13(610000000000),
+            name: 'Offline import',
+            category: 'tools',
+            priceCents: 1,
+            stock: 1,
+            supplierId: 1,
+          },
+        ],
       });
       expect(imported.status).toBe(202);
       await waitFor(

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -11,7 +11,10 @@ export const ADMIN_TOKEN = 'products-manager-test-token';
 /** Products the tests' first start seeds: enough for pages and filters, quick to create. */
 export const SEED_PRODUCTS = 2000;
 
-export interface Answer<T = any> {
+// biome-ignore lint/suspicious/noExplicitAny: a JSON answer, which the assertions inspect field by field
+export type Json = any;
+
+export interface Answer<T = Json> {
   status: number;
   headers: http.IncomingHttpHeaders;
   body: T;
@@ -32,9 +35,9 @@ export interface SendOptions {
 export interface RunningService {
   port: number;
   url: string;
-  request<T = any>(method: string, path: string, options?: SendOptions): Promise<Answer<T>>;
+  request<T = Json>(method: string, path: string, options?: SendOptions): Promise<Answer<T>>;
   /** Repeats a GET on new connections until worker `workerId` answers it. */
-  getVia<T = any>(workerId: number, path: string): Promise<Answer<T>>;
+  getVia<T = Json>(workerId: number, path: string): Promise<Answer<T>>;
   /** What the service printed (stdout and stderr), for failure messages. */
   output(): string;
   stop(): Promise<void>;
@@ -44,7 +47,12 @@ export interface RunningService {
  * One HTTP request on a new connection (no keep-alive): the cluster's round robin hands successive
  * connections to successive workers, which lets a test reach each of them.
  */
-export function send<T>(port: number, method: string, path: string, options: SendOptions = {}): Promise<Answer<T>> {
+export function send<T>(
+  port: number,
+  method: string,
+  path: string,
+  options: SendOptions = {},
+): Promise<Answer<T>> {
   const headers: Record<string, string> = { ...options.headers };
   let body: string | undefined;
   if (options.json !== undefined) {
@@ -56,20 +64,23 @@ export function send<T>(port: number, method: string, path: string, options: Sen
   }
   if (options.admin) headers.authorization = `Bearer ${ADMIN_TOKEN}`;
   return new Promise((resolve, reject) => {
-    const request = http.request({ host: '127.0.0.1', port, method, path, headers, agent: false }, (response) => {
-      const chunks: Buffer[] = [];
-      response.on('data', (chunk: Buffer) => chunks.push(chunk));
-      response.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        const json = (response.headers['content-type'] ?? '').includes('application/json');
-        resolve({
-          status: response.statusCode ?? 0,
-          headers: response.headers,
-          body: (json && text ? JSON.parse(text) : text) as T,
-          worker: Number(response.headers['x-worker-id'] ?? 0),
+    const request = http.request(
+      { host: '127.0.0.1', port, method, path, headers, agent: false },
+      (response) => {
+        const chunks: Buffer[] = [];
+        response.on('data', (chunk: Buffer) => chunks.push(chunk));
+        response.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const json = (response.headers['content-type'] ?? '').includes('application/json');
+          resolve({
+            status: response.statusCode ?? 0,
+            headers: response.headers,
+            body: (json && text ? JSON.parse(text) : text) as T,
+            worker: Number(response.headers['x-worker-id'] ?? 0),
+          });
         });
-      });
-    });
+      },
+    );
     request.on('error', reject);
     request.end(body);
   });
@@ -87,23 +98,27 @@ export async function startService(options: {
 }): Promise<RunningService> {
   const port = await freePort();
   const dataDir = mkdtempSync(join(tmpdir(), 'products-manager-'));
-  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', 'examples/products-manager/main.ts'], {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      REDIS_URL: options.redisUrl,
-      DATA_DIR: dataDir,
-      DATABASE_URL: options.databaseUrl ?? '',
-      SEED_PRODUCTS: String(SEED_PRODUCTS),
-      WEB_CONCURRENCY: '2',
-      CACHE_ADMIN_TOKEN: ADMIN_TOKEN,
-      LOG_LEVEL: 'warn',
-      TSX_TSCONFIG_PATH: 'examples/products-manager/tsconfig.json',
-      ...options.env,
+  const child: ChildProcess = spawn(
+    process.execPath,
+    ['--import', 'tsx', 'examples/products-manager/main.ts'],
+    {
+      env: {
+        ...process.env,
+        PORT: String(port),
+        HOST: '127.0.0.1',
+        REDIS_URL: options.redisUrl,
+        DATA_DIR: dataDir,
+        DATABASE_URL: options.databaseUrl ?? '',
+        SEED_PRODUCTS: String(SEED_PRODUCTS),
+        WEB_CONCURRENCY: '2',
+        CACHE_ADMIN_TOKEN: ADMIN_TOKEN,
+        LOG_LEVEL: 'warn',
+        TSX_TSCONFIG_PATH: 'examples/products-manager/tsconfig.json',
+        ...options.env,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
     },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+  );
   let output = '';
   child.stdout!.on('data', (chunk: Buffer) => {
     output += chunk.toString();
