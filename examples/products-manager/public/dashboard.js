@@ -105,36 +105,39 @@ function drawChart(history, domains) {
   } else chart.setData([xs, ...series]);
 }
 
+/** One row per domain, built once and then updated in place: its button stays the same element. */
+function domainRow(name) {
+  const existing = document.getElementById(`domain-${name}`);
+  if (existing) return existing;
+  const tr = el('tr');
+  tr.id = `domain-${name}`;
+  tr.append(el('td', name));
+  const hit = el('td', '–', 'num');
+  hit.id = `hit-rate-${name}`;
+  tr.append(hit);
+  for (let i = 0; i < 5; i++) tr.append(el('td', '', 'num'));
+  const button = el('button', 'Invalidate');
+  button.type = 'button';
+  button.dataset.invalidate = name;
+  button.addEventListener('click', () => invalidate(name));
+  const actions = el('td');
+  actions.append(button);
+  tr.append(actions);
+  $('#domains tbody').append(tr);
+  $('#keys-domain').append(new Option(name, name));
+  return tr;
+}
+
 function drawDomains(domains, stats) {
-  const body = $('#domains tbody');
-  body.replaceChildren();
   for (const [name, s] of Object.entries(domains)) {
+    const cells = domainRow(name).children;
     const reads = s.l1Hits + s.l2Hits + s.misses;
-    const rate = reads === 0 ? null : (s.l1Hits + s.l2Hits) / reads;
-    const hit = el('td', percent(rate), 'num');
-    hit.id = `hit-rate-${name}`;
-    hit.dataset.reads = String(reads);
-    const button = el('button', 'Invalidate');
-    button.dataset.invalidate = name;
-    button.addEventListener('click', () => invalidate(name));
-    const tr = row([name]);
-    tr.append(hit);
-    for (const cell of [
-      { text: s.l1Hits, num: true },
-      { text: s.l2Hits, num: true },
-      { text: s.misses, num: true },
-      { text: s.errors, num: true },
-      { text: stats?.domains?.[name]?.keys ?? '–', num: true },
-    ])
-      tr.append(el('td', cell.text, 'num'));
-    const actions = el('td');
-    actions.append(button);
-    tr.append(actions);
-    body.append(tr);
-  }
-  const select = $('#keys-domain');
-  if (select.options.length === 0) {
-    for (const name of Object.keys(domains)) select.append(new Option(name, name));
+    cells[1].textContent = percent(reads === 0 ? null : (s.l1Hits + s.l2Hits) / reads);
+    cells[1].dataset.reads = String(reads);
+    const values = [s.l1Hits, s.l2Hits, s.misses, s.errors, stats?.domains?.[name]?.keys ?? '–'];
+    values.forEach((value, i) => {
+      cells[i + 2].textContent = String(value);
+    });
   }
 }
 
