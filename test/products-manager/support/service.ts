@@ -40,7 +40,8 @@ export interface RunningService {
   getVia<T = Json>(workerId: number, path: string): Promise<Answer<T>>;
   /** What the service printed (stdout and stderr), for failure messages. */
   output(): string;
-  stop(): Promise<void>;
+  /** SIGTERM, then waits for the whole process tree to exit; resolves to the primary's exit code. */
+  stop(): Promise<number | null>;
 }
 
 /**
@@ -94,10 +95,12 @@ export function send<T>(
 export async function startService(options: {
   redisUrl: string;
   databaseUrl?: string;
+  /** A data directory the caller owns (kept at stop); default a fresh one, removed at stop. */
+  dataDir?: string;
   env?: Record<string, string>;
 }): Promise<RunningService> {
   const port = await freePort();
-  const dataDir = mkdtempSync(join(tmpdir(), 'products-manager-'));
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'products-manager-'));
   const child: ChildProcess = spawn(
     process.execPath,
     ['--import', 'tsx', 'examples/products-manager/main.ts'],
@@ -126,7 +129,7 @@ export async function startService(options: {
   child.stderr!.on('data', (chunk: Buffer) => {
     output += chunk.toString();
   });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGTERM');
@@ -134,7 +137,8 @@ export async function startService(options: {
       await exited;
       clearTimeout(killer);
     }
-    rmSync(dataDir, { recursive: true, force: true });
+    if (options.dataDir === undefined) rmSync(dataDir, { recursive: true, force: true });
+    return exited;
   };
   try {
     await waitFor(
