@@ -118,6 +118,23 @@ const CASES: Array<{ name: string; path: () => string }> = [
   },
 ];
 
+/**
+ * Waits until the database is idle again: an uncached heavy case (the dashboard without cache) leaves
+ * queries queued in PGlite's single session after autocannon stops, which would slow the next case.
+ */
+async function settle(port: number): Promise<void> {
+  await until(
+    async () => {
+      const started = Date.now();
+      const response = await fetch(`http://127.0.0.1:${port}/health`);
+      await response.arrayBuffer();
+      return response.ok && Date.now() - started < 100;
+    },
+    120_000,
+    'the database to be idle',
+  );
+}
+
 function run(port: number, path: () => string, durationSeconds: number): Promise<Result> {
   return autocannon({
     url: `http://127.0.0.1:${port}`,
@@ -150,8 +167,10 @@ async function main(): Promise<void> {
         for (const [i, c] of CASES.entries()) {
           // a short warm-up: the first requests fill the cache (or the database's own buffers)
           await run(port, c.path, WARM_UP_SECONDS);
+          await settle(port);
           const result = await run(port, c.path, DURATION_SECONDS);
           rows[i]![mode] = result;
+          await settle(port);
           console.log(
             `${c.name}: ${fmt(result.requests.average)} req/s, p99 ${result.latency.p99} ms, non-2xx ${result.non2xx}`,
           );

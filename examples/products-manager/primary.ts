@@ -1,4 +1,5 @@
 import cluster, { type Worker } from 'node:cluster';
+import { redactUrl } from 'cachette';
 import { AggregatorRegistry } from 'prom-client';
 import { resolveAdminToken } from './admin-token.js';
 import { askTheWorkers, serveTheWorkers } from './cluster-ipc.js';
@@ -17,17 +18,6 @@ const SHUTDOWN_GRACE_MS = 15_000;
 
 function log(message: string): void {
   console.log(`[products-manager] ${message}`);
-}
-
-/** `postgres://user:***@host/db`: never a password in a log line or a status page. */
-function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '<unparseable URL>';
-  }
 }
 
 /**
@@ -57,7 +47,7 @@ export async function runPrimary(settings: Settings): Promise<void> {
 
   const aggregator = new AggregatorRegistry();
   const history = new HitRateHistory(150);
-  const databaseLabel = embedded ? `embedded PGlite (${settings.dataDir}/pglite)` : redact(databaseUrl);
+  const databaseLabel = embedded ? `embedded PGlite (${settings.dataDir}/pglite)` : redactUrl(databaseUrl);
   const clusterStatus = async () => {
     const workers = await askTheWorkers('status');
     return {
@@ -66,7 +56,7 @@ export async function runPrimary(settings: Settings): Promise<void> {
         pid: process.pid,
         uptimeSeconds: Math.round(process.uptime()),
         database: databaseLabel,
-        redisUrl: redact(settings.redisUrl),
+        redisUrl: redactUrl(settings.redisUrl),
         cacheDisabled: settings.cacheDisabled,
         adminTokenSource: admin.source === 'CACHE_ADMIN_TOKEN' ? 'CACHE_ADMIN_TOKEN' : `file ${admin.source}`,
       },
@@ -103,7 +93,7 @@ export async function runPrimary(settings: Settings): Promise<void> {
   await allListening;
   log(
     `ready in ${((Date.now() - started) / 1000).toFixed(1)} s: http://${settings.host}:${settings.port}/ ` +
-      `(${settings.workers} workers, database: ${databaseLabel}, Redis: ${redact(settings.redisUrl)}` +
+      `(${settings.workers} workers, database: ${databaseLabel}, Redis: ${redactUrl(settings.redisUrl)}` +
       `${settings.cacheDisabled ? ', cache disabled' : ''}; admin token from ${admin.source})`,
   );
 

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { CsvError, parseCsv } from '../csv.js';
 import { CATEGORIES } from '../database/schema.js';
-import { jsonb, sql } from '../database/sql.js';
+import { jsonb, type Sql, sql } from '../database/sql.js';
 import { isValidEan13 } from '../ean.js';
 import { type ApiContext, HttpError, idOf, idParams, notFound } from './context.js';
 
@@ -108,7 +108,7 @@ export async function importRoutes(
       async () => (await ctx.db.one<ImportJob>(sql`${SELECT_JOB} WHERE id = ${id}`)) ?? null,
     );
 
-  async function setJob(id: number, changes: ReturnType<typeof sql>): Promise<void> {
+  async function setJob(id: number, changes: Sql): Promise<void> {
     await ctx.db.query(sql`UPDATE import_jobs SET ${changes} WHERE id = ${id}`);
     // dropped rather than overwritten: a poll that read the previous state meanwhile cannot store it back
     await ctx.cache.delete(`job_${id}`, { dbType: 'imports' });
