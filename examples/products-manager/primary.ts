@@ -78,19 +78,32 @@ export async function runPrimary(settings: Settings): Promise<void> {
   let shuttingDown = false;
   const env = { [WORKER_DATABASE_URL]: databaseUrl, CACHE_ADMIN_TOKEN: admin.token };
   const fork = () => cluster.fork(env);
-  cluster.on('exit', (worker: Worker, code, signal) => {
-    if (shuttingDown) return;
-    log(`worker ${worker.id} exited (${signal ?? `code ${code}`}); starting another`);
-    setTimeout(fork, 500);
-  });
+  let ready = false;
   let listening = 0;
-  const allListening = new Promise<void>((resolve) => {
+  const allListening = new Promise<void>((resolve, reject) => {
     cluster.on('listening', () => {
       if (++listening === settings.workers) resolve();
     });
+    cluster.on('exit', (worker: Worker, code, signal) => {
+      if (shuttingDown) return;
+      // a worker that cannot even start (port taken…) would fail again: give up instead of looping
+      if (!ready)
+        return reject(new Error(`worker ${worker.id} exited during start-up (${signal ?? `code ${code}`})`));
+      log(`worker ${worker.id} exited (${signal ?? `code ${code}`}); starting another`);
+      setTimeout(fork, 500);
+    });
   });
   for (let i = 0; i < settings.workers; i++) fork();
-  await allListening;
+  try {
+    await allListening;
+  } catch (err) {
+    shuttingDown = true;
+    clearInterval(sampler);
+    for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
+    await embedded?.stop();
+    throw err;
+  }
+  ready = true;
   log(
     `ready in ${((Date.now() - started) / 1000).toFixed(1)} s: http://${settings.host}:${settings.port}/ ` +
       `(${settings.workers} workers, database: ${databaseLabel}, Redis: ${redactUrl(settings.redisUrl)}` +

@@ -1,4 +1,5 @@
 import { mkdtempSync, rmSync } from 'node:fs';
+import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -48,6 +49,19 @@ describe('Products Manager lifecycle', () => {
       expect(await second.stop()).toBe(0);
     }
   }, 300_000);
+
+  it('exits with the reason when its port is taken, instead of restarting workers forever', async () => {
+    const squatter = net.createServer();
+    await new Promise<void>((resolve) => squatter.listen(0, '127.0.0.1', resolve));
+    const { port } = squatter.address() as net.AddressInfo;
+    try {
+      await expect(
+        startService({ redisUrl: redis.url, dataDir, env: { PORT: String(port) } }),
+      ).rejects.toThrow(/EADDRINUSE[\s\S]*cannot start: Error: worker \d exited during start-up/);
+    } finally {
+      squatter.close();
+    }
+  }, 120_000);
 
   it('refuses to start with a clear message when a setting is malformed', async () => {
     await expect(startService({ redisUrl: redis.url, env: { WEB_CONCURRENCY: 'lots' } })).rejects.toThrow(
