@@ -58,6 +58,8 @@ describe('the cache dashboard page (headless Chromium)', () => {
     await page.goto(`${svc.url}/`);
     await page.waitForSelector('#workers .card:nth-child(2)');
     expect(await page.textContent('#overall')).toBe('Redis connected');
+    const cards = await page.locator('#workers .card').allTextContents();
+    for (const card of cards) expect(card).toMatch(/coherencetracking, connected/);
     await page.waitForSelector('#chart .uplot');
     await waitOnPage(
       page,

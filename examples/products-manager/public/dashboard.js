@@ -141,6 +141,15 @@ function drawDomains(domains, stats) {
   }
 }
 
+/** How this worker's L1 learns of changes made elsewhere (cachette's `status().coherence`). */
+function describeCoherence(coherence) {
+  if (!coherence || coherence.mode === 'none') return "off: other workers' writes show after the L1 TTL";
+  const flow = coherence.connected
+    ? 'connected'
+    : `not flowing: L1 copies live ≤ ${coherence.degradedL1TtlMs} ms`;
+  return `${coherence.mode}, ${flow} · ${coherence.invalidatedKeys} keys invalidated`;
+}
+
 function drawWorkers(status) {
   const cards = $('#workers');
   cards.replaceChildren();
@@ -151,7 +160,6 @@ function drawWorkers(status) {
     title.append(el('span', w.unresponsive ? 'unresponsive' : `Redis ${w.cache.l2.state}`, `pill ${state}`));
     card.append(title);
     if (!w.unresponsive) {
-      const coherence = w.cache.coherence;
       const facts = [
         ['pid', w.pid],
         ['uptime', `${w.uptimeSeconds} s`],
@@ -163,7 +171,7 @@ function drawWorkers(status) {
         ],
         ['L2', `${w.cache.l2.state} · ${w.cache.l2.url}`],
         ['breaker', `${w.cache.breaker} (opened ${w.cache.l2.breakerOpens}×)`],
-        ['coherence', coherence ? `${coherence.state ?? JSON.stringify(coherence)}` : 'L1 TTL only'],
+        ['coherence', describeCoherence(w.cache.coherence)],
         ['hit rate', percent(w.stats.total.hitRate)],
         ['cache', w.cacheDisabled ? 'disabled (CACHE_DISABLED)' : 'enabled'],
       ];

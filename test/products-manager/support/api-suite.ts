@@ -6,12 +6,20 @@ import { type Json, type RunningService, SEED_PRODUCTS, startService } from './s
 /** The EAN the seed gives product `id`; products whose id is a multiple of 5 have no ASIN. */
 export const seededEan = (id: number) => ean13(376000000000 + id);
 
-/** Seconds a value may live in another worker's L1 (cachette's default `CACHE_L1_TTL`). */
-const L1_TTL_MS = 5000;
+/**
+ * The workers' L1 TTL in these tests, in seconds: long, so that a change another worker sees within
+ * `PROPAGATION_MS` was pushed to it (coherence), not found after its copy expired.
+ */
+const L1_TTL_SECONDS = '60';
+/**
+ * How soon every worker sees a change: coherence pushes invalidations within milliseconds (the rest
+ * is slack for a loaded machine); while Redis is down, L1 copies live at most the degraded TTL (1 s).
+ */
+const PROPAGATION_MS = 2000;
 
-/** Waits until `check` holds on every worker: another worker's L1 copy may outlive a write by its TTL. */
+/** Waits until `check` holds: on the other worker, a write shows within `PROPAGATION_MS`. */
 function everywhere(check: () => Promise<boolean>, what: string): Promise<void> {
-  return waitFor(check, L1_TTL_MS + 3000, what);
+  return waitFor(check, PROPAGATION_MS, what);
 }
 
 function redisKeys(redis: TestRedis, pattern: string): string[] {
@@ -32,7 +40,11 @@ export function describeProductsManagerApi(label: string, database: () => Promis
 
     beforeAll(async () => {
       redis = await startRedis();
-      svc = await startService({ redisUrl: redis.url, databaseUrl: await database() });
+      svc = await startService({
+        redisUrl: redis.url,
+        databaseUrl: await database(),
+        env: { CACHE_L1_TTL: L1_TTL_SECONDS },
+      });
     }, 240_000);
 
     afterAll(async () => {
@@ -158,7 +170,7 @@ export function describeProductsManagerApi(label: string, database: () => Promis
       expect(malformed.status).toBe(400);
     });
 
-    it('an update made through one worker is seen through the other', async () => {
+    it('an update made through one worker is seen through the other at once (coherent L1)', async () => {
       // both workers hold product 7 in their L1 before the update
       const before = [await svc.getVia(1, '/api/v1/products/7'), await svc.getVia(2, '/api/v1/products/7')];
       const price = before[0]!.body.priceCents + 1;
@@ -167,7 +179,7 @@ export function describeProductsManagerApi(label: string, database: () => Promis
       expect(patched.body.priceCents).toBe(price);
       const other = patched.worker === 1 ? 2 : 1;
       expect((await svc.getVia(patched.worker, '/api/v1/products/7')).body.priceCents).toBe(price);
-      // without a cross-worker bus, the other worker's L1 copy lives at most its TTL
+      // the other worker's L1 copy (60 s TTL) was dropped by the invalidation Redis pushed to it
       await everywhere(
         async () => (await svc.getVia(other, '/api/v1/products/7')).body.priceCents === price,
         `worker ${other} to see the new price`,
@@ -415,6 +427,8 @@ export function describeProductsManagerApi(label: string, database: () => Promis
       expect(cluster.body.workers.map((w: { workerId: number }) => w.workerId).sort()).toEqual([1, 2]);
       for (const worker of cluster.body.workers) {
         expect(worker.cache.l2.state).toBe('ready');
+        expect(worker.cache.coherence).toMatchObject({ mode: 'tracking', connected: true });
+        expect(worker.cache.coherence.invalidatedKeys).toBeGreaterThan(0);
         expect(worker.warming.tasks.dashboard_stats.successCount).toBeGreaterThanOrEqual(1);
       }
       const requests = cluster.body.workers.map(
