@@ -243,7 +243,6 @@ async function listKeys() {
     const body = $('#keys-list tbody');
     body.replaceChildren(...page.keys.map((k) => row([k.key, k.redisKey, { text: k.ttl, num: true }])));
     $('#keys-count').textContent = `${page.keys.length} key(s)${page.cursor ? ', more…' : ''}`;
-    say('');
   } catch (err) {
     say(`Listing keys failed: ${err.message}`, true);
   }
