@@ -7,16 +7,25 @@ import {
   type LoadOptions,
   type Logger,
 } from 'cachette';
+import { INVALIDATION_GROUPS } from './invalidation.js';
 
 /** The application's own domain next to the seed's six (S4 lets applications add theirs). */
 export const APP_DOMAINS = { dashboard: { prefix: 'dashboard_', ttl: 300 } };
 
 export type AppDomain = BuiltinDomain | keyof typeof APP_DOMAINS;
-export type AppCache = Cache<AppDomain>;
+export type AppCache = Cache<AppDomain, keyof typeof INVALIDATION_GROUPS>;
 
-/** The worker's cache: REDIS_URL and the CACHE_* variables from the environment, plus the dashboard domain. */
+/**
+ * The worker's cache: REDIS_URL and the CACHE_* variables from the environment, the dashboard domain,
+ * and the invalidation groups (`cache.invalidation.invalidateDashboardCache()`, `invalidateMediaCache()`).
+ */
 export function createAppCache(redisUrl: string, logger: Logger): AppCache {
-  return createCache({ redisUrl, domains: APP_DOMAINS, logger });
+  return createCache({
+    redisUrl,
+    domains: APP_DOMAINS,
+    logger,
+    invalidation: { groups: INVALIDATION_GROUPS },
+  });
 }
 
 /**

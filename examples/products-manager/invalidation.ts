@@ -1,9 +1,28 @@
-import type { AppCache, AppDomain } from './app-cache.js';
+import type { AppCache } from './app-cache.js';
 
 /**
- * The seed's four invalidation strategies (S7) as the Products Manager applies them: targeted after
- * a CRUD on one entity, by pattern after a bulk import, the dashboard after any change, total at
- * deployment. Each call resolves once Redis confirmed (or failed: the cache never throws then).
+ * The invalidation groups given to cachette (S7): `cache.invalidation.invalidateDashboardCache()`
+ * removes every value tagged `dashboard`; `invalidateMediaCache()` the whole media domain, like the
+ * seed's `invalidate_media_cache()`.
+ */
+export const INVALIDATION_GROUPS = {
+  dashboard: { tags: ['dashboard'] },
+  media: { patterns: [{ pattern: '*', dbType: 'media' as const }] },
+};
+
+/** Tags of the catalog's values: one per product, one for every list page, one for every count. */
+export const TAGS = {
+  dashboard: 'dashboard',
+  product: (id: number) => `product:${id}`,
+  lists: 'catalog:lists',
+  counts: 'catalog:counts',
+};
+
+/**
+ * What the Products Manager invalidates after each kind of change, with the seed's strategies:
+ * targeted after a CRUD on one product, the media group after a media change, by pattern after a bulk
+ * import, the dashboard after any change. Other workers' L1 copies go with them (coherence).
+ * Each call resolves once Redis confirmed or failed: a failing Redis never fails the request.
  */
 export class Invalidation {
   readonly #cache: AppCache;
@@ -12,34 +31,24 @@ export class Invalidation {
     this.#cache = cache;
   }
 
-  /** Targeted: one product changed (or appeared, or went): its entry, the list pages and counts, the dashboard. */
-  async product(id: number): Promise<void> {
+  /** Targeted: product `id` changed (or appeared, or went): its entry, the list pages and counts, the dashboard. */
+  async product(id: number, reason: string): Promise<void> {
+    await this.#cache.invalidateTags([TAGS.product(id), TAGS.lists, TAGS.counts], { reason });
+    await this.#cache.invalidation.invalidateDashboardCache(reason);
+  }
+
+  /** Media: every cached file description and product file list, and the dashboard that counts them. */
+  async media(reason: string): Promise<void> {
+    await this.#cache.invalidation.invalidateMediaCache(reason);
+    await this.#cache.invalidation.invalidateDashboardCache(reason);
+  }
+
+  /** Pattern: after a bulk import, every product key of the catalog, the supplier list, the dashboard. */
+  async afterImport(reason: string): Promise<void> {
     await Promise.all([
-      this.#cache.delete(`products_${id}`, { dbType: 'catalog' }),
-      this.#cache.deletePattern('products_list_*', { dbType: 'catalog' }),
-      this.#cache.deletePattern('products_count*', { dbType: 'catalog' }),
-      this.invalidateDashboardCache(),
+      this.#cache.invalidation.invalidatePattern('products_*', 'catalog', reason),
+      this.#cache.invalidation.invalidate('supplier_list', 'catalog', reason),
+      this.#cache.invalidation.invalidateDashboardCache(reason),
     ]);
-  }
-
-  /** Dashboard: the aggregated statistics, after any change. */
-  async invalidateDashboardCache(): Promise<void> {
-    await this.#cache.deletePattern('*', { dbType: 'dashboard' });
-  }
-
-  /** Media: every cached file description and product file list (the seed's `invalidate_media_cache()`). */
-  async invalidateMediaCache(): Promise<void> {
-    await Promise.all([this.#cache.deletePattern('*', { dbType: 'media' }), this.invalidateDashboardCache()]);
-  }
-
-  /** Pattern: every key of `dbType` matching `pattern` (a bulk import: `products_*` of the catalog). */
-  async invalidatePattern(pattern: string, dbType: AppDomain): Promise<number | false> {
-    return this.#cache.deletePattern(pattern, { dbType });
-  }
-
-  /** Total: every domain of the application, in Redis and this worker's L1. */
-  async flushAll(): Promise<void> {
-    const domains = Object.keys(this.#cache.status().domains) as AppDomain[];
-    await Promise.all(domains.map((dbType) => this.#cache.deletePattern('*', { dbType })));
   }
 }

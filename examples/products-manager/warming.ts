@@ -2,6 +2,7 @@ import { CacheWarmingService } from 'cachette';
 import { countProducts, listSuppliers } from './api/catalog.js';
 import type { ApiContext } from './api/context.js';
 import { dashboardStats } from './api/dashboard.js';
+import { TAGS } from './invalidation.js';
 
 /**
  * The seed's warming (S8): `dashboard_stats` and `products_count` critical, `supplier_list` not.
@@ -13,14 +14,20 @@ export function createWarming(ctx: ApiContext, intervalMs: number): CacheWarming
   warming.registerTask(
     'dashboard_stats',
     async () => {
-      await ctx.cache.set('stats', await dashboardStats(ctx), { dbType: 'dashboard' });
+      await ctx.cache.set('stats', await dashboardStats(ctx), {
+        dbType: 'dashboard',
+        tags: [TAGS.dashboard],
+      });
     },
     true,
   );
   warming.registerTask(
     'products_count',
     async () => {
-      await ctx.cache.set('products_count', await countProducts(ctx), { dbType: 'catalog' });
+      await ctx.cache.set('products_count', await countProducts(ctx), {
+        dbType: 'catalog',
+        tags: [TAGS.counts],
+      });
     },
     true,
   );

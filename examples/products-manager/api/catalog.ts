@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { CATEGORIES } from '../database/schema.js';
 import { joinSql, Sql, sql } from '../database/sql.js';
 import { isValidEan13 } from '../ean.js';
+import { TAGS } from '../invalidation.js';
 import { type ApiContext, badRequest, idOf, idParams, notFound } from './context.js';
 
 export interface Product {
@@ -103,9 +104,12 @@ function listKey(query: ListQuery): string {
 
 /** The product, or `null` when there is none (cached too: unknown ids do not reach the database twice). */
 export function loadProduct(ctx: ApiContext, id: number): Promise<Product | null> {
-  return ctx.reads.getOrSet('catalog', `products_${id}`, async () => {
-    return (await ctx.db.one<Product>(sql`${SELECT_PRODUCT} WHERE p.id = ${id}`)) ?? null;
-  });
+  return ctx.reads.getOrSet(
+    'catalog',
+    `products_${id}`,
+    async () => (await ctx.db.one<Product>(sql`${SELECT_PRODUCT} WHERE p.id = ${id}`)) ?? null,
+    { tags: [TAGS.product(id)] },
+  );
 }
 
 /** Products in the catalog (all, or of one category). */
@@ -151,7 +155,7 @@ export async function catalogRoutes(app: FastifyInstance, ctx: ApiContext): Prom
         ]);
         return { items, page, pageSize, total: total!.count };
       },
-      { ttl: 600 },
+      { ttl: 600, tags: [TAGS.lists] },
     );
   });
 
@@ -169,7 +173,10 @@ export async function catalogRoutes(app: FastifyInstance, ctx: ApiContext): Prom
     async (request) => {
       const { category } = request.query as { category?: string };
       const key = category === undefined ? 'products_count' : `products_count_${category}`;
-      return { count: await ctx.reads.getOrSet('catalog', key, () => countProducts(ctx, category)) };
+      const count = await ctx.reads.getOrSet('catalog', key, () => countProducts(ctx, category), {
+        tags: [TAGS.counts],
+      });
+      return { count };
     },
   );
 
@@ -200,7 +207,7 @@ export async function catalogRoutes(app: FastifyInstance, ctx: ApiContext): Prom
         INSERT INTO products (ean, name, category, price_cents, stock, supplier_id)
         VALUES (${body.ean}, ${body.name}, ${body.category}, ${body.priceCents}, ${body.stock}, ${body.supplierId})
         RETURNING id`);
-      await ctx.invalidation.product(created!.id);
+      await ctx.invalidation.product(created!.id, `product ${created!.id} created`);
       const product = await ctx.db.one<Product>(sql`${SELECT_PRODUCT} WHERE p.id = ${created!.id}`);
       return reply.code(201).send(product);
     },
@@ -240,7 +247,7 @@ export async function catalogRoutes(app: FastifyInstance, ctx: ApiContext): Prom
       const updated = await ctx.db.one<{ id: number }>(sql`
         UPDATE products SET ${joinSql(assignments, ', ')}, updated_at = now() WHERE id = ${id} RETURNING id`);
       if (!updated) throw notFound(`product ${id}`);
-      await ctx.invalidation.product(id);
+      await ctx.invalidation.product(id, `product ${id} updated`);
       return ctx.db.one<Product>(sql`${SELECT_PRODUCT} WHERE p.id = ${id}`);
     },
   );
@@ -250,7 +257,10 @@ export async function catalogRoutes(app: FastifyInstance, ctx: ApiContext): Prom
     const deleted = await ctx.db.one<{ id: number }>(sql`DELETE FROM products WHERE id = ${id} RETURNING id`);
     if (!deleted) throw notFound(`product ${id}`);
     // its media files went with it (ON DELETE CASCADE)
-    await Promise.all([ctx.invalidation.product(id), ctx.invalidation.invalidateMediaCache()]);
+    await Promise.all([
+      ctx.invalidation.product(id, `product ${id} deleted`),
+      ctx.invalidation.media(`product ${id} deleted`),
+    ]);
     return reply.code(204).send();
   });
 

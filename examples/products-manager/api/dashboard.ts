@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { sql } from '../database/sql.js';
+import { TAGS } from '../invalidation.js';
 import type { ApiContext } from './context.js';
 
 /** The aggregated statistics of the business dashboard (also warmed: `dashboard_stats`). */
@@ -25,6 +26,6 @@ export function dashboardStats(ctx: ApiContext) {
 /** The dashboard route: one cached document, invalidated after any change. */
 export async function dashboardRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   app.get('/api/v1/dashboard', async () =>
-    ctx.reads.getOrSet('dashboard', 'stats', () => dashboardStats(ctx)),
+    ctx.reads.getOrSet('dashboard', 'stats', () => dashboardStats(ctx), { tags: [TAGS.dashboard] }),
   );
 }

@@ -140,22 +140,14 @@ export async function importRoutes(
           sql`processed_rows = ${start + chunk.length}, inserted = ${inserted}, updated = ${updated}`,
         );
       }
-      await invalidateAfterImport();
+      await ctx.invalidation.afterImport(`import ${id} done`);
       await setJob(id, sql`status = 'done', finished_at = now()`);
     } catch (err) {
       ctx.log.error({ job: id, err }, 'products-manager: import failed');
-      await invalidateAfterImport();
+      await ctx.invalidation.afterImport(`import ${id} failed`);
       const message = err instanceof Error ? err.message : String(err);
       await setJob(id, sql`status = 'failed', error = ${message}, finished_at = now()`).catch(() => {});
     }
-  }
-
-  async function invalidateAfterImport(): Promise<void> {
-    await Promise.all([
-      ctx.invalidation.invalidatePattern('products_*', 'catalog'),
-      ctx.invalidation.invalidatePattern('supplier_list', 'catalog'),
-      ctx.invalidation.invalidateDashboardCache(),
-    ]);
   }
 
   app.post('/api/v1/imports', { bodyLimit: 50 * 1024 * 1024 }, async (request, reply) => {

@@ -71,7 +71,7 @@ export async function mediaRoutes(app: FastifyInstance, ctx: ApiContext): Promis
       SELECT id, product_id AS "productId", filename, mime_type AS "mimeType", size_bytes AS "sizeBytes",
              width, height, created_at AS "createdAt" FROM inserted`);
     if (!file) throw notFound(`product ${id}`);
-    await ctx.invalidation.invalidateMediaCache();
+    await ctx.invalidation.media(`file ${file.id} attached to product ${id}`);
     return reply.code(201).send(file);
   });
 
@@ -79,7 +79,7 @@ export async function mediaRoutes(app: FastifyInstance, ctx: ApiContext): Promis
     const id = idOf(request.params);
     const removed = await ctx.db.one(sql`DELETE FROM media_files WHERE id = ${id} RETURNING id`);
     if (!removed) throw notFound(`media file ${id}`);
-    await ctx.invalidation.invalidateMediaCache();
+    await ctx.invalidation.media(`file ${id} removed`);
     return reply.code(204).send();
   });
 }

@@ -173,10 +173,17 @@ export function describeProductsManagerApi(label: string, database: () => Promis
     it('an update made through one worker is seen through the other at once (coherent L1)', async () => {
       // both workers hold product 7 in their L1 before the update
       const before = [await svc.getVia(1, '/api/v1/products/7'), await svc.getVia(2, '/api/v1/products/7')];
+      await svc.request('GET', '/api/v1/products/42');
+      await svc.request('GET', '/api/v1/products?pageSize=3&sort=-price');
+      expect(redisKeys(redis, 'catalog_products_list_*').length).toBeGreaterThan(0);
       const price = before[0]!.body.priceCents + 1;
       const patched = await svc.request('PATCH', '/api/v1/products/7', { json: { priceCents: price } });
       expect(patched.status).toBe(200);
       expect(patched.body.priceCents).toBe(price);
+      // targeted: the product, the list pages and counts (by tag), the dashboard; not the other products
+      expect(redisKeys(redis, 'catalog_products_list_*')).toEqual([]);
+      expect(redisKeys(redis, 'catalog_products_7')).toEqual([]);
+      expect(redisKeys(redis, 'catalog_products_42')).toEqual(['catalog_products_42']);
       const other = patched.worker === 1 ? 2 : 1;
       expect((await svc.getVia(patched.worker, '/api/v1/products/7')).body.priceCents).toBe(price);
       // the other worker's L1 copy (60 s TTL) was dropped by the invalidation Redis pushed to it
