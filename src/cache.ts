@@ -208,7 +208,7 @@ export class Cache<D extends string = string, in G extends string = never> {
     this.#l1?.delete(redisKey);
     try {
       // removing the key's lease too keeps a getOrSet running anywhere from storing an outdated result
-      await this.#l2.delete([redisKey, leaseKey(redisKey)]);
+      await this.#l2.delete([redisKey, leaseKey(redisKey, this.#l2.sharded)]);
       counters.deletes++;
       return true;
     } catch (err) {

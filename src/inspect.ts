@@ -1,6 +1,6 @@
 import { CacheKeyError } from './errors.js';
 import { confinedPattern } from './keys.js';
-import type { L2Driver } from './tiers/redis.js';
+import { type L2Driver, L2UnavailableError } from './tiers/redis.js';
 
 /** Largest page `keys()` returns; larger limits are capped to it. */
 export const MAX_KEYS_PAGE = 1000;
@@ -77,16 +77,9 @@ export async function listKeys(
   const found: string[] = [];
   let next: string | null = null;
   for (let calls = 0; calls < MAX_SCAN_CALLS_PER_PAGE; calls++) {
-    const [following, batch] = await l2.command<[string, string[]]>([
-      'SCAN',
-      scanCursor,
-      'MATCH',
-      match,
-      'COUNT',
-      // the same COUNT for every page: a cursor resumes inside the batch SCAN returned for it, and
-      // SCAN returns that same batch again only when asked with the same COUNT
-      String(MAX_KEYS_PAGE),
-    ]);
+    // the same COUNT for every page: a cursor resumes inside the batch SCAN returned for it, and
+    // SCAN returns that same batch again only when asked with the same COUNT
+    const [following, batch] = await l2.scanPage(scanCursor, match, MAX_KEYS_PAGE);
     batch.sort();
     const fresh = after === undefined ? batch : batch.filter((key) => key > after!);
     after = undefined;
@@ -120,7 +113,8 @@ export function pageLimit(limit: number | undefined): number {
   return Math.min(limit, MAX_KEYS_PAGE);
 }
 
-const CURSOR = /^(\d{1,20})(?:\.([A-Za-z0-9_-]+))?$/;
+// a SCAN cursor, on a cluster prefixed with the first slot of the node being walked (`5461-42`)
+const CURSOR = /^((?:\d{1,5}-)?\d{1,20})(?:\.([A-Za-z0-9_-]+))?$/;
 
 /** Splits a page cursor into the SCAN cursor and the last key already returned from its batch. */
 export function decodeCursor(cursor: string | undefined): [string, string | undefined] {
@@ -135,9 +129,40 @@ function encodeCursor(scanCursor: string, lastKey: string): string {
   return `${scanCursor}.${Buffer.from(lastKey, 'utf8').toString('base64url')}`;
 }
 
-/** Reads the server facts from one `INFO` (the default sections, so Redis 6 answers too). */
+/**
+ * Reads the server facts from one `INFO` per primary (the default sections, so Redis 6 answers
+ * too). On a cluster, counts and sizes are summed over the primaries, the uptime is the shortest
+ * and the version the lowest.
+ */
 export async function readServerInfo(l2: L2Driver, db: number): Promise<ServerInfo> {
-  const text = await l2.command<string>(['INFO']);
+  const texts = await l2.commandOnPrimaries<string>(['INFO']);
+  const [first, ...others] = texts.map((text) => parseInfo(text, db));
+  if (!first) throw new L2UnavailableError('E_L2_UNAVAILABLE', 'no Redis primary answered INFO');
+  return others.reduce(
+    (sum, info) => ({
+      version: compareVersions(info.version, sum.version) < 0 ? info.version : sum.version,
+      uptimeSeconds: Math.min(sum.uptimeSeconds, info.uptimeSeconds),
+      usedMemoryBytes: sum.usedMemoryBytes + info.usedMemoryBytes,
+      maxMemoryBytes: sum.maxMemoryBytes + info.maxMemoryBytes,
+      keyspaceHits: sum.keyspaceHits + info.keyspaceHits,
+      keyspaceMisses: sum.keyspaceMisses + info.keyspaceMisses,
+      connectedClients: sum.connectedClients + info.connectedClients,
+      keys: sum.keys + info.keys,
+    }),
+    first,
+  );
+}
+
+function compareVersions(a: string, b: string): number {
+  const [x, y] = [a, b].map((version) => version.split('.').map((part) => Number(part) || 0));
+  for (let i = 0; i < Math.max(x!.length, y!.length); i++) {
+    const diff = (x![i] ?? 0) - (y![i] ?? 0);
+    if (diff !== 0) return diff;
+  }
+  return 0;
+}
+
+function parseInfo(text: string, db: number): ServerInfo {
   const fields = new Map<string, string>();
   for (const line of text.split(/\r?\n/)) {
     const colon = line.indexOf(':');
@@ -158,7 +183,7 @@ export async function readServerInfo(l2: L2Driver, db: number): Promise<ServerIn
 }
 
 /**
- * Counts keys per domain with one SCAN over the database, stopped after `budgetMs` or `maxCalls`
+ * Counts keys per domain with one SCAN over the database (over every primary of a cluster), stopped after `budgetMs` or `maxCalls`
  * SCAN calls of 1000. When stopped early, the counts are scaled by `DBSIZE / scanned`: SCAN walks
  * the hash table in an order unrelated to key names, so what it saw is a fair sample.
  */
@@ -168,7 +193,7 @@ export async function countKeys(
   options: { budgetMs: number; maxCalls: number },
 ): Promise<KeyCensus> {
   const started = performance.now();
-  const total = await l2.command<number>(['DBSIZE']);
+  const total = (await l2.commandOnPrimaries<number>(['DBSIZE'])).reduce((sum, size) => sum + size, 0);
   // longest prefix first, so that a key of `cat_x_` is not counted under `cat_`
   const ordered = Object.entries(prefixes).sort(([, a], [, b]) => b.length - a.length);
   const counts: Record<string, number> = Object.fromEntries(ordered.map(([name]) => [name, 0]));
@@ -177,7 +202,7 @@ export async function countKeys(
   let cursor = '0';
   let calls = 0;
   do {
-    const [next, batch] = await l2.command<[string, string[]]>(['SCAN', cursor, 'COUNT', '1000']);
+    const [next, batch] = await l2.scanPage(cursor, '*', 1000);
     cursor = next;
     calls++;
     scanned += batch.length;

@@ -2,7 +2,9 @@ import { randomBytes } from 'node:crypto';
 import { INTERNAL_NAMESPACE, LEASE_NAMESPACE } from './namespace.js';
 import { Script } from './script.js';
 import { INDEX_LUA } from './tags.js';
+import { ClusterTagsError } from './tiers/cluster.js';
 import type { L2Driver } from './tiers/redis.js';
+import { keyBeside } from './tiers/slots.js';
 
 /**
  * Cross-process single-flight for `getOrSet`: a short Redis lease per key.
@@ -17,6 +19,15 @@ import type { L2Driver } from './tiers/redis.js';
  * of keys being loaded (a Redis set that only holds in-flight loads and disappears when none is
  * left). A load with tags is listed in its tags' indexes from the start, so `invalidateTags`
  * revokes it too. A `FLUSHDB` removes every lease. Nothing stays in Redis once loads are over.
+ *
+ * On Redis Cluster the registry of a domain lives in another slot than the keys, and a script may
+ * only touch keys of one slot: the registry is then updated by commands of its own. A load
+ * registers right after taking its lease and before calling the factory (if it cannot register,
+ * it gives the lease back and loads unlocked). An invalidation that reads the registry before
+ * the load registered changed the database before the factory reads it, so there is nothing to
+ * revoke; one that reads it later finds the load. Each registration names its token, so that a
+ * load clearing its own entry cannot clear the entry of the next load of the same key. Tags are not
+ * supported on a cluster yet (their indexes live in other slots than the values).
  */
 
 /** Namespace of named cluster-wide slots (one periodic warming per interval). */
@@ -24,9 +35,12 @@ const SLOT_NAMESPACE = `${INTERNAL_NAMESPACE}slot:`;
 /** Namespace of the per-domain registries of keys being loaded. */
 const LOADING_NAMESPACE = `${INTERNAL_NAMESPACE}loading:`;
 
-/** The lease key that guards the loading of `redisKey`. */
-export function leaseKey(redisKey: string): string {
-  return LEASE_NAMESPACE + redisKey;
+/**
+ * The lease key that guards the loading of `redisKey`. On a cluster (`sharded`) it carries a hash
+ * tag that puts it in the slot of `redisKey`, so that one script can check the lease and write the value.
+ */
+export function leaseKey(redisKey: string, sharded = false): string {
+  return sharded ? keyBeside(LEASE_NAMESPACE, redisKey) : LEASE_NAMESPACE + redisKey;
 }
 
 /** The set of keys of the domain with prefix `prefix` that some process is loading. */
@@ -63,6 +77,30 @@ for i = 4, #KEYS do index(KEYS[i], KEYS[1], tonumber(ARGV[3]) * 1000) end
 return 1
 `);
 
+// Cluster halves of ACQUIRE, one slot each.
+// KEYS: lease. ARGV: token, lease ms. -> -1 when acquired, else the lease's PTTL (<= 0 never).
+const TAKE = new Script(`
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return -1 end
+return math.max(redis.call('PTTL', KEYS[1]), 1)
+`);
+// KEYS: registry. ARGV: registration, lease ms. Registers a load that holds its lease.
+const REGISTER = new Script(`
+redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+`);
+// Cluster versions of STORE_AND_RELEASE and RELEASE without the registry (KEYS: value, lease / lease).
+const STORE_AND_DROP_LEASE = new Script(`
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+return 1
+`);
+const DROP_LEASE = new Script(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])
+`);
+
 // KEYS: lease, registry. ARGV: token, value key. Compare-and-delete: never removes a lease another process took over.
 const RELEASE = new Script(`
 local holder = redis.call('GET', KEYS[1])
@@ -83,9 +121,21 @@ export async function revokeLeases(
   prefix: string,
   matches: (redisKey: string) => boolean,
 ): Promise<void> {
-  const loading = await l2.command<string[]>(['SMEMBERS', loadingKey(prefix)]);
-  const revoked = loading.filter(matches).map(leaseKey);
+  const loading = (await l2.command<string[]>(['SMEMBERS', loadingKey(prefix)])).map(registeredKey);
+  const revoked = loading.filter(matches).map((key) => leaseKey(key, l2.sharded));
   if (revoked.length > 0) await l2.delete(revoked);
+}
+
+/**
+ * The entry of a load in the registry: the key, preceded on a cluster by the lease token and a tab
+ * (keys hold no control characters, tokens no tab).
+ */
+function registration(lease: Lease): string {
+  return `${lease.token}\t${lease.redisKey}`;
+}
+
+function registeredKey(entry: string): string {
+  return entry.slice(entry.indexOf('\t') + 1);
 }
 
 /** A lease this process holds. */
@@ -117,12 +167,29 @@ export class Leases {
   ): Promise<Acquisition> {
     const token = `${processTag}:${process.pid}:${++sequence}:${randomBytes(6).toString('hex')}`;
     const registryKey = loadingKey(prefix);
-    const result = await ACQUIRE.run<number>(
-      this.#l2,
-      [leaseKey(redisKey), registryKey, ...tagKeys],
-      [token, String(Math.max(1, Math.round(leaseMs))), redisKey],
-    );
-    if (result === -1) return { acquired: true, lease: { redisKey, registryKey, token } };
+    const ms = String(Math.max(1, Math.round(leaseMs)));
+    const lease: Lease = { redisKey, registryKey, token };
+    let result: number;
+    if (this.#l2.sharded) {
+      if (tagKeys.length > 0) throw new ClusterTagsError();
+      result = await TAKE.run<number>(this.#l2, [leaseKey(redisKey, true)], [token, ms]);
+      if (result === -1) {
+        try {
+          await REGISTER.run(this.#l2, [registryKey], [registration(lease), ms]);
+        } catch (err) {
+          // an unregistered lease could not be revoked by an invalidation: do not load under it
+          await this.release(lease);
+          throw err;
+        }
+      }
+    } else {
+      result = await ACQUIRE.run<number>(
+        this.#l2,
+        [leaseKey(redisKey), registryKey, ...tagKeys],
+        [token, ms, redisKey],
+      );
+    }
+    if (result === -1) return { acquired: true, lease };
     return { acquired: false, remainingMs: result };
   }
 
@@ -136,6 +203,16 @@ export class Leases {
     ttl: number,
     tagKeys: readonly string[] = [],
   ): Promise<boolean> {
+    if (this.#l2.sharded) {
+      if (tagKeys.length > 0) throw new ClusterTagsError();
+      const stored = await STORE_AND_DROP_LEASE.run<number>(
+        this.#l2,
+        [lease.redisKey, leaseKey(lease.redisKey, true)],
+        [lease.token, text, String(ttl)],
+      );
+      await this.#unregister(lease);
+      return stored === 1;
+    }
     const result = await STORE_AND_RELEASE.run<number>(
       this.#l2,
       [lease.redisKey, leaseKey(lease.redisKey), lease.registryKey, ...tagKeys],
@@ -147,13 +224,30 @@ export class Leases {
   /** Gives the lease back without writing; never throws (an unreleased lease expires by itself). */
   async release(lease: Lease): Promise<void> {
     try {
-      await RELEASE.run<number>(
-        this.#l2,
-        [leaseKey(lease.redisKey), lease.registryKey],
-        [lease.token, lease.redisKey],
-      );
+      if (this.#l2.sharded) {
+        await DROP_LEASE.run<number>(this.#l2, [leaseKey(lease.redisKey, true)], [lease.token]);
+        await this.#unregister(lease);
+      } else {
+        await RELEASE.run<number>(
+          this.#l2,
+          [leaseKey(lease.redisKey), lease.registryKey],
+          [lease.token, lease.redisKey],
+        );
+      }
     } catch {
       // the lease expires after its TTL anyway
+    }
+  }
+
+  /**
+   * Cluster only: removes the load from the registry once its lease is gone; never throws (an entry
+   * left behind only costs the next invalidation a useless lease delete, and expires with the registry).
+   */
+  async #unregister(lease: Lease): Promise<void> {
+    try {
+      await this.#l2.command(['SREM', lease.registryKey, registration(lease)]);
+    } catch {
+      // see above
     }
   }
 }

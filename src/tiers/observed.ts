@@ -32,6 +32,10 @@ export class ObservedL2 implements L2Driver {
     return this.#inner.state;
   }
 
+  get sharded(): boolean {
+    return this.#inner.sharded;
+  }
+
   get breaker(): BreakerState {
     return this.#inner.breaker;
   }
@@ -69,8 +73,16 @@ export class ObservedL2 implements L2Driver {
     }
   }
 
+  scanPage(cursor: string, pattern: string, count: number): Promise<[string, string[]]> {
+    return this.#timed('scan', () => this.#inner.scanPage(cursor, pattern, count));
+  }
+
   command<T>(args: string[]): Promise<T> {
     return this.#timed('command', () => this.#inner.command<T>(args));
+  }
+
+  commandOnPrimaries<T>(args: string[]): Promise<T[]> {
+    return this.#timed('command', () => this.#inner.commandOnPrimaries<T>(args));
   }
 
   close(): Promise<void> {

@@ -28,6 +28,11 @@ export interface L2Entry {
  */
 export interface L2Driver {
   readonly state: L2State;
+  /**
+   * Keys live on several servers (Redis Cluster): a script or a multi-key command may only touch
+   * keys of one hash slot, and keyless commands need `commandOnPrimaries`.
+   */
+  readonly sharded: boolean;
   /** The circuit breaker in front of Redis: while not `closed`, every operation is skipped at once. */
   readonly breaker: BreakerState;
   /** How many times the breaker has opened. */
@@ -47,8 +52,18 @@ export interface L2Driver {
   delete(keys: string[]): Promise<number>;
   /** Iterates `SCAN MATCH pattern`, yielding batches of keys. */
   scan(pattern: string, count?: number): AsyncIterable<string[]>;
-  /** Sends any command (admin and maintenance paths); still bounded by the operation deadline. */
+  /**
+   * One `SCAN cursor MATCH pattern COUNT count` step: the next cursor and a batch of keys. The
+   * cursor is opaque (on a cluster it also names the node); `'0'` starts and ends the walk.
+   */
+  scanPage(cursor: string, pattern: string, count: number): Promise<[string, string[]]>;
+  /**
+   * Sends any command (admin and maintenance paths); still bounded by the operation deadline. On a
+   * cluster it goes to the primary of its first key (`args[1]`, or the first key of EVAL/EVALSHA).
+   */
   command<T>(args: string[]): Promise<T>;
+  /** Sends a keyless command (INFO, DBSIZE…) to every primary; the replies in the primaries' order. */
+  commandOnPrimaries<T>(args: string[]): Promise<T[]>;
   close(): Promise<void>;
 }
 
@@ -180,6 +195,7 @@ type OutcomeHook = (outcome: Outcome, err?: unknown) => void;
  * write deadlines use) and loaded the write script.
  */
 export class RedisDriver implements L2Driver {
+  readonly sharded = false;
   readonly #config: ResolvedConfig;
   readonly #log: Logger;
   readonly #breaker: CircuitBreaker;
@@ -321,6 +337,10 @@ export class RedisDriver implements L2Driver {
     } while (cursor !== '0');
   }
 
+  async scanPage(cursor: string, pattern: string, count: number): Promise<[string, string[]]> {
+    return this.command<[string, string[]]>(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(count)]);
+  }
+
   async command<T>(args: string[]): Promise<T> {
     const client = await this.#usable();
     const reply = client.sendCommand<T>(args);
@@ -343,6 +363,10 @@ export class RedisDriver implements L2Driver {
         // a lost announcement is bounded by the receivers' L1 TTL; the write itself succeeded or failed on its own
       });
     }
+  }
+
+  async commandOnPrimaries<T>(args: string[]): Promise<T[]> {
+    return [await this.command<T>(args)];
   }
 
   close(): Promise<void> {

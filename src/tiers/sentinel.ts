@@ -26,6 +26,7 @@ type SentinelClient = RedisClientType;
  * the switch, calls fail as misses and `false`, like during any outage.
  */
 export class SentinelDriver implements L2Driver {
+  readonly sharded = false;
   readonly #config: ResolvedConfig;
   readonly #log: Logger;
   readonly #sentinels: RedisNode[];
@@ -103,8 +104,16 @@ export class SentinelDriver implements L2Driver {
     yield* (await this.#current()).scan(pattern, count);
   }
 
+  async scanPage(cursor: string, pattern: string, count: number): Promise<[string, string[]]> {
+    return (await this.#current()).scanPage(cursor, pattern, count);
+  }
+
   async command<T>(args: string[]): Promise<T> {
     return (await this.#current()).command<T>(args);
+  }
+
+  async commandOnPrimaries<T>(args: string[]): Promise<T[]> {
+    return (await this.#current()).commandOnPrimaries<T>(args);
   }
 
   async close(): Promise<void> {

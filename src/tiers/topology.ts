@@ -1,4 +1,5 @@
 import type { ResolvedConfig } from '../config.js';
+import { ClusterDriver } from './cluster.js';
 import { type L2Driver, RedisDriver } from './redis.js';
 import { SentinelDriver } from './sentinel.js';
 
@@ -7,6 +8,8 @@ export function createL2Driver(config: ResolvedConfig): L2Driver {
   switch (config.topology.kind) {
     case 'sentinel':
       return new SentinelDriver(config);
+    case 'cluster':
+      return new ClusterDriver(config);
     default:
       return new RedisDriver(config);
   }

@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { startRedis, type TestRedis, waitFor } from './redis.js';
 
 /** `redis-cli` prints a map reply as alternating lines of field and value; this reads it back. */
@@ -68,4 +69,155 @@ export async function startSentinelSet(
     throw err;
   }
   return set;
+}
+
+/** Six cluster nodes: three primaries with one replica each. `primaries()` and `replicaOf()` read the live roles. */
+export interface TestCluster {
+  nodes: TestRedis[];
+  /** `host:port` of every node, as `REDIS_CLUSTER_NODES` takes them. */
+  addresses(): string[];
+  /** The nodes that are primaries right now (asked to a live node). */
+  primaries(): TestRedis[];
+  /** The node that serves `slot` as primary right now. */
+  primaryOfSlot(slot: number): TestRedis;
+  /** A live replica of `primary`. */
+  replicaOf(primary: TestRedis): TestRedis;
+  /** Waits until every live node reports `cluster_state:ok` and agrees on the primaries. */
+  settled(timeoutMs?: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** One line of `CLUSTER NODES`: id, address, flags, primary id, slot ranges. */
+interface ClusterNodeLine {
+  id: string;
+  port: number;
+  flags: string[];
+  primaryId: string;
+  slots: Array<[number, number]>;
+}
+
+function clusterNodes(output: string): ClusterNodeLine[] {
+  return output
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => {
+      const [id, address, flags, primaryId, , , , , ...ranges] = line.split(' ');
+      const slots = ranges
+        .filter((range) => !range.startsWith('['))
+        .map((range) => {
+          const [from, to] = range.split('-');
+          return [Number(from), Number(to ?? from)] as [number, number];
+        });
+      return {
+        id: id!,
+        port: Number(address!.split('@')[0]!.split(':').at(-1)),
+        flags: flags!.split(','),
+        primaryId: primaryId!,
+        slots,
+      };
+    });
+}
+
+/**
+ * Starts a Redis Cluster of six real processes (three primaries, one replica each) created with
+ * `redis-cli --cluster create`, and waits until it serves every slot. `nodeTimeoutMs` is how long a
+ * silent primary takes to be considered failed (Redis's default, 15 s, would make the suite slow).
+ */
+export async function startCluster(options: { nodeTimeoutMs?: number } = {}): Promise<TestCluster> {
+  const args = [
+    '--cluster-enabled',
+    'yes',
+    '--cluster-config-file',
+    'nodes.conf',
+    '--cluster-node-timeout',
+    String(options.nodeTimeoutMs ?? 1000),
+  ];
+  const nodes = await Promise.all([0, 1, 2, 3, 4, 5].map(() => startRedis({ args })));
+  const live = new Set(nodes);
+  const alive = () => nodes.filter((node) => live.has(node));
+  const view = () => clusterNodes(alive()[0]!.cli('CLUSTER', 'NODES'));
+  const byPort = (port: number) => {
+    const node = nodes.find((n) => n.port === port);
+    if (!node) throw new Error(`no test node on port ${port}`);
+    return node;
+  };
+  // a killed node stays out of alive() until started again
+  for (const node of nodes) {
+    const { kill, start } = node;
+    Object.assign(node, {
+      kill: async () => {
+        live.delete(node);
+        await kill();
+      },
+      start: async () => {
+        await start();
+        live.add(node);
+      },
+    });
+  }
+  const cluster: TestCluster = {
+    nodes,
+    addresses: () => nodes.map((node) => `127.0.0.1:${node.port}`),
+    primaries: () =>
+      view()
+        .filter(
+          (line) => line.flags.includes('master') && !line.flags.includes('fail') && line.slots.length > 0,
+        )
+        .map((line) => byPort(line.port)),
+    primaryOfSlot: (slot) => {
+      const line = view().find(
+        (l) =>
+          l.flags.includes('master') &&
+          !l.flags.includes('fail') &&
+          l.slots.some(([a, b]) => slot >= a && slot <= b),
+      );
+      if (!line) throw new Error(`no primary serves slot ${slot}`);
+      return byPort(line.port);
+    },
+    replicaOf: (primary) => {
+      const lines = view();
+      const id = lines.find((line) => line.port === primary.port)?.id;
+      const replica = lines.find(
+        (line) => line.primaryId === id && !line.flags.includes('fail') && live.has(byPort(line.port)),
+      );
+      if (!replica) throw new Error(`no live replica of the primary on port ${primary.port}`);
+      return byPort(replica.port);
+    },
+    settled: (timeoutMs = 20_000) =>
+      waitFor(
+        () =>
+          alive().every((node) => {
+            try {
+              return node.cli('CLUSTER', 'INFO').includes('cluster_state:ok');
+            } catch {
+              return false;
+            }
+          }),
+        timeoutMs,
+        'cluster_state:ok on every node',
+      ),
+    stop: async () => {
+      await Promise.all(nodes.map((node) => node.stop()));
+    },
+  };
+  try {
+    execFileSync(
+      'redis-cli',
+      ['--cluster', 'create', ...cluster.addresses(), '--cluster-replicas', '1', '--cluster-yes'],
+      { stdio: 'pipe' },
+    );
+    await cluster.settled();
+    // every replica attached and in sync, so that a failover can promote it
+    await waitFor(
+      () =>
+        view().filter((line) => line.flags.includes('slave')).length === 3 &&
+        nodes.every((node) => !node.cli('INFO', 'replication').includes('master_link_status:down')),
+      20_000,
+      'the replicas to sync',
+    );
+  } catch (err) {
+    await cluster.stop();
+    throw err;
+  }
+  return cluster;
 }

@@ -1,0 +1,517 @@
+import { createClient, type RedisClientType } from '@redis/client';
+import type { BreakerState } from '../breaker.js';
+import type { RedisNode, ResolvedConfig } from '../config.js';
+import { CacheError } from '../errors.js';
+import { describeError, type Logger } from '../logger.js';
+import {
+  type L2Driver,
+  type L2Entry,
+  type L2State,
+  L2UnavailableError,
+  RedisDriver,
+  redactSecrets,
+  tlsSocketOptions,
+  withTimeout,
+} from './redis.js';
+import { keySlot, SLOT_COUNT } from './slots.js';
+
+/** How often the slot map is read again, in ms (a failed call asks for it sooner). */
+const POLL_INTERVAL_MS = 1000;
+/** Least time between two slot-map reads triggered by failed calls, in ms: an outage fails many calls. */
+const REFRESH_MIN_INTERVAL_MS = 100;
+
+/** Keyless commands that any node answers alike. */
+const ANY_NODE = new Set(['PING', 'ECHO', 'TIME', 'PUBLISH']);
+/** Keyless commands whose answer depends on the node: they need `commandOnPrimaries`. */
+const PER_NODE = new Set([
+  'INFO',
+  'DBSIZE',
+  'SCAN',
+  'KEYS',
+  'RANDOMKEY',
+  'FLUSHDB',
+  'FLUSHALL',
+  'SCRIPT',
+  'CONFIG',
+  'CLIENT',
+  'CLUSTER',
+  'MEMORY',
+  'LATENCY',
+  'SLOWLOG',
+]);
+const SCRIPT_CALLS = new Set(['EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO', 'FCALL', 'FCALL_RO']);
+
+/** A command sent through `command()` on a cluster names no key to route it by. */
+export class L2RoutingError extends CacheError {
+  constructor(command: string) {
+    super(
+      'E_L2_CLUSTER_ROUTE',
+      `${command} names no key, so Redis Cluster cannot route it; send it to every primary with commandOnPrimaries`,
+    );
+  }
+}
+
+/** Tags were given on Redis Cluster, which cachette does not support yet (the call answers `false`). */
+export class ClusterTagsError extends CacheError {
+  constructor() {
+    super(
+      'E_L2_CLUSTER_TAGS',
+      'tags are not supported on Redis Cluster yet: their indexes live in other hash slots than the values',
+    );
+  }
+}
+
+/** A primary of the cluster: its address, the first hash slot it serves, and the driver talking to it. */
+interface Primary {
+  address: string;
+  firstSlot: number;
+  driver: RedisDriver;
+}
+
+/** One range of `CLUSTER SLOTS`: slots `from` to `to` (inclusive), their primary and replicas. */
+interface SlotRange {
+  from: number;
+  to: number;
+  primary: RedisNode;
+  replicas: RedisNode[];
+}
+
+type QueryClient = RedisClientType;
+
+/**
+ * L2 on Redis Cluster. cachette reads the slot map (`CLUSTER SLOTS`) and talks to each primary
+ * through a `RedisDriver` of its own, so every fail-fast promise of the standalone driver holds per
+ * node: no queue, the deadline on every command, a breaker, reconnection, dead-connection
+ * replacement, writes that cannot land after their deadline (with the clock of the node that runs
+ * them), one log line per outage. Each key goes to the primary of its slot; calls on several keys
+ * are split per slot (Redis refuses a command or script across slots with CROSSSLOT).
+ *
+ * Failover: while a primary is down, calls for its slots fail as misses and `false` at once; a
+ * failed call, a `MOVED` reply, or the poll every second reads the slot map again, and calls go to
+ * the promoted replica as soon as the cluster names it. Redirections are not followed: the call
+ * fails (a miss), and the map is refreshed for the next one.
+ */
+export class ClusterDriver implements L2Driver {
+  readonly sharded = true;
+  readonly #config: ResolvedConfig;
+  readonly #log: Logger;
+  readonly #seeds: RedisNode[];
+  /** The primary of every slot; `undefined` for a slot no primary serves (or before the first map). */
+  #slots: Array<Primary | undefined> = new Array(SLOT_COUNT);
+  /** The primaries, by first slot served. */
+  #primaries: Primary[] = [];
+  /** Every node of the last map (primaries and replicas), asked first when the map is read again. */
+  #known: RedisNode[] = [];
+  #mapped = false;
+  #uncoveredSlots = 0;
+  #closed = false;
+  #refreshing: Promise<void> | undefined;
+  #lastRefreshAt = -Infinity;
+  readonly #firstMap: Promise<void>;
+  #pollTimer: NodeJS.Timeout | undefined;
+  #query: QueryClient | undefined;
+  #queryAddress: string | undefined;
+  #unreachableLogged = false;
+  /** Breaker opens of the drivers of former primaries, so that the total never goes down. */
+  #retiredOpens = 0;
+
+  constructor(config: ResolvedConfig) {
+    if (config.topology.kind !== 'cluster') throw new Error('ClusterDriver needs a cluster topology');
+    this.#config = config;
+    this.#log = config.logger;
+    this.#seeds = config.topology.nodes;
+    const first = this.#refresh();
+    this.#firstMap = withTimeout(first, config.connectTimeoutMs + 100).catch(() => {});
+    void first.finally(() => this.#schedulePoll());
+  }
+
+  get state(): L2State {
+    if (this.#closed) return 'closed';
+    if (!this.#mapped) return 'connecting';
+    let reconnecting = this.#uncoveredSlots > 0;
+    let ready = !reconnecting;
+    for (const { driver } of this.#primaries) {
+      if (driver.state !== 'ready') ready = false;
+      if (driver.state === 'reconnecting') reconnecting = true;
+    }
+    if (ready) return 'ready';
+    return reconnecting ? 'reconnecting' : 'connecting';
+  }
+
+  /** The worst breaker among the primaries: `open` if any is open, then `half-open`, else `closed`. */
+  get breaker(): BreakerState {
+    let worst: BreakerState = 'closed';
+    for (const { driver } of this.#primaries) {
+      if (driver.breaker === 'open') return 'open';
+      if (driver.breaker === 'half-open') worst = 'half-open';
+    }
+    return worst;
+  }
+
+  get breakerOpens(): number {
+    return this.#primaries.reduce((sum, { driver }) => sum + driver.breakerOpens, this.#retiredOpens);
+  }
+
+  async ready(timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      if (this.#closed) return false;
+      if (this.state === 'ready') return true;
+      const left = deadline - Date.now();
+      if (left <= 0) return false;
+      // the primaries may change while waiting: wait in slices and look again
+      const waiting = this.#primaries.find(({ driver }) => driver.state !== 'ready');
+      if (waiting) await waiting.driver.ready(Math.min(left, 250));
+      else await sleep(Math.min(left, 50));
+    }
+  }
+
+  async get(key: string): Promise<{ text: string | null; pttlMs: number }> {
+    const primary = await this.#primaryOf(key);
+    return primary.driver.get(key).catch(this.#failed);
+  }
+
+  async getMany(keys: string[]): Promise<Array<{ text: string | null; pttlMs: number }>> {
+    const groups = await this.#bySlot(keys, (key) => key);
+    const results: Array<{ text: string | null; pttlMs: number }> = new Array(keys.length);
+    await Promise.all(
+      groups.map(async ({ primary, indexes }) => {
+        const replies = await primary.driver.getMany(indexes.map((i) => keys[i]!));
+        indexes.forEach((index, j) => {
+          results[index] = replies[j]!;
+        });
+      }),
+    ).catch(this.#failed);
+    return results;
+  }
+
+  async set(entries: L2Entry[]): Promise<void> {
+    const groups = await this.#bySlot(entries, (entry) => entry.key);
+    await Promise.all(
+      groups.map(({ primary, indexes }) => primary.driver.set(indexes.map((i) => entries[i]!))),
+    ).catch(this.#failed);
+  }
+
+  async delete(keys: string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    const groups = await this.#bySlot(keys, (key) => key);
+    const counts = await Promise.all(
+      groups.map(({ primary, indexes }) => primary.driver.delete(indexes.map((i) => keys[i]!))),
+    ).catch(this.#failed);
+    return counts.reduce((sum, count) => sum + count, 0);
+  }
+
+  /** Walks every primary in turn (keys live only on the primary of their slot). */
+  async *scan(pattern: string, count?: number): AsyncIterable<string[]> {
+    for (const primary of await this.#allPrimaries()) {
+      try {
+        yield* primary.driver.scan(pattern, count);
+      } catch (err) {
+        this.#failed(err);
+      }
+    }
+  }
+
+  /**
+   * The cursor is `<first slot of the node>-<node's SCAN cursor>`: the node is found again by the
+   * slot (which its replica keeps after a failover), and the walk moves to the primary with the
+   * next first slot when the node's own cursor comes back to 0.
+   */
+  async scanPage(cursor: string, pattern: string, count: number): Promise<[string, string[]]> {
+    await this.#allPrimaries();
+    const dash = cursor.indexOf('-');
+    const slot = dash === -1 ? 0 : Number(cursor.slice(0, dash));
+    const nodeCursor = dash === -1 ? cursor : cursor.slice(dash + 1);
+    if (!Number.isInteger(slot) || slot < 0 || slot >= SLOT_COUNT) {
+      throw new CacheError('E_L2_CURSOR', `cursor ${JSON.stringify(cursor)} names no hash slot`);
+    }
+    const primary = this.#slots[slot];
+    if (!primary)
+      throw new L2UnavailableError('E_L2_UNAVAILABLE', 'no Redis Cluster primary serves this slot now');
+    const [next, keys] = await primary.driver.scanPage(nodeCursor, pattern, count).catch(this.#failed);
+    if (next !== '0') return [`${slot}-${next}`, keys];
+    const following = this.#primaries.find((candidate) => candidate.firstSlot > slot);
+    return [following ? `${following.firstSlot}-0` : '0', keys];
+  }
+
+  async command<T>(args: string[]): Promise<T> {
+    const name = (args[0] ?? '').toUpperCase();
+    let primary: Primary;
+    if (SCRIPT_CALLS.has(name)) {
+      if (!(Number(args[2]) > 0)) throw new L2RoutingError(name);
+      primary = await this.#primaryOf(args[3]!);
+    } else if (ANY_NODE.has(name)) {
+      const [first] = await this.#allPrimaries();
+      primary = first!;
+    } else if (PER_NODE.has(name) || args.length < 2) {
+      throw new L2RoutingError(name);
+    } else {
+      primary = await this.#primaryOf(args[1]!);
+    }
+    return primary.driver.command<T>(args).catch(this.#failed);
+  }
+
+  async commandOnPrimaries<T>(args: string[]): Promise<T[]> {
+    const primaries = await this.#allPrimaries();
+    return Promise.all(primaries.map(({ driver }) => driver.command<T>(args))).catch(this.#failed);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearTimeout(this.#pollTimer);
+    discard(this.#query);
+    this.#query = undefined;
+    await Promise.all(this.#primaries.map(({ driver }) => driver.close()));
+  }
+
+  /** The primary serving `key`'s slot; before the first slot map, waits for it (bounded). */
+  async #primaryOf(key: string): Promise<Primary> {
+    if (!this.#mapped && !this.#closed) await this.#firstMap;
+    const primary = this.#slots[keySlot(key)];
+    if (primary) return primary;
+    this.#refreshSoon();
+    throw new L2UnavailableError('E_L2_UNAVAILABLE', 'no Redis Cluster primary serves this key now');
+  }
+
+  /** Every primary, by first slot; rejects unless the map covers every slot. */
+  async #allPrimaries(): Promise<Primary[]> {
+    if (!this.#mapped && !this.#closed) await this.#firstMap;
+    if (this.#mapped && this.#uncoveredSlots === 0) return this.#primaries;
+    this.#refreshSoon();
+    throw new L2UnavailableError('E_L2_UNAVAILABLE', 'the Redis Cluster does not serve every slot now');
+  }
+
+  /** The positions of `items` grouped by hash slot, each group with the primary serving it. */
+  async #bySlot<I>(
+    items: I[],
+    keyOf: (item: I) => string,
+  ): Promise<Array<{ primary: Primary; indexes: number[] }>> {
+    if (!this.#mapped && !this.#closed) await this.#firstMap;
+    const groups = new Map<number, { primary: Primary; indexes: number[] }>();
+    for (let i = 0; i < items.length; i++) {
+      const slot = keySlot(keyOf(items[i]!));
+      let group = groups.get(slot);
+      if (!group) {
+        const primary = this.#slots[slot];
+        if (!primary) {
+          this.#refreshSoon();
+          throw new L2UnavailableError('E_L2_UNAVAILABLE', 'no Redis Cluster primary serves this key now');
+        }
+        group = { primary, indexes: [] };
+        groups.set(slot, group);
+      }
+      group.indexes.push(i);
+    }
+    return [...groups.values()];
+  }
+
+  /** A call failed: the slot map may be outdated (a failover, a MOVED reply), so read it again soon. */
+  readonly #failed = (err: unknown): never => {
+    this.#refreshSoon();
+    throw err;
+  };
+
+  #refreshSoon(): void {
+    if (this.#closed || this.#refreshing) return;
+    if (performance.now() - this.#lastRefreshAt < REFRESH_MIN_INTERVAL_MS) return;
+    void this.#refresh();
+  }
+
+  #schedulePoll(): void {
+    if (this.#closed) return;
+    this.#pollTimer = setTimeout(() => {
+      void this.#refresh().finally(() => this.#schedulePoll());
+    }, POLL_INTERVAL_MS);
+    this.#pollTimer.unref();
+  }
+
+  #refresh(): Promise<void> {
+    this.#refreshing ??= this.#readMap().finally(() => {
+      this.#refreshing = undefined;
+      this.#lastRefreshAt = performance.now();
+    });
+    return this.#refreshing;
+  }
+
+  /** Asks the known nodes, one after the other, for the slot map, and follows the first answer. */
+  async #readMap(): Promise<void> {
+    let lastError = 'no cluster node configured';
+    for (const node of this.#candidates()) {
+      if (this.#closed) return;
+      let ranges: SlotRange[];
+      try {
+        ranges = parseSlots(await this.#ask(node), node);
+      } catch (err) {
+        lastError = `${nodeName(node)}: ${this.#redacted(err)}`;
+        continue;
+      }
+      this.#unreachableLogged = false;
+      this.#apply(ranges);
+      return;
+    }
+    if (!this.#unreachableLogged && !this.#closed) {
+      this.#unreachableLogged = true;
+      this.#log.warn(
+        { redis: this.#config.redis.safeUrl, err: lastError },
+        'cachette: no Redis Cluster node told the slot map; serving misses until one does',
+      );
+    }
+  }
+
+  /** The node asked last time first, then the nodes of the last map, then the configured ones. */
+  #candidates(): RedisNode[] {
+    const seen = new Set<string>();
+    const nodes: RedisNode[] = [];
+    const last = [...this.#known, ...this.#seeds].find((node) => nodeName(node) === this.#queryAddress);
+    for (const node of [...(last ? [last] : []), ...this.#known, ...this.#seeds]) {
+      const address = nodeName(node);
+      if (seen.has(address)) continue;
+      seen.add(address);
+      nodes.push(node);
+    }
+    return nodes;
+  }
+
+  /** `CLUSTER SLOTS` on `node`, over a connection kept between reads while it works. */
+  async #ask(node: RedisNode): Promise<unknown> {
+    const { connectTimeoutMs, socketTimeoutMs } = this.#config;
+    const address = nodeName(node);
+    if (this.#query && (this.#queryAddress !== address || !this.#query.isReady)) {
+      discard(this.#query);
+      this.#query = undefined;
+    }
+    if (!this.#query) {
+      const client = this.#queryClient(node);
+      this.#query = client;
+      this.#queryAddress = address;
+      try {
+        await withTimeout(client.connect(), connectTimeoutMs);
+      } catch (err) {
+        discard(client);
+        if (this.#query === client) this.#query = undefined;
+        throw err;
+      }
+    }
+    try {
+      return await withTimeout(this.#query.sendCommand<unknown>(['CLUSTER', 'SLOTS']), socketTimeoutMs);
+    } catch (err) {
+      discard(this.#query);
+      this.#query = undefined;
+      throw err;
+    }
+  }
+
+  /** Points every slot at its primary's driver, opening drivers for new primaries and closing former ones. */
+  #apply(ranges: SlotRange[]): void {
+    if (this.#closed) return;
+    const previous = new Map(this.#primaries.map((primary) => [primary.address, primary]));
+    const next = new Map<string, Primary>();
+    const slots: Array<Primary | undefined> = new Array(SLOT_COUNT);
+    const known: RedisNode[] = [];
+    for (const { from, to, primary: node, replicas } of ranges) {
+      const address = nodeName(node);
+      let primary = next.get(address);
+      if (!primary) {
+        primary = { address, firstSlot: from, driver: previous.get(address)?.driver ?? this.#connect(node) };
+        next.set(address, primary);
+        known.push(node);
+      }
+      primary.firstSlot = Math.min(primary.firstSlot, from);
+      slots.fill(primary, from, to + 1);
+      known.push(...replicas);
+    }
+    let uncovered = 0;
+    for (let slot = 0; slot < SLOT_COUNT; slot++) if (!slots[slot]) uncovered++;
+    const changed = next.size !== previous.size || [...next.keys()].some((address) => !previous.has(address));
+    for (const [address, former] of previous) {
+      if (next.has(address)) continue;
+      this.#retiredOpens += former.driver.breakerOpens;
+      void former.driver.close();
+    }
+    this.#slots = slots;
+    this.#primaries = [...next.values()].sort((a, b) => a.firstSlot - b.firstSlot);
+    this.#known = known;
+    const wasMapped = this.#mapped;
+    this.#mapped = true;
+    if (changed) {
+      const fields = { redis: this.#config.redis.safeUrl, primaries: [...next.keys()] };
+      if (wasMapped)
+        this.#log.info(fields, 'cachette: the Redis Cluster primaries changed; calls follow them');
+      else this.#log.debug(fields, 'cachette: Redis Cluster slot map read');
+    }
+    if (uncovered > 0 && uncovered !== this.#uncoveredSlots) {
+      this.#log.warn(
+        { redis: this.#config.redis.safeUrl, uncoveredSlots: uncovered },
+        'cachette: some Redis Cluster hash slots have no primary; their keys are misses until they do',
+      );
+    }
+    this.#uncoveredSlots = uncovered;
+  }
+
+  /** A standalone driver for one primary, with the cluster's credentials and TLS settings. */
+  #connect(node: RedisNode): RedisDriver {
+    const { redis } = this.#config;
+    const address = nodeName(node);
+    return new RedisDriver({
+      ...this.#config,
+      redis: { ...redis, host: node.host, port: node.port, safeUrl: `${redis.safeUrl} (node ${address})` },
+    });
+  }
+
+  #queryClient(node: RedisNode): QueryClient {
+    const { redis, tlsOptions, connectTimeoutMs } = this.#config;
+    const client: QueryClient = createClient({
+      socket: {
+        host: node.host,
+        port: node.port,
+        connectTimeout: connectTimeoutMs,
+        reconnectStrategy: false,
+        ...(redis.tls ? tlsSocketOptions(node.host, tlsOptions) : {}),
+      },
+      username: redis.username,
+      password: redis.password,
+      disableOfflineQueue: true,
+      disableClientInfo: true,
+    });
+    client.on('error', () => {
+      // failures surface through the read that needs this connection
+    });
+    return client;
+  }
+
+  #redacted(err: unknown): string {
+    return redactSecrets(describeError(err), this.#config.redis.password);
+  }
+}
+
+/**
+ * Reads a `CLUSTER SLOTS` reply: `[from, to, [host, port, id…], …replicas]` per range. A node that
+ * does not know its own address answers an empty host: it is then the node that was asked.
+ */
+export function parseSlots(reply: unknown, asked: RedisNode): SlotRange[] {
+  if (!Array.isArray(reply) || reply.length === 0)
+    throw new Error('the node serves no slot (not in a cluster yet?)');
+  const nodeOf = (entry: unknown): RedisNode => {
+    if (!Array.isArray(entry)) throw new Error('unexpected CLUSTER SLOTS reply');
+    const host = String(entry[0] ?? '');
+    return { host: host === '' || host === '?' ? asked.host : host, port: Number(entry[1]) };
+  };
+  return reply.map((range: unknown) => {
+    if (!Array.isArray(range) || range.length < 3) throw new Error('unexpected CLUSTER SLOTS reply');
+    const [from, to, primary, ...replicas] = range;
+    return { from: Number(from), to: Number(to), primary: nodeOf(primary), replicas: replicas.map(nodeOf) };
+  });
+}
+
+function nodeName({ host, port }: RedisNode): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+function discard(client: QueryClient | undefined): void {
+  if (client?.isOpen) client.destroy();
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

@@ -1,0 +1,368 @@
+import { type ChildProcess, fork } from 'node:child_process';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { keyBeside, keySlot } from '../../src/tiers/slots.js';
+import { cacheFactory } from '../support/cache.js';
+import { captureLogger } from '../support/logs.js';
+import { freePort, waitFor } from '../support/redis.js';
+import { startCluster, type TestCluster } from '../support/topologies.js';
+
+const caches = cacheFactory();
+const children = new Set<ChildProcess>();
+let cluster: TestCluster;
+
+beforeAll(async () => {
+  cluster = await startCluster({ nodeTimeoutMs: 1000 });
+});
+afterAll(() => cluster?.stop());
+afterEach(async () => {
+  for (const child of children) child.kill('SIGKILL');
+  children.clear();
+  await caches.closeAll();
+  for (const primary of cluster.primaries()) primary.cli('FLUSHALL');
+});
+
+function seeds(count = 2) {
+  return cluster
+    .addresses()
+    .slice(0, count)
+    .map((address) => ({ host: '127.0.0.1', port: Number(address.split(':')[1]) }));
+}
+
+function create(extra: Parameters<typeof caches.create>[0] = {}) {
+  return caches.create({ cluster: { nodes: seeds() }, operationTimeoutMs: 2000, ...extra });
+}
+
+/** The raw value of `key`, read on the primary that serves it. */
+function read(key: string): string {
+  return cluster.primaryOfSlot(keySlot(key)).cli('GET', key);
+}
+
+/** The keys matching `pattern` on every primary, with the port of the primary holding each. */
+function keysOnPrimaries(pattern: string): Array<{ key: string; port: number }> {
+  return cluster.primaries().flatMap((primary) =>
+    primary
+      .cli('KEYS', pattern)
+      .split('\n')
+      .filter((key) => key !== '')
+      .map((key) => ({ key, port: primary.port })),
+  );
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('Redis Cluster (3 primaries, 3 replicas)', () => {
+  it('hashes keys to the slot Redis computes (hash tags, UTF-8) and keeps lease keys beside their key', () => {
+    const node = cluster.nodes[0]!;
+    const keys = [
+      'foo',
+      'catalog_products_count',
+      '{user1000}.following',
+      'a{}b',
+      '{}{x}',
+      'a{b}c{d}',
+      'x}y{z}',
+      'prix_é€_😀',
+      '{é}suffix',
+    ];
+    for (const key of keys) {
+      expect(keySlot(key), key).toBe(Number(node.cli('CLUSTER', 'KEYSLOT', key)));
+      const lease = keyBeside('__cachette:lease:', key);
+      expect(Number(node.cli('CLUSTER', 'KEYSLOT', lease)), lease).toBe(keySlot(key));
+    }
+  });
+
+  it('connects from REDIS_CLUSTER_NODES and spreads get/set/setMany/getMany/delete/deletePattern over the primaries', async () => {
+    const dead = await freePort();
+    const cache = caches.create({
+      // the first node listed is down: the next one tells the slot map
+      env: { REDIS_CLUSTER_NODES: [`127.0.0.1:${dead}`, ...cluster.addresses().slice(0, 1)].join(',') },
+      operationTimeoutMs: 2000,
+    });
+    expect(await cache.ready(5000)).toBe(true);
+    expect(cache.status().l2).toMatchObject({
+      state: 'ready',
+      url: `redis+cluster://127.0.0.1:${dead},${cluster.addresses()[0]}`,
+    });
+
+    expect(await cache.set('products_count', 1500, { dbType: 'catalog' })).toBe(true);
+    expect(read('catalog_products_count')).toBe('1500');
+    expect(await cache.get('products_count', { dbType: 'catalog' })).toBe(1500);
+
+    const entries = Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, value: { i } }));
+    expect(await cache.setMany(entries, { ttl: 600 })).toBe(true);
+    const holders = keysOnPrimaries('default_k*');
+    expect(holders).toHaveLength(30);
+    // the keys landed on every primary: setMany was split per slot, without CROSSSLOT
+    expect(new Set(holders.map((h) => h.port)).size).toBe(3);
+    expect(Number(cluster.primaryOfSlot(keySlot('default_k7')).cli('TTL', 'default_k7'))).toBeGreaterThan(
+      590,
+    );
+
+    const other = create({ l1: { enabled: false } });
+    const keys = [...entries.map((e) => e.key), 'absent'];
+    expect(await other.getMany(keys)).toEqual([...entries.map((e) => e.value), undefined]);
+
+    expect(await other.delete('k3')).toBe(true);
+    expect(read('default_k3')).toBe('');
+    expect(await other.get('k3')).toBeUndefined();
+    expect(await other.deletePattern('k1*')).toBe(11); // k1, k10..k19
+    expect(keysOnPrimaries('default_k*')).toHaveLength(18);
+    expect(other.stats().total.errors).toBe(0);
+    expect(cache.stats().total.errors).toBe(0);
+  });
+
+  it('serves misses and false, never rejects, while no node answers; logs without the password', async () => {
+    const logger = captureLogger();
+    const dead = await freePort();
+    const cache = caches.create({
+      cluster: { nodes: [{ host: '127.0.0.1', port: dead }] },
+      redisUrl: 'redis://cachette:s3cret-pass@127.0.0.1:6379/0',
+      logger,
+      connectTimeoutMs: 500,
+      operationTimeoutMs: 500,
+    });
+    expect(await cache.get('k')).toBeUndefined();
+    expect(await cache.set('k', 1)).toBe(false);
+    expect(await cache.getMany(['a', 'b'])).toEqual([undefined, undefined]);
+    expect(await cache.deletePattern('*')).toBe(false);
+    expect(await cache.serverInfo()).toBe(false);
+    expect(cache.status().l2.state).toBe('connecting');
+    expect(logger.lines.some((l) => l.level === 'warn' && /slot map/.test(l.msg))).toBe(true);
+    expect(JSON.stringify(logger.lines)).not.toContain('s3cret-pass');
+  });
+
+  it('getOrSet across processes: one factory call, leases and registries in the right slots, nothing left behind', async () => {
+    const workers = await Promise.all(
+      [0, 1, 2].map(() => worker({ key: 'hot', callers: 20, factoryMs: 300 })),
+    );
+    for (const { child } of workers) child.send('go');
+    const reports = await Promise.all(workers.map(({ next }) => next('done')));
+    expect(reports.reduce((sum, r) => sum + r.calls, 0)).toBe(1);
+    expect(reports.every((r) => r.errors === 0)).toBe(true);
+    expect(new Set(reports.flatMap((r) => r.values)).size).toBe(1);
+    expect(reports.reduce((sum, r) => sum + r.leaseWaits, 0)).toBeGreaterThan(0);
+    expect(read('default_hot')).toMatch(/^"value from \d+"$/);
+    expect(keysOnPrimaries('__cachette:*')).toEqual([]);
+  });
+
+  it('deletePattern revokes a getOrSet load running elsewhere, and delete removes the key with its lease', async () => {
+    const loader = create();
+    const invalidator = create();
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const loading = loader.getOrSet('p1', async () => {
+      await gate;
+      return 'read before the invalidation';
+    });
+    // the load takes its lease, then registers in its domain's registry (another slot)
+    await waitFor(
+      () =>
+        keysOnPrimaries('__cachette:lease:*').length === 1 &&
+        keysOnPrimaries('__cachette:loading:*').length === 1,
+      5000,
+      'the lease and the registry',
+    );
+    expect(await invalidator.deletePattern('p*')).toBe(0);
+    expect(keysOnPrimaries('__cachette:lease:*')).toEqual([]);
+    release();
+    expect(await loading).toBe('read before the invalidation');
+    expect(read('default_p1')).toBe('');
+    await waitFor(() => keysOnPrimaries('__cachette:*').length === 0, 5000, 'the registry to empty');
+
+    // a lease taken for q is removed by delete('q'), in one UNLINK with the key (same slot)
+    let releaseQ: () => void = () => {};
+    const gateQ = new Promise<void>((resolve) => {
+      releaseQ = resolve;
+    });
+    const loadingQ = loader.getOrSet('q', async () => {
+      await gateQ;
+      return 'stale';
+    });
+    await waitFor(
+      () =>
+        keysOnPrimaries('__cachette:lease:*').length === 1 &&
+        keysOnPrimaries('__cachette:loading:*').length === 1,
+      5000,
+      'the lease of q',
+    );
+    expect(await invalidator.delete('q')).toBe(true);
+    expect(keysOnPrimaries('__cachette:lease:*')).toEqual([]);
+    releaseQ();
+    await loadingQ;
+    expect(read('default_q')).toBe('');
+    expect(loader.stats().loading.storesSkipped).toBe(2);
+  });
+
+  it('serverInfo, countKeys and keys() cover every primary; the keys cursor walks from node to node', async () => {
+    const cache = create();
+    const entries = Array.from({ length: 50 }, (_, i) => ({ key: `item:${i}`, value: i }));
+    expect(await cache.setMany(entries, { dbType: 'catalog' })).toBe(true);
+    expect(await cache.set('alone', 1)).toBe(true);
+
+    const info = await cache.serverInfo();
+    expect(info).not.toBe(false);
+    if (info === false) return;
+    expect(info.keys).toBe(51);
+    expect(info.version).toMatch(/^\d+\.\d+/);
+    expect(info.connectedClients).toBeGreaterThanOrEqual(3);
+
+    const census = await cache.countKeys({ budgetMs: 5000, maxCalls: 100 });
+    expect(census).toMatchObject({ total: 51, exact: true, scanned: 51 });
+    if (census !== false) expect(census.domains.catalog).toBe(50);
+
+    const seen: string[] = [];
+    const cursors: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 40; page++) {
+      const result = await cache.keys({ dbType: 'catalog', limit: 7, cursor });
+      expect(result).not.toBe(false);
+      if (result === false) return;
+      expect(result.keys.length).toBeLessThanOrEqual(7);
+      for (const listed of result.keys) {
+        seen.push(listed.key);
+        expect(listed.ttl).toBeGreaterThan(7000);
+      }
+      if (result.cursor === null) break;
+      cursors.push(result.cursor);
+      cursor = result.cursor;
+    }
+    expect(seen.sort()).toEqual(entries.map((e) => e.key).sort());
+    // the walk went through the three primaries (cursors name the first slot of each)
+    expect(new Set(cursors.map((c) => c.split('-')[0])).size).toBeGreaterThanOrEqual(2);
+    await expect(cache.keys({ cursor: 'not-a-cursor' })).rejects.toMatchObject({ code: 'E_CACHE_KEY' });
+  });
+});
+
+describe('Redis Cluster failover', () => {
+  it('CLUSTER FAILOVER on a replica: calls resolve throughout, writes go to the promoted replica', async () => {
+    const cache = create({ operationTimeoutMs: 1000, connectTimeoutMs: 1000 });
+    expect(await cache.set('before', 'failover')).toBe(true);
+    const primary = cluster.primaryOfSlot(keySlot('default_before'));
+    const replica = cluster.replicaOf(primary);
+    await waitFor(() => replica.cli('READONLY', 'GET', 'default_before') !== '', 5000, 'replication');
+
+    const report = await measureSwitch(cache, () => {
+      replica.cli('CLUSTER', 'FAILOVER');
+    });
+    console.log(
+      `cluster manual failover (CLUSTER FAILOVER): writes answered false for ${Math.round(report.failingMs)} ms ` +
+        `(${report.failed} writes), slowest call ${Math.round(report.slowestMs)} ms`,
+    );
+    await waitFor(
+      () => cluster.primaryOfSlot(keySlot('default_before')) === replica,
+      10_000,
+      'the promotion',
+    );
+    await cluster.settled();
+    // a write after the switch lands on the promoted replica, through a map the driver refreshed itself
+    expect(await cache.set('before', 'after')).toBe(true);
+    expect(replica.cli('GET', 'default_before')).toBe('"after"');
+    expect(report.slowestMs).toBeLessThan(2500);
+    expect(cache.status().l2.state).toBe('ready');
+  });
+
+  it('SIGKILL of a primary: misses and false during the switch, never a rejection, writes resume without restart', async () => {
+    const logger = captureLogger();
+    const cache = create({ logger, operationTimeoutMs: 1000, connectTimeoutMs: 1000 });
+    expect(await cache.set('before', 'failover')).toBe(true);
+    const primary = cluster.primaryOfSlot(keySlot('default_before'));
+    const replica = cluster.replicaOf(primary);
+    await waitFor(() => replica.cli('READONLY', 'GET', 'default_before') !== '', 5000, 'replication');
+
+    const report = await measureSwitch(cache, () => primary.kill(), { read: 'before', expect: 'failover' });
+    console.log(
+      `cluster failover (primary SIGKILLed, cluster-node-timeout 1000 ms): writes resumed ${Math.round(report.resumedAfterMs)} ms ` +
+        `after the kill (${report.failed} writes answered false meanwhile, slowest call ${Math.round(report.slowestMs)} ms)`,
+    );
+    expect(report.failed).toBeGreaterThan(0);
+    expect(report.slowestMs).toBeLessThan(2500);
+    expect(cluster.primaryOfSlot(keySlot('default_before'))).toBe(replica);
+    expect(await cache.get('before')).toBe('failover');
+    expect(cache.status().l2.state).toBe('ready');
+    expect(logger.lines.some((l) => l.level === 'info' && /primaries changed/.test(l.msg))).toBe(true);
+
+    // the killed node comes back as a replica of the promoted one: nothing to do on cachette's side
+    await primary.start();
+    await cluster.settled();
+    expect(await cache.set('later', 1)).toBe(true);
+    expect(await cache.get('later')).toBe(1);
+  });
+});
+
+interface SwitchReport {
+  failed: number;
+  slowestMs: number;
+  /** From the fault to the first write that succeeded after a failed one (or to the end when none failed). */
+  resumedAfterMs: number;
+  /** From the first failed write to the first one that succeeded again. */
+  failingMs: number;
+}
+
+/**
+ * Applies `fault`, then writes (and reads) a key of the affected slot in a loop until a write succeeds
+ * after at least one failed, or 3 s pass without any failing. Every call must resolve.
+ */
+async function measureSwitch(
+  cache: ReturnType<typeof create>,
+  fault: () => unknown,
+  check?: { read: string; expect: unknown },
+): Promise<SwitchReport> {
+  const faultAt = performance.now();
+  await fault();
+  let failed = 0;
+  let slowestMs = 0;
+  let firstFailureAt = -1;
+  let writes = 0;
+  while (performance.now() - faultAt < 60_000) {
+    const started = performance.now();
+    const [stored, read] = await Promise.all([
+      cache.set('before', check ? 'failover' : `w${writes}`),
+      check ? cache.get(check.read) : Promise.resolve(undefined),
+    ]);
+    slowestMs = Math.max(slowestMs, performance.now() - started);
+    if (check) expect(read === undefined || read === check.expect).toBe(true);
+    writes++;
+    if (!stored) {
+      if (firstFailureAt < 0) firstFailureAt = started;
+      failed++;
+    } else if (failed > 0 || performance.now() - faultAt > 3000) {
+      const now = performance.now();
+      return {
+        failed,
+        slowestMs,
+        resumedAfterMs: now - faultAt,
+        failingMs: firstFailureAt < 0 ? 0 : now - firstFailureAt,
+      };
+    }
+    await sleep(20);
+  }
+  throw new Error(`writes did not resume within 60 s (${failed} failed)`);
+}
+
+interface WorkerReport {
+  type: string;
+  calls: number;
+  values: string[];
+  errors: number;
+  leaseWaits: number;
+}
+
+/** Forks a getOrSet worker (test/fixtures/get-or-set-worker.ts) on the cluster; resolves once it is connected. */
+async function worker(job: Record<string, unknown>) {
+  const env = { REDIS_CLUSTER_NODES: cluster.addresses().join(',') };
+  const child = fork('test/fixtures/get-or-set-worker.ts', [JSON.stringify({ env, ...job })], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  children.add(child);
+  const messages: WorkerReport[] = [];
+  child.on('message', (m) => messages.push(m as WorkerReport));
+  const next = async (type: string) => {
+    await waitFor(() => messages.some((m) => m.type === type), 20_000, `worker message ${type}`);
+    return messages.find((m) => m.type === type)!;
+  };
+  await next('ready');
+  return { child, next };
+}
