@@ -235,6 +235,51 @@ describe('Redis Cluster (3 primaries, 3 replicas)', () => {
   });
 });
 
+describe('Redis Cluster: one slow primary', () => {
+  it('a stalled primary opens its own breaker: its keys are skipped at once, the other primaries keep serving', async () => {
+    const logger = captureLogger();
+    const cache = create({
+      logger,
+      l1: { enabled: false },
+      operationTimeoutMs: 200,
+      breaker: { failureThreshold: 3, probeIntervalMs: 100 },
+    });
+    const primaries = cluster.primaries();
+    // one key per primary
+    const keys = primaries.map((primary) => {
+      for (let i = 0; ; i++) {
+        if (cluster.primaryOfSlot(keySlot(`default_s${i}`)) === primary) return `s${i}`;
+      }
+    });
+    for (const key of keys) expect(await cache.set(key, key)).toBe(true);
+    const stalled = primaries[0]!;
+    const stalledKey = keys[0]!;
+    // CLIENT PAUSE stops answering clients but keeps the cluster bus alive: no failover. It ends by
+    // itself (a CLIENT UNPAUSE from redis-cli would wait for the pause too)
+    stalled.cli('CLIENT', 'PAUSE', '2500', 'ALL');
+    await waitFor(
+      async () => {
+        expect(await cache.get(stalledKey)).toBeUndefined();
+        return cache.status().breaker === 'open';
+      },
+      5000,
+      'the breaker of the stalled primary to open',
+    );
+    const skipped = cache.stats().total.skipped;
+    expect(await cache.get(stalledKey)).toBeUndefined();
+    // skipped by the open breaker, without waiting for the deadline
+    expect(cache.stats().total.skipped).toBe(skipped + 1);
+    for (const key of keys.slice(1)) expect(await cache.get(key)).toBe(key);
+    expect(cache.status().l2.breakerOpens).toBeGreaterThanOrEqual(1);
+    await waitFor(() => cache.status().breaker === 'closed', 5000, 'the breaker to close');
+    expect(await cache.get(stalledKey)).toBe(stalledKey);
+    expect(cache.status().l2.state).toBe('ready');
+    const warnings = logger.lines.filter((l) => l.level === 'warn' && /Redis unavailable/.test(l.msg));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]!.fields.redis).toContain(`(node 127.0.0.1:${stalled.port})`);
+  });
+});
+
 describe('Redis Cluster failover', () => {
   it('CLUSTER FAILOVER on a replica: calls resolve throughout, writes go to the promoted replica', async () => {
     const cache = create({ operationTimeoutMs: 1000, connectTimeoutMs: 1000 });
