@@ -3,7 +3,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { keyBeside, keySlot } from '../../src/tiers/slots.js';
 import { cacheFactory } from '../support/cache.js';
 import { captureLogger } from '../support/logs.js';
-import { freePort, waitFor } from '../support/redis.js';
+import { freePort, type TestRedis, waitFor } from '../support/redis.js';
 import { startCluster, type TestCluster } from '../support/topologies.js';
 
 const caches = cacheFactory();
@@ -288,7 +288,7 @@ describe('Redis Cluster failover', () => {
     const replica = cluster.replicaOf(primary);
     await waitFor(() => replica.cli('READONLY', 'GET', 'default_before') !== '', 5000, 'replication');
 
-    const report = await measureSwitch(cache, () => {
+    const report = await measureSwitch(cache, replica, () => {
       replica.cli('CLUSTER', 'FAILOVER');
     });
     console.log(
@@ -316,10 +316,14 @@ describe('Redis Cluster failover', () => {
     const replica = cluster.replicaOf(primary);
     await waitFor(() => replica.cli('READONLY', 'GET', 'default_before') !== '', 5000, 'replication');
 
-    const report = await measureSwitch(cache, () => primary.kill(), { read: 'before', expect: 'failover' });
+    const report = await measureSwitch(cache, replica, () => primary.kill(), {
+      read: 'before',
+      expect: 'failover',
+    });
     console.log(
       `cluster failover (primary SIGKILLed, cluster-node-timeout 1000 ms): writes resumed ${Math.round(report.resumedAfterMs)} ms ` +
-        `after the kill (${report.failed} writes answered false meanwhile, slowest call ${Math.round(report.slowestMs)} ms)`,
+        `after the kill, ${Math.round(report.followedAfterMs)} ms after the replica became primary ` +
+        `(${report.failed} writes answered false meanwhile, slowest call ${Math.round(report.slowestMs)} ms)`,
     );
     expect(report.failed).toBeGreaterThan(0);
     expect(report.slowestMs).toBeLessThan(2500);
@@ -343,6 +347,8 @@ interface SwitchReport {
   resumedAfterMs: number;
   /** From the first failed write to the first one that succeeded again. */
   failingMs: number;
+  /** From the moment the replica reported itself primary to the first write that succeeded there. */
+  followedAfterMs: number;
 }
 
 /**
@@ -351,11 +357,13 @@ interface SwitchReport {
  */
 async function measureSwitch(
   cache: ReturnType<typeof create>,
+  replica: TestRedis,
   fault: () => unknown,
   check?: { read: string; expect: unknown },
 ): Promise<SwitchReport> {
   const faultAt = performance.now();
   await fault();
+  let promotedAt = -1;
   let failed = 0;
   let slowestMs = 0;
   let firstFailureAt = -1;
@@ -367,6 +375,7 @@ async function measureSwitch(
       check ? cache.get(check.read) : Promise.resolve(undefined),
     ]);
     slowestMs = Math.max(slowestMs, performance.now() - started);
+    if (promotedAt < 0 && replica.cli('ROLE').startsWith('master')) promotedAt = performance.now();
     if (check) expect(read === undefined || read === check.expect).toBe(true);
     writes++;
     if (!stored) {
@@ -379,6 +388,7 @@ async function measureSwitch(
         slowestMs,
         resumedAfterMs: now - faultAt,
         failingMs: firstFailureAt < 0 ? 0 : now - firstFailureAt,
+        followedAfterMs: promotedAt < 0 ? -1 : now - promotedAt,
       };
     }
     await sleep(20);
