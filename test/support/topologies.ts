@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { startRedis, type TestRedis, waitFor } from './redis.js';
+import net from 'node:net';
+import { freePort, startRedis, type TestRedis, waitFor } from './redis.js';
 
 /** `redis-cli` prints a map reply as alternating lines of field and value; this reads it back. */
 export function cliMap(output: string): Map<string, string> {
@@ -119,6 +120,29 @@ function clusterNodes(output: string): ClusterNodeLine[] {
 }
 
 /**
+ * `count` distinct free ports whose cluster bus port (port + 10000) is free too: a node cannot start
+ * above 55535, and a bus port taken by another process breaks `--cluster create`.
+ */
+async function clusterPorts(count: number): Promise<number[]> {
+  const ports = new Set<number>();
+  while (ports.size < count) {
+    const port = await freePort();
+    if (port > 55535 || ports.has(port) || ports.has(port + 10000) || ports.has(port - 10000)) continue;
+    if (await portFree(port + 10000)) ports.add(port);
+  }
+  return [...ports];
+}
+
+function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
  * Starts a Redis Cluster of six real processes (three primaries, one replica each) created with
  * `redis-cli --cluster create`, and waits until it serves every slot. `nodeTimeoutMs` is how long a
  * silent primary takes to be considered failed (Redis's default, 15 s, would make the suite slow).
@@ -132,7 +156,8 @@ export async function startCluster(options: { nodeTimeoutMs?: number } = {}): Pr
     '--cluster-node-timeout',
     String(options.nodeTimeoutMs ?? 1000),
   ];
-  const nodes = await Promise.all([0, 1, 2, 3, 4, 5].map(() => startRedis({ args })));
+  const ports = await clusterPorts(6);
+  const nodes = await Promise.all(ports.map((port) => startRedis({ port, args })));
   const live = new Set(nodes);
   const alive = () => nodes.filter((node) => live.has(node));
   const view = () => clusterNodes(alive()[0]!.cli('CLUSTER', 'NODES'));
@@ -201,11 +226,16 @@ export async function startCluster(options: { nodeTimeoutMs?: number } = {}): Pr
     },
   };
   try {
-    execFileSync(
-      'redis-cli',
-      ['--cluster', 'create', ...cluster.addresses(), '--cluster-replicas', '1', '--cluster-yes'],
-      { stdio: 'pipe' },
-    );
+    try {
+      execFileSync(
+        'redis-cli',
+        ['--cluster', 'create', ...cluster.addresses(), '--cluster-replicas', '1', '--cluster-yes'],
+        { stdio: 'pipe', encoding: 'utf8' },
+      );
+    } catch (err) {
+      const { stdout, stderr } = err as { stdout?: string; stderr?: string };
+      throw new Error(`redis-cli --cluster create failed:\n${stdout ?? ''}\n${stderr ?? ''}`);
+    }
     await cluster.settled();
     // every replica attached and in sync, so that a failover can promote it
     await waitFor(

@@ -1,4 +1,5 @@
 import { type ChildProcess, fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { keyBeside, keySlot } from '../../src/tiers/slots.js';
 import { cacheFactory } from '../support/cache.js';
@@ -232,6 +233,38 @@ describe('Redis Cluster (3 primaries, 3 replicas)', () => {
     // the walk went through the three primaries (cursors name the first slot of each)
     expect(new Set(cursors.map((c) => c.split('-')[0])).size).toBeGreaterThanOrEqual(2);
     await expect(cache.keys({ cursor: 'not-a-cursor' })).rejects.toMatchObject({ code: 'E_CACHE_KEY' });
+  });
+});
+
+describe('Redis Cluster with an ACL user', () => {
+  it('does every core operation as a user holding the README rule plus +cluster|slots', async () => {
+    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    const rule = readme
+      .split('\n')
+      .find((line) => line.startsWith('ACL SETUSER cachette '))!
+      .split(/\s+/)
+      .slice(3);
+    const password = 'cl@ster:pw/1';
+    for (const node of cluster.nodes) {
+      const withPassword = rule.map((part) => (part === '>CHANGE-ME' ? `>${password}` : part));
+      expect(node.cli('ACL', 'SETUSER', 'cachette', ...withPassword, '+cluster|slots')).toBe('OK');
+    }
+    const logger = captureLogger();
+    const cache = create({ redisUrl: `redis://cachette:${encodeURIComponent(password)}@ignored`, logger });
+    expect(await cache.setMany(Array.from({ length: 10 }, (_, i) => ({ key: `acl${i}`, value: i })))).toBe(
+      true,
+    );
+    expect(await cache.getMany(['acl0', 'acl9', 'none'])).toEqual([0, 9, undefined]);
+    expect(await cache.getOrSet('loaded', async () => 'from the factory', { dbType: 'catalog' })).toBe(
+      'from the factory',
+    );
+    expect(read('catalog_loaded')).toBe('"from the factory"');
+    expect(await cache.delete('acl0')).toBe(true);
+    expect(await cache.deletePattern('acl*')).toBe(9);
+    expect(cache.stats().total.errors).toBe(0);
+    expect(logger.lines.filter((l) => l.level === 'warn')).toEqual([]);
+    expect(JSON.stringify(logger.lines)).not.toContain(password);
+    expect(cache.status().l2.url).toMatch(/^redis\+cluster:\/\/cachette:\*\*\*@127\.0\.0\.1:/);
   });
 });
 
