@@ -66,6 +66,12 @@ interface Primary {
   address: string;
   firstSlot: number;
   driver: RedisDriver;
+  /**
+   * Found after start-up (a failover, a new node). A driver makes calls wait for its first
+   * connection attempt, which is right at start-up only: calls for a new primary fail at once until
+   * it is connected, so that a failover never holds a call longer than the operation deadline.
+   */
+  late: boolean;
 }
 
 /** One range of `CLUSTER SLOTS`: slots `from` to `to` (inclusive), their primary and replicas. */
@@ -225,9 +231,7 @@ export class ClusterDriver implements L2Driver {
     if (!Number.isInteger(slot) || slot < 0 || slot >= SLOT_COUNT) {
       throw new CacheError('E_L2_CURSOR', `cursor ${JSON.stringify(cursor)} names no hash slot`);
     }
-    const primary = this.#slots[slot];
-    if (!primary)
-      throw new L2UnavailableError('E_L2_UNAVAILABLE', 'no Redis Cluster primary serves this slot now');
+    const primary = this.#usable(this.#slots[slot]);
     const [next, keys] = await primary.driver.scanPage(nodeCursor, pattern, count).catch(this.#failed);
     if (next !== '0') return [`${slot}-${next}`, keys];
     const following = this.#primaries.find((candidate) => candidate.firstSlot > slot);
@@ -268,18 +272,31 @@ export class ClusterDriver implements L2Driver {
   /** The primary serving `key`'s slot; before the first slot map, waits for it (bounded). */
   async #primaryOf(key: string): Promise<Primary> {
     if (!this.#mapped && !this.#closed) await this.#firstMap;
-    const primary = this.#slots[keySlot(key)];
-    if (primary) return primary;
+    return this.#usable(this.#slots[keySlot(key)]);
+  }
+
+  /** `primary` if calls may go to it now; otherwise asks for a fresh slot map and throws. */
+  #usable(primary: Primary | undefined): Primary {
+    if (primary && !(primary.late && primary.driver.state !== 'ready')) return primary;
     this.#refreshSoon();
-    throw new L2UnavailableError('E_L2_UNAVAILABLE', 'no Redis Cluster primary serves this key now');
+    throw new L2UnavailableError(
+      'E_L2_UNAVAILABLE',
+      primary
+        ? `the Redis Cluster primary ${primary.address} is not connected yet`
+        : 'no Redis Cluster primary serves this slot now',
+    );
   }
 
   /** Every primary, by first slot; rejects unless the map covers every slot. */
   async #allPrimaries(): Promise<Primary[]> {
     if (!this.#mapped && !this.#closed) await this.#firstMap;
-    if (this.#mapped && this.#uncoveredSlots === 0) return this.#primaries;
-    this.#refreshSoon();
-    throw new L2UnavailableError('E_L2_UNAVAILABLE', 'the Redis Cluster does not serve every slot now');
+    if (!this.#mapped || this.#uncoveredSlots > 0) {
+      this.#refreshSoon();
+      throw new L2UnavailableError('E_L2_UNAVAILABLE', 'the Redis Cluster does not serve every slot now');
+    }
+    const primaries = this.#primaries;
+    for (const primary of primaries) this.#usable(primary);
+    return primaries;
   }
 
   /** The positions of `items` grouped by hash slot, each group with the primary serving it. */
@@ -293,12 +310,7 @@ export class ClusterDriver implements L2Driver {
       const slot = keySlot(keyOf(items[i]!));
       let group = groups.get(slot);
       if (!group) {
-        const primary = this.#slots[slot];
-        if (!primary) {
-          this.#refreshSoon();
-          throw new L2UnavailableError('E_L2_UNAVAILABLE', 'no Redis Cluster primary serves this key now');
-        }
-        group = { primary, indexes: [] };
+        group = { primary: this.#usable(this.#slots[slot]), indexes: [] };
         groups.set(slot, group);
       }
       group.indexes.push(i);
@@ -413,7 +425,10 @@ export class ClusterDriver implements L2Driver {
       const address = nodeName(node);
       let primary = next.get(address);
       if (!primary) {
-        primary = { address, firstSlot: from, driver: previous.get(address)?.driver ?? this.#connect(node) };
+        const kept = previous.get(address);
+        primary = kept
+          ? { ...kept, firstSlot: from }
+          : { address, firstSlot: from, driver: this.#connect(node), late: this.#mapped };
         next.set(address, primary);
         known.push(node);
       }
