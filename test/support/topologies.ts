@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
-import { freePort, startRedis, type TestRedis, waitFor } from './redis.js';
+import { freePort, startRedis, type TestRedis, type TestRedisTls, waitFor } from './redis.js';
 
 /** `redis-cli` prints a map reply as alternating lines of field and value; this reads it back. */
 export function cliMap(output: string): Map<string, string> {
@@ -146,8 +146,13 @@ function portFree(port: number): Promise<boolean> {
  * Starts a Redis Cluster of six real processes (three primaries, one replica each) created with
  * `redis-cli --cluster create`, and waits until it serves every slot. `nodeTimeoutMs` is how long a
  * silent primary takes to be considered failed (Redis's default, 15 s, would make the suite slow).
+ * With `tls`, every node listens only on TLS, the cluster bus included (give `clientCertFile` and
+ * `clientKeyFile`: the nodes present them to each other).
  */
-export async function startCluster(options: { nodeTimeoutMs?: number } = {}): Promise<TestCluster> {
+export async function startCluster(
+  options: { nodeTimeoutMs?: number; tls?: TestRedisTls } = {},
+): Promise<TestCluster> {
+  const { tls } = options;
   const args = [
     '--cluster-enabled',
     'yes',
@@ -155,9 +160,16 @@ export async function startCluster(options: { nodeTimeoutMs?: number } = {}): Pr
     'nodes.conf',
     '--cluster-node-timeout',
     String(options.nodeTimeoutMs ?? 1000),
+    // with TLS, the cluster bus and replication use it too, and nodes announce their TLS port;
+    // a node connecting to another presents a client certificate (the server one is serverAuth only)
+    ...(tls ? ['--tls-cluster', 'yes', '--tls-replication', 'yes'] : []),
+    ...(tls?.clientCertFile && tls.clientKeyFile
+      ? ['--tls-client-cert-file', tls.clientCertFile, '--tls-client-key-file', tls.clientKeyFile]
+      : []),
   ];
   const ports = await clusterPorts(6);
-  const nodes = await Promise.all(ports.map((port) => startRedis({ port, args })));
+  const nodes = await Promise.all(ports.map((port) => startRedis({ port, args, tls })));
+  const cliTls = tls ? ['--tls', '--cacert', tls.caFile] : [];
   const live = new Set(nodes);
   const alive = () => nodes.filter((node) => live.has(node));
   const view = () => clusterNodes(alive()[0]!.cli('CLUSTER', 'NODES'));
@@ -229,8 +241,17 @@ export async function startCluster(options: { nodeTimeoutMs?: number } = {}): Pr
     try {
       execFileSync(
         'redis-cli',
-        ['--cluster', 'create', ...cluster.addresses(), '--cluster-replicas', '1', '--cluster-yes'],
-        { stdio: 'pipe', encoding: 'utf8' },
+        [
+          ...cliTls,
+          '--cluster',
+          'create',
+          ...cluster.addresses(),
+          '--cluster-replicas',
+          '1',
+          '--cluster-yes',
+        ],
+        // bounded: a cluster whose nodes cannot meet would make it wait forever
+        { stdio: 'pipe', encoding: 'utf8', timeout: 60_000 },
       );
     } catch (err) {
       const { stdout, stderr } = err as { stdout?: string; stderr?: string };
