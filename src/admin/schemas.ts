@@ -51,7 +51,7 @@ export const keysSchema = {
       pattern: { ...cacheKey, description: 'Redis glob on the part after the prefix; default *' },
       cursor: {
         type: 'string',
-        pattern: '^\\d{1,20}(\\.[A-Za-z0-9_-]+)?$',
+        pattern: '^(\\d{1,5}-)?\\d{1,20}(\\.[A-Za-z0-9_-]+)?$',
         description: 'from the previous page',
       },
       limit: { type: 'integer', minimum: 1, description: 'page size, default 100, capped at 1000' },

@@ -1,8 +1,10 @@
 import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { silentLogger } from '../../src/logger.js';
 import { keyBeside, keySlot } from '../../src/tiers/slots.js';
 import { cacheFactory } from '../support/cache.js';
+import { type Adapter, adminServer } from '../support/http.js';
 import { captureLogger } from '../support/logs.js';
 import { freePort, type TestRedis, waitFor } from '../support/redis.js';
 import { startCluster, type TestCluster } from '../support/topologies.js';
@@ -234,6 +236,46 @@ describe('Redis Cluster (3 primaries, 3 replicas)', () => {
     expect(new Set(cursors.map((c) => c.split('-')[0])).size).toBeGreaterThanOrEqual(2);
     await expect(cache.keys({ cursor: 'not-a-cursor' })).rejects.toMatchObject({ code: 'E_CACHE_KEY' });
   });
+});
+
+describe('Redis Cluster behind the admin API', () => {
+  it.each<Adapter>(['fastify', 'express'])(
+    'over %s: /keys pages through every primary, /stats sums them, /clear empties a domain on all',
+    async (adapter) => {
+      const cache = create();
+      const server = await adminServer(adapter, { cache, logger: silentLogger, adminToken: 'admin-t0ken' });
+      try {
+        const headers = { authorization: 'Bearer admin-t0ken' };
+        const entries = Array.from({ length: 40 }, (_, i) => ({ key: `p${i}`, value: i }));
+        expect(await cache.setMany(entries, { dbType: 'catalog' })).toBe(true);
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        for (let page = 0; page < 40; page++) {
+          const query = `dbType=catalog&limit=9${cursor === null ? '' : `&cursor=${encodeURIComponent(cursor)}`}`;
+          const { status, body } = await server.request('GET', `/api/v1/cache/keys?${query}`, { headers });
+          expect(status).toBe(200);
+          seen.push(...(body.keys as Array<{ key: string }>).map((k) => k.key));
+          cursor = body.cursor as string | null;
+          if (cursor === null) break;
+        }
+        expect(seen.sort()).toEqual(entries.map((e) => e.key).sort());
+        const stats = await server.request('GET', '/api/v1/cache/stats');
+        const l2 = stats.body.l2 as { state: string; redis: { keys: number }; keys: { total: number } };
+        expect(l2.state).toBe('ready');
+        expect(l2.redis.keys).toBe(40);
+        expect(l2.keys.total).toBe(40);
+        const clear = await server.request('POST', '/api/v1/cache/clear', {
+          headers,
+          json: { dbType: 'catalog' },
+        });
+        expect(clear.status).toBe(200);
+        expect(clear.body.removed).toBe(40);
+        expect(keysOnPrimaries('catalog_*')).toEqual([]);
+      } finally {
+        await server.close();
+      }
+    },
+  );
 });
 
 describe('Redis Cluster with an ACL user', () => {
