@@ -19,6 +19,11 @@ import { keySlot, SLOT_COUNT } from './slots.js';
 const POLL_INTERVAL_MS = 1000;
 /** Least time between two slot-map reads triggered by failed calls, in ms: an outage fails many calls. */
 const REFRESH_MIN_INTERVAL_MS = 100;
+/**
+ * Longest wait for one node's `CLUSTER SLOTS`, in ms (capped by `socketTimeoutMs`): a node that hangs
+ * (paused, overloaded) must not hold up reading the map from the next node during a failover.
+ */
+const MAP_READ_TIMEOUT_MS = 1000;
 
 /** Keyless commands that any node answers alike. */
 const ANY_NODE = new Set(['PING', 'ECHO', 'TIME', 'PUBLISH']);
@@ -406,7 +411,10 @@ export class ClusterDriver implements L2Driver {
       }
     }
     try {
-      return await withTimeout(this.#query.sendCommand<unknown>(['CLUSTER', 'SLOTS']), socketTimeoutMs);
+      return await withTimeout(
+        this.#query.sendCommand<unknown>(['CLUSTER', 'SLOTS']),
+        Math.min(socketTimeoutMs, MAP_READ_TIMEOUT_MS),
+      );
     } catch (err) {
       discard(this.#query);
       this.#query = undefined;

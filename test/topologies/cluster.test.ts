@@ -383,6 +383,37 @@ describe('Redis Cluster failover', () => {
     expect(cache.status().l2.state).toBe('ready');
   });
 
+  it('SIGSTOP of a primary: calls end within their deadline while it hangs, and follow the promoted replica', async () => {
+    const cache = create({ operationTimeoutMs: 300, connectTimeoutMs: 1000 });
+    expect(await cache.set('before', 'failover')).toBe(true);
+    const primary = cluster.primaryOfSlot(keySlot('default_before'));
+    const replica = cluster.replicaOf(primary);
+    await waitFor(() => replica.cli('READONLY', 'GET', 'default_before') !== '', 5000, 'replication');
+    let report: SwitchReport;
+    try {
+      report = await measureSwitch(cache, replica, () => primary.pause(), {
+        read: 'before',
+        expect: 'failover',
+      });
+    } finally {
+      primary.resume();
+    }
+    console.log(
+      `cluster failover (primary SIGSTOPped, cluster-node-timeout 1000 ms): writes resumed ${Math.round(report.resumedAfterMs)} ms ` +
+        `after the pause, ${Math.round(report.followedAfterMs)} ms after the replica became primary ` +
+        `(${report.failed} writes answered false meanwhile, slowest call ${Math.round(report.slowestMs)} ms)`,
+    );
+    expect(report.failed).toBeGreaterThan(0);
+    // a hanging primary costs at most the deadline (300 ms), plus slack for a loaded machine
+    expect(report.slowestMs).toBeLessThan(1500);
+    expect(await cache.get('before')).toBe('failover');
+    // the resumed node learns it was replaced and becomes a replica
+    await waitFor(() => primary.cli('ROLE').startsWith('slave'), 10_000, 'the old primary to step down');
+    await cluster.settled();
+    expect(await cache.set('later', 2)).toBe(true);
+    expect(await cache.get('later')).toBe(2);
+  });
+
   it('SIGKILL of a primary: misses and false during the switch, never a rejection, writes resume without restart', async () => {
     const logger = captureLogger();
     const cache = create({ logger, operationTimeoutMs: 1000, connectTimeoutMs: 1000 });
