@@ -94,6 +94,7 @@ interface ClusterNodeLine {
   port: number;
   flags: string[];
   primaryId: string;
+  linkState: string;
   slots: Array<[number, number]>;
 }
 
@@ -102,7 +103,7 @@ function clusterNodes(output: string): ClusterNodeLine[] {
     .split('\n')
     .filter((line) => line.trim() !== '')
     .map((line) => {
-      const [id, address, flags, primaryId, , , , , ...ranges] = line.split(' ');
+      const [id, address, flags, primaryId, , , , linkState, ...ranges] = line.split(' ');
       const slots = ranges
         .filter((range) => !range.startsWith('['))
         .map((range) => {
@@ -114,6 +115,7 @@ function clusterNodes(output: string): ClusterNodeLine[] {
         port: Number(address!.split('@')[0]!.split(':').at(-1)),
         flags: flags!.split(','),
         primaryId: primaryId!,
+        linkState: linkState!,
         slots,
       };
     });
@@ -215,7 +217,11 @@ export async function startCluster(
       const lines = view();
       const id = lines.find((line) => line.port === primary.port)?.id;
       const replica = lines.find(
-        (line) => line.primaryId === id && !line.flags.includes('fail') && live.has(byPort(line.port)),
+        (line) =>
+          line.primaryId === id &&
+          line.linkState === 'connected' &&
+          !line.flags.some((flag) => flag.startsWith('fail')) &&
+          live.has(byPort(line.port)),
       );
       if (!replica) throw new Error(`no live replica of the primary on port ${primary.port}`);
       return byPort(replica.port);

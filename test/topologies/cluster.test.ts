@@ -136,7 +136,7 @@ describe('Redis Cluster (3 primaries, 3 replicas)', () => {
 
   it('getOrSet across processes: one factory call, leases and registries in the right slots, nothing left behind', async () => {
     const workers = await Promise.all(
-      [0, 1, 2].map(() => worker({ key: 'hot', callers: 20, factoryMs: 300 })),
+      [0, 1, 2].map(() => worker({ key: 'hot', callers: 20, factoryMs: 1500 })),
     );
     for (const { child } of workers) child.send('go');
     const reports = await Promise.all(workers.map(({ next }) => next('done')));
@@ -359,9 +359,7 @@ describe('Redis Cluster failover', () => {
   it('CLUSTER FAILOVER on a replica: calls resolve throughout, writes go to the promoted replica', async () => {
     const cache = create({ operationTimeoutMs: 1000, connectTimeoutMs: 1000 });
     expect(await cache.set('before', 'failover')).toBe(true);
-    const primary = cluster.primaryOfSlot(keySlot('default_before'));
-    const replica = cluster.replicaOf(primary);
-    await waitFor(() => replica.cli('READONLY', 'GET', 'default_before') !== '', 5000, 'replication');
+    const { replica } = await syncedPair('default_before');
 
     const report = await measureSwitch(cache, replica, () => {
       replica.cli('CLUSTER', 'FAILOVER');
@@ -386,9 +384,7 @@ describe('Redis Cluster failover', () => {
   it('SIGSTOP of a primary: calls end within their deadline while it hangs, and follow the promoted replica', async () => {
     const cache = create({ operationTimeoutMs: 300, connectTimeoutMs: 1000 });
     expect(await cache.set('before', 'failover')).toBe(true);
-    const primary = cluster.primaryOfSlot(keySlot('default_before'));
-    const replica = cluster.replicaOf(primary);
-    await waitFor(() => replica.cli('READONLY', 'GET', 'default_before') !== '', 5000, 'replication');
+    const { primary, replica } = await syncedPair('default_before');
     let report: SwitchReport;
     try {
       report = await measureSwitch(cache, replica, () => primary.pause(), {
@@ -418,9 +414,7 @@ describe('Redis Cluster failover', () => {
     const logger = captureLogger();
     const cache = create({ logger, operationTimeoutMs: 1000, connectTimeoutMs: 1000 });
     expect(await cache.set('before', 'failover')).toBe(true);
-    const primary = cluster.primaryOfSlot(keySlot('default_before'));
-    const replica = cluster.replicaOf(primary);
-    await waitFor(() => replica.cli('READONLY', 'GET', 'default_before') !== '', 5000, 'replication');
+    const { primary, replica } = await syncedPair('default_before');
 
     const report = await measureSwitch(cache, replica, () => primary.kill(), {
       read: 'before',
@@ -445,6 +439,33 @@ describe('Redis Cluster failover', () => {
     expect(await cache.get('later')).toBe(1);
   });
 });
+
+/**
+ * The primary of `key` and a replica holding the same keys (after a previous failover the cluster
+ * may still be re-attaching the old primary as a replica).
+ */
+async function syncedPair(key: string): Promise<{ primary: TestRedis; replica: TestRedis }> {
+  await cluster.settled();
+  let pair: { primary: TestRedis; replica: TestRedis } | undefined;
+  await waitFor(
+    () => {
+      try {
+        const primary = cluster.primaryOfSlot(keySlot(key));
+        const replica = cluster.replicaOf(primary);
+        const keys = primary.cli('DBSIZE');
+        if (keys === '0' || replica.cli('DBSIZE') !== keys) return false;
+        if (!replica.cli('INFO', 'replication').includes('master_link_status:up')) return false;
+        pair = { primary, replica };
+        return true;
+      } catch {
+        return false;
+      }
+    },
+    20_000,
+    `a replica in sync with the primary of ${key}`,
+  );
+  return pair!;
+}
 
 interface SwitchReport {
   failed: number;
