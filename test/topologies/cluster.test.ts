@@ -135,6 +135,8 @@ describe('Redis Cluster (3 primaries, 3 replicas)', () => {
   });
 
   it('getOrSet across processes: one factory call, leases and registries in the right slots, nothing left behind', async () => {
+    // a slow factory, so that every worker asks for the lease while the first one loads, even when
+    // a loaded machine delivers 'go' to the workers at different times
     const workers = await Promise.all(
       [0, 1, 2].map(() => worker({ key: 'hot', callers: 20, factoryMs: 1500 })),
     );
