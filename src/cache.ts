@@ -1,5 +1,5 @@
 import type { BreakerState } from './breaker.js';
-import { COHERENCE_OFF, type Coherence, type CoherenceStatus } from './coherence.js';
+import { COHERENCE_OFF, type CoherenceStatus, type L1Coherence } from './coherence.js';
 import type { ResolvedConfig } from './config.js';
 import type { DomainConfig } from './domains.js';
 import { unwrap } from './envelope.js';
@@ -107,11 +107,11 @@ export class Cache<D extends string = string, in G extends string = never> {
   readonly #l1TtlMs: number;
   readonly #loader: Loader;
   readonly #resolved = new Map<string, Resolved>();
-  readonly #coherence: Coherence | undefined;
+  readonly #coherence: L1Coherence | undefined;
   readonly #invalidation: Invalidator<D, G>;
   #closed = false;
 
-  constructor(config: ResolvedConfig, l2: L2Driver, coherence?: Coherence) {
+  constructor(config: ResolvedConfig, l2: L2Driver, coherence?: L1Coherence) {
     this.#config = config;
     this.#l2 = new ObservedL2(l2);
     this.#log = config.logger;

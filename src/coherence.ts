@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { ErrorReply } from '@redis/client';
+import { ClusterCoherence } from './cluster-coherence.js';
 import type { CoherenceMode, ResolvedConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { L2PermissionError } from './tiers/acl.js';
@@ -56,17 +57,14 @@ export const COHERENCE_OFF: Readonly<CoherenceStatus> = Object.freeze({
   degradedL1TtlMs: 0,
 });
 
+/** The coherence the cache drives: of one server (or Sentinel's primary), or of every primary of a cluster. */
+export type L1Coherence = Coherence | ClusterCoherence;
+
 /** The coherence of this configuration, or `undefined` when it is off (`'none'`, or no L1 to keep coherent). */
-export function createCoherence(config: ResolvedConfig): Coherence | undefined {
+export function createCoherence(config: ResolvedConfig): L1Coherence | undefined {
   if (config.coherence.mode === 'none' || !config.l1.enabled || config.l1.ttl <= 0) return undefined;
-  if (config.topology.kind === 'cluster') {
-    // tracking is per node there: one subscriber per node would be needed
-    config.logger.info(
-      { mode: config.coherence.mode },
-      'cachette: coherence is not available with Redis Cluster yet; L1 copies live up to l1.ttl',
-    );
-    return undefined;
-  }
+  // tracking is per node on a cluster: one Coherence (subscriber, tracking) per primary
+  if (config.topology.kind === 'cluster') return new ClusterCoherence(config, () => new Coherence(config));
   return new Coherence(config);
 }
 

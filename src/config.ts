@@ -11,7 +11,7 @@ import {
 } from './invalidation.js';
 import { defaultLogger, type Logger } from './logger.js';
 import { jsonSerializer, type Serializer } from './serializer.js';
-import type { ConnectionHooks } from './tiers/redis.js';
+import type { ConnectionHooks, NodeConnectionHooks } from './tiers/redis.js';
 
 /** L1 (in-process memory tier) options. */
 export interface L1Options {
@@ -170,6 +170,8 @@ export interface ResolvedConfig {
   /** Set by `createCache()` when coherence is on: what each command connection must do before it is ready. */
   connectionHooks?: ConnectionHooks;
   invalidationGroups: Record<string, ResolvedGroup>;
+  /** Set by `createCache()` on a cluster with coherence on: the hooks of each primary (at `host:port`). */
+  nodeHooks?: (address: string) => NodeConnectionHooks;
 }
 
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0';

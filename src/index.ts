@@ -1,4 +1,5 @@
 import { Cache } from './cache.js';
+import { ClusterCoherence } from './cluster-coherence.js';
 import { createCoherence } from './coherence.js';
 import { type CacheOptions, resolveConfig } from './config.js';
 import type { BuiltinDomain, DomainConfig } from './domains.js';
@@ -18,7 +19,9 @@ export function createCache<
 ): Cache<BuiltinDomain | Extract<keyof X, string>, Extract<keyof G, string>> {
   const config = resolveConfig(options);
   const coherence = createCoherence(config);
-  const l2 = createL2Driver(coherence ? { ...config, connectionHooks: coherence } : config);
+  const hooks =
+    coherence instanceof ClusterCoherence ? { nodeHooks: coherence.forNode } : { connectionHooks: coherence };
+  const l2 = createL2Driver(coherence ? { ...config, ...hooks } : config);
   return new Cache(config, l2, coherence);
 }
 

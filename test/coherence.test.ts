@@ -1,5 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { CacheStats, CacheStatus } from '../src/cache.js';
+import { ClusterCoherence } from '../src/cluster-coherence.js';
 import { createCoherence } from '../src/coherence.js';
 import { type CacheOptions, resolveConfig } from '../src/config.js';
 import { CacheConfigError } from '../src/errors.js';
@@ -352,11 +353,14 @@ describe('coherence configuration', () => {
     expect(() => createCache({ env: {}, coherence: { degradedL1TtlMs: 0 } })).toThrow(/degradedL1TtlMs/);
   });
 
-  it('is off with Redis Cluster (not covered yet) and without L1, and on otherwise', () => {
+  it('is off without L1, per primary with Redis Cluster, and on otherwise', () => {
     const config = (options: CacheOptions) => resolveConfig({ env: {}, logger: silentLogger, ...options });
-    expect(
-      createCoherence(config({ cluster: { nodes: [{ host: '127.0.0.1', port: 7000 }] } })),
-    ).toBeUndefined();
+    const perNode = createCoherence(config({ cluster: { nodes: [{ host: '127.0.0.1', port: 7000 }] } }));
+    expect(perNode).toBeInstanceOf(ClusterCoherence);
+    // not connected before any primary's invalidations flow
+    expect(perNode?.status()).toMatchObject({ mode: 'tracking', connected: false });
+    expect(perNode?.maxL1TtlMs).toBe(1000);
+    perNode?.close();
     expect(createCoherence(config({ l1: { enabled: false } }))).toBeUndefined();
     expect(createCoherence(config({ coherence: 'none' }))).toBeUndefined();
     const on = createCoherence(config({}));

@@ -77,6 +77,8 @@ interface Primary {
    * it is connected, so that a failover never holds a call longer than the operation deadline.
    */
   late: boolean;
+  /** Tells the per-node connection hooks (coherence) that this primary is gone. */
+  retire: (() => void) | undefined;
 }
 
 /** One range of `CLUSTER SLOTS`: slots `from` to `to` (inclusive), their primary and replicas. */
@@ -271,7 +273,7 @@ export class ClusterDriver implements L2Driver {
     clearTimeout(this.#pollTimer);
     discard(this.#query);
     this.#query = undefined;
-    await Promise.all(this.#primaries.map(({ driver }) => driver.close()));
+    await Promise.all(this.#primaries.map((primary) => this.#retire(primary)));
   }
 
   /** The primary serving `key`'s slot; before the first slot map, waits for it (bounded). */
@@ -436,7 +438,7 @@ export class ClusterDriver implements L2Driver {
         const kept = previous.get(address);
         primary = kept
           ? { ...kept, firstSlot: from }
-          : { address, firstSlot: from, driver: this.#connect(node), late: this.#mapped };
+          : { address, firstSlot: from, late: this.#mapped, ...this.#connect(node, address) };
         next.set(address, primary);
         known.push(node);
       }
@@ -450,7 +452,7 @@ export class ClusterDriver implements L2Driver {
     for (const [address, former] of previous) {
       if (next.has(address)) continue;
       this.#retiredOpens += former.driver.breakerOpens;
-      void former.driver.close();
+      void this.#retire(former);
     }
     this.#slots = slots;
     this.#primaries = [...next.values()].sort((a, b) => a.firstSlot - b.firstSlot);
@@ -472,14 +474,25 @@ export class ClusterDriver implements L2Driver {
     this.#uncoveredSlots = uncovered;
   }
 
-  /** A standalone driver for one primary, with the cluster's credentials and TLS settings. */
-  #connect(node: RedisNode): RedisDriver {
-    const { redis } = this.#config;
-    const address = nodeName(node);
-    return new RedisDriver({
+  /**
+   * A standalone driver for one primary, with the cluster's credentials and TLS settings, and the
+   * primary's own connection hooks when coherence is on (a subscriber and tracking per node).
+   */
+  #connect(node: RedisNode, address: string): { driver: RedisDriver; retire: (() => void) | undefined } {
+    const { redis, nodeHooks } = this.#config;
+    const hooks = nodeHooks?.(address);
+    const driver = new RedisDriver({
       ...this.#config,
+      connectionHooks: hooks,
       redis: { ...redis, host: node.host, port: node.port, safeUrl: `${redis.safeUrl} (node ${address})` },
     });
+    return { driver, retire: hooks && (() => hooks.retire()) };
+  }
+
+  /** Closes the driver of a primary that is gone (or on close), then retires its hooks. */
+  async #retire(primary: Primary): Promise<void> {
+    await primary.driver.close();
+    primary.retire?.();
   }
 
   #queryClient(node: RedisNode): QueryClient {

@@ -90,6 +90,12 @@ export interface ConnectionHooks {
   announcement(keys: readonly string[] | 'all'): [string, string] | undefined;
 }
 
+/** The connection hooks of one cluster primary (`ResolvedConfig.nodeHooks`), until it is no longer a primary. */
+export interface NodeConnectionHooks extends ConnectionHooks {
+  /** The node is no longer a primary (failover) or the driver closes: nothing more will be prepared. */
+  retire(): void;
+}
+
 /** Raised when L2 is not connected; the call is skipped at once instead of being queued. */
 export class L2UnavailableError extends CacheError {
   constructor(code = 'E_L2_UNAVAILABLE', message = 'Redis is not connected') {

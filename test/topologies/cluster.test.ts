@@ -312,6 +312,35 @@ describe('Redis Cluster with an ACL user', () => {
   });
 });
 
+describe('Redis Cluster coherence', () => {
+  it('a change made outside cachette on any primary leaves L1 at once (tracking per primary)', async () => {
+    const cache = create();
+    await waitFor(() => cache.status().coherence.connected, 10_000, 'invalidations from every primary');
+    expect(cache.status().coherence.mode).toBe('tracking');
+    const keys = Array.from({ length: 9 }, (_, i) => `c${i}`);
+    expect(await cache.setMany(keys.map((key) => ({ key, value: 'original' })))).toBe(true);
+    for (const key of keys) expect(await cache.get(key)).toBe('original');
+    const l1Hits = cache.stats().total.l1Hits;
+    for (const key of keys) expect(await cache.get(key)).toBe('original');
+    // served from L1 (l1.ttl is 5 s): only an invalidation can make the next reads see the change
+    expect(cache.stats().total.l1Hits).toBe(l1Hits + keys.length);
+    const ports = new Set<number>();
+    for (const key of keys) {
+      const primary = cluster.primaryOfSlot(keySlot(`default_${key}`));
+      ports.add(primary.port);
+      primary.cli('SET', `default_${key}`, '"changed outside"');
+    }
+    expect(ports.size).toBe(3);
+    await waitFor(
+      async () =>
+        (await Promise.all(keys.map((key) => cache.get(key)))).every((v) => v === 'changed outside'),
+      1000,
+      'every change in L1',
+    );
+    expect(cache.status().coherence.invalidatedKeys).toBeGreaterThanOrEqual(keys.length);
+  });
+});
+
 describe('Redis Cluster: one slow primary', () => {
   it('a stalled primary opens its own breaker: its keys are skipped at once, the other primaries keep serving', async () => {
     const logger = captureLogger();
@@ -433,6 +462,16 @@ describe('Redis Cluster failover', () => {
     expect(await cache.get('before')).toBe('failover');
     expect(cache.status().l2.state).toBe('ready');
     expect(logger.lines.some((l) => l.level === 'info' && /primaries changed/.test(l.msg))).toBe(true);
+    // coherence followed too: the promoted replica's invalidations flow, and a change made directly
+    // on it reaches L1
+    await waitFor(() => cache.status().coherence.connected, 5000, 'coherence on the new primary');
+    expect(await cache.get('before')).toBe('failover');
+    replica.cli('SET', 'default_before', '"changed on the new primary"');
+    await waitFor(
+      async () => (await cache.get('before')) === 'changed on the new primary',
+      1000,
+      'the change in L1',
+    );
 
     // the killed node comes back as a replica of the promoted one: nothing to do on cachette's side
     await primary.start();
