@@ -49,6 +49,9 @@ export class ClusterCoherence {
       retire: () => {
         node.close();
         if (this.#nodes.get(address) === node) this.#nodes.delete(address);
+        // its slots moved (a failover): changes there are reported by the new primary only once its
+        // own tracking is on, so what L1 holds lives at most the degraded TTL, as during any outage
+        if (!this.#closed) this.#target?.capL1Ttl(this.#config.coherence.degradedL1TtlMs);
       },
     };
   };
