@@ -103,6 +103,11 @@ type QueryClient = RedisClientType;
  * failed call, a `MOVED` reply, or the poll every second reads the slot map again, and calls go to
  * the promoted replica as soon as the cluster names it. Redirections are not followed: the call
  * fails (a miss), and the map is refreshed for the next one.
+ *
+ * Why not node-redis's `createCluster`: its `connect()` rejects for good when no seed answers at
+ * start (cachette must start with Redis down and connect later), and it routes, queues and
+ * redirects commands over node connections it owns, where cachette needs, per node, the write
+ * deadline in that node's clock, a breaker, a health check and the replacement of a dead connection.
  */
 export class ClusterDriver implements L2Driver {
   readonly sharded = true;
