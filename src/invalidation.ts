@@ -317,7 +317,10 @@ class InvalidationService implements InvalidationFunctions<string, string> {
     host.l1?.delete(redisKey);
     // the lease goes first, in the same round trip: a getOrSet store landing between the two finds
     // no lease and writes nothing (the single UNLINK of `delete` cannot tell which key existed)
-    const [, removed] = await Promise.all([host.l2.delete([leaseKey(redisKey)]), host.l2.delete([redisKey])]);
+    const [, removed] = await Promise.all([
+      host.l2.delete([leaseKey(redisKey, host.l2.sharded)]),
+      host.l2.delete([redisKey]),
+    ]);
     host.deleted(dbType, removed);
     return removed;
   }
@@ -382,10 +385,11 @@ class InvalidationService implements InvalidationFunctions<string, string> {
     const host = this.#host;
     this.#forgetLocal();
     try {
-      const size = await host.l2.command<number>(['DBSIZE']);
+      // every primary of a cluster (one server: just it)
+      const sizes = await host.l2.commandOnPrimaries<number>(['DBSIZE']);
       // ASYNC: keys are gone at once, their memory is freed in the background (no long block)
-      await host.l2.command(['FLUSHDB', 'ASYNC']);
-      return size;
+      await host.l2.commandOnPrimaries(['FLUSHDB', 'ASYNC']);
+      return sizes.reduce((sum, size) => sum + size, 0);
     } finally {
       this.#forgetLocal();
     }

@@ -204,6 +204,8 @@ export class ClusterDriver implements L2Driver {
   }
 
   async set(entries: L2Entry[]): Promise<void> {
+    if (entries.some((entry) => entry.tags !== undefined && entry.tags.length > 0))
+      throw new ClusterTagsError();
     const groups = await this.#bySlot(entries, (entry) => entry.key);
     await Promise.all(
       groups.map(({ primary, indexes }) => primary.driver.set(indexes.map((i) => entries[i]!))),

@@ -240,6 +240,34 @@ describe('Redis Cluster (3 primaries, 3 replicas)', () => {
   });
 });
 
+describe('Redis Cluster invalidation', () => {
+  it('flushAll removes the app's keys on every primary (scope app) and empties every primary (scope database)', async () => {
+    const cache = create();
+    const entries = Array.from({ length: 12 }, (_, i) => ({ key: `f${i}`, value: i }));
+    expect(await cache.setMany(entries, { dbType: 'catalog' })).toBe(true);
+    expect(await cache.set('other', 1)).toBe(true);
+    // another application's key survives an app flush
+    const foreign = cluster.primaryOfSlot(keySlot('someone_else'));
+    foreign.cli('SET', 'someone_else', 'x');
+    expect(await cache.flushAll({ scope: 'app' })).toBe(13);
+    expect(keysOnPrimaries('catalog_*')).toEqual([]);
+    expect(foreign.cli('GET', 'someone_else')).toBe('x');
+    expect(await cache.setMany(entries, { dbType: 'catalog' })).toBe(true);
+    expect(await cache.flushAll({ scope: 'database', confirm: true })).toBe(13);
+    expect(keysOnPrimaries('*')).toEqual([]);
+  });
+
+  it('tags are refused on a cluster: the write answers false with E_L2_CLUSTER_TAGS, nothing is half-written', async () => {
+    const logger = captureLogger();
+    const cache = create({ logger });
+    expect(await cache.set('tagged', 1, { tags: ['product:1'] })).toBe(false);
+    expect(await cache.getOrSet('loaded', async () => 'value', { tags: ['product:1'] })).toBe('value');
+    expect(keysOnPrimaries('*')).toEqual([]);
+    expect(logger.lines.map((l) => l.text).join('\n')).toContain('tags are not supported on Redis Cluster');
+    expect(await cache.set('untagged', 1)).toBe(true);
+  });
+});
+
 describe('Redis Cluster behind the admin API', () => {
   it.each<Adapter>(['fastify', 'express'])(
     'over %s: /keys pages through every primary, /stats sums them, /clear empties a domain on all',
