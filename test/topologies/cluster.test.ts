@@ -241,7 +241,7 @@ describe('Redis Cluster (3 primaries, 3 replicas)', () => {
 });
 
 describe('Redis Cluster invalidation', () => {
-  it('flushAll removes the app's keys on every primary (scope app) and empties every primary (scope database)', async () => {
+  it("flushAll removes the app's keys on every primary (scope app) and empties every primary (scope database)", async () => {
     const cache = create();
     const entries = Array.from({ length: 12 }, (_, i) => ({ key: `f${i}`, value: i }));
     expect(await cache.setMany(entries, { dbType: 'catalog' })).toBe(true);
