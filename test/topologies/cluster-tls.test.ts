@@ -3,6 +3,7 @@ import { keySlot } from '../../src/tiers/slots.js';
 import { cacheFactory } from '../support/cache.js';
 import { generateCertificates, type TestCertificates } from '../support/certificates.js';
 import { captureLogger } from '../support/logs.js';
+import { waitFor } from '../support/redis.js';
 import { startCluster, type TestCluster } from '../support/topologies.js';
 
 const caches = cacheFactory();
@@ -40,6 +41,8 @@ describe('Redis Cluster over TLS', () => {
       operationTimeoutMs: 2000,
     });
     expect(await cache.ready(10_000)).toBe(true);
+    // coherence too: a subscriber per primary, over TLS
+    await waitFor(() => cache.status().coherence.connected, 10_000, 'invalidations from every primary');
     const entries = Array.from({ length: 12 }, (_, i) => ({ key: `t${i}`, value: i }));
     expect(await cache.setMany(entries)).toBe(true);
     // the values are on all three primaries: each one was reached over TLS
@@ -51,7 +54,10 @@ describe('Redis Cluster over TLS', () => {
       );
     }
     expect(await cache.getMany(entries.map((e) => e.key))).toEqual(entries.map((e) => e.value));
-    expect(await cache.deletePattern('t*')).toBe(12);
+    const removed = await cache.deletePattern('t*');
+    // on failure, say why (the warnings name the node and the error)
+    if (removed !== 12) console.log(JSON.stringify(logger.lines.filter((l) => l.level !== 'debug')));
+    expect(removed).toBe(12);
     expect(cache.status().l2.url).toBe(`rediss+cluster://${cluster.addresses()[0]}`);
     expect(logger.lines.filter((l) => l.level === 'warn')).toEqual([]);
   });
