@@ -80,7 +80,9 @@ const selectedAdapters = adapters.filter((a) => !onlyAdapters || onlyAdapters.in
 const measured = [];
 for (const spec of selectedCases) {
   const results = [];
-  const pairs = selectedAdapters.filter((a) => spec.roles.includes(a.role));
+  const pairs = selectedAdapters.filter(
+    (a) => spec.roles.includes(a.role) && (!spec.only || spec.only.includes(a.name)),
+  );
   const runs = new Map(pairs.map((a) => [a.name, []]));
   // rounds interleave the libraries so that a burst of load from elsewhere hits them all alike
   for (let round = 0; round < repeat; round++) {

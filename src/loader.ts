@@ -497,7 +497,14 @@ export class Loader {
       let remainingMs: number;
       try {
         const acquisition = await this.#leases.acquire(redisKey, target.prefix, lock.leaseMs, tagKeys);
-        if (acquisition.acquired) return { kind: 'lease', lease: acquisition.lease };
+        if (acquisition.acquired) {
+          // the holder before us may have stored the value and released the lease between our miss
+          // and this acquisition (seen in the two-process stampede benchmark): read once more
+          const read = await this.#read<T>(target, redisKey, ticket);
+          if (read.kind !== 'fresh') return { kind: 'lease', lease: acquisition.lease };
+          await this.#leases.release(acquisition.lease);
+          return { kind: 'value', value: read.value };
+        }
         remainingMs = acquisition.remainingMs;
       } catch (err) {
         this.#host.l2Failed('getOrSet', target.counters, err);

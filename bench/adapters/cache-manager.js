@@ -25,6 +25,8 @@ export default {
       get: (key) => cache.get(key),
       set: (key, value) => cache.set(key, value),
       getMany: (keys) => cache.mget(keys),
+      getOrSet: (key, factory) => cache.wrap(key, factory),
+      delete: (key) => cache.del(key),
       close: () => cache.disconnect(),
     };
   },

@@ -23,6 +23,8 @@ export default {
       get: (key) => cache.get(key),
       set: (key, value) => cache.set(key, value),
       getMany: (keys) => cache.getMany(keys),
+      getOrSet: (key, factory) => cache.getOrSet(key, factory),
+      delete: (key) => cache.delete(key),
       close: () => cache.disconnect(),
     };
   },

@@ -20,8 +20,11 @@ export default {
       get: (key) => cache.get(key, { dbType: 'default' }),
       set: (key, value) => cache.set(key, value, { dbType: 'default' }),
       getMany: (keys) => cache.getMany(keys, { dbType: 'default' }),
+      getOrSet: (key, factory) => cache.getOrSet(key, factory, { dbType: 'default' }),
+      delete: (key) => cache.delete(key, { dbType: 'default' }),
       close: () => cache.close(),
       l1: () => cache.status().l1,
+      breaker: () => cache.status().breaker,
     };
   },
 };

@@ -16,10 +16,16 @@ export const L1_MAX_BYTES = 64 * 1024 * 1024;
  *     name, role,              // role: 'subject' | 'peer' | 'floor-l1' | 'floor-l2'
  *     packages: [...],         // npm packages whose versions are printed with the results
  *     config(options) -> text  // the configuration, printed with the results
- *     open(options) -> Promise<{ get(key), set(key, value), getMany(keys), close(), l1?() }>
+ *     open(options) -> Promise<{
+ *       get(key), set(key, value), getMany(keys), getOrSet(key, factory), delete(key), close(),
+ *       l1?(),        // { entries, bytes } of the L1, where the library tells
+ *       breaker?(),   // 'closed' | 'open' | 'half-open', where the library tells
+ *     }>
  *   }
  *
- * `options`: { url, host, port, l1MaxBytes?, l1MaxEntries?, l1EquivalentEntries? }. Every instance uses a fresh L1.
+ * `options`: { url, host, port, l1MaxBytes?, l1MaxEntries?, l1EquivalentEntries?, faults? }.
+ * `faults: true` (Redis-down scenario) turns on what a library offers against an unavailable Redis.
+ * Every instance uses a fresh L1.
  */
 export function l1Bounds(options) {
   return {

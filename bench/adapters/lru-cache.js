@@ -22,16 +22,26 @@ export default {
     `new LRUCache(${JSON.stringify(options(o))}); set with size = JSON length; values kept parsed`,
   async open(o) {
     const lru = new LRUCache(options(o));
+    const set = (key, value) => {
+      const text = JSON.stringify(value);
+      lru.set(key, JSON.parse(text), { size: text.length + key.length + 64 });
+      return true;
+    };
     return {
       // `await lru.get()` is the floor: the cache API is asynchronous, so a caller awaits every get
       get: (key) => lru.get(key),
       getSync: (key) => lru.get(key),
-      set: (key, value) => {
-        const text = JSON.stringify(value);
-        lru.set(key, JSON.parse(text), { size: text.length + key.length + 64 });
-        return true;
-      },
+      set,
       getMany: (keys) => keys.map((key) => lru.get(key)),
+      // the floor of a getOrSet hit: a get, and the factory only on a miss (no single-flight)
+      getOrSet: async (key, factory) => {
+        const found = lru.get(key);
+        if (found !== undefined) return found;
+        const made = await factory();
+        set(key, made);
+        return made;
+      },
+      delete: async (key) => lru.delete(key),
       close: async () => lru.clear(),
       l1: () => ({ entries: lru.size, bytes: lru.calculatedSize, maxBytes: o.l1MaxBytes }),
     };

@@ -1,4 +1,5 @@
 // Starts the redis-server every scenario talks to: a free port, no persistence, killed on exit.
+// The Redis-down scenario starts its own and kills, pauses and restarts it.
 import { execFileSync, spawn } from 'node:child_process';
 import net from 'node:net';
 
@@ -25,20 +26,39 @@ function canConnect(port) {
   });
 }
 
+async function accepting(port) {
+  for (let i = 0; i < 250 && !(await canConnect(port)); i++) await new Promise((r) => setTimeout(r, 20));
+  if (!(await canConnect(port))) throw new Error(`redis-server did not start on port ${port}`);
+}
+
 /** Starts `redis-server --save '' --appendonly no` on a free port; resolves once it accepts connections. */
 export async function startRedisServer() {
   const port = await freePort();
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
-  const proc = spawn('redis-server', args, { stdio: 'ignore' });
+  let proc = spawn('redis-server', args, { stdio: 'ignore' });
   const kill = () => proc.kill('SIGKILL');
-  process.once('exit', kill);
-  for (let i = 0; i < 250 && !(await canConnect(port)); i++) await new Promise((r) => setTimeout(r, 20));
-  if (!(await canConnect(port))) throw new Error(`redis-server did not start on port ${port}`);
+  process.on('exit', kill);
+  await accepting(port);
   return {
     port,
     url: `redis://127.0.0.1:${port}/0`,
     args: ['redis-server', ...args].join(' '),
     cli: (...cmd) => execFileSync('redis-cli', ['-p', String(port), ...cmd], { encoding: 'utf8' }).trim(),
+    /** SIGKILL: the process and its data are gone; resolves once it has exited. */
+    kill: () =>
+      new Promise((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) return resolve();
+        proc.once('exit', () => resolve());
+        proc.kill('SIGKILL');
+      }),
+    /** SIGSTOP: connections stay open, nothing answers. */
+    pause: () => proc.kill('SIGSTOP'),
+    resume: () => proc.kill('SIGCONT'),
+    /** Starts a fresh (empty) server on the same port after `kill()`; resolves once it accepts connections. */
+    async restart() {
+      proc = spawn('redis-server', args, { stdio: 'ignore' });
+      await accepting(port);
+    },
     stop() {
       process.off('exit', kill);
       kill();

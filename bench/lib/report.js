@@ -65,6 +65,7 @@ function throughputTable(spec, results) {
         row.misses ? `${row.misses} misses` : '',
         row.failures ? `${row.failures} failed` : '',
         row.keysPerSec ? `${int(row.keysPerSec)} keys/s` : '',
+        row.factoryCalls ? `${row.factoryCalls} factory calls` : '',
       ].filter(Boolean);
       const p999 = spec.latency.startsWith('batches') ? '—' : us(row.p999Us);
       lines.push(
@@ -94,13 +95,102 @@ function memoryTable(_spec, results) {
   return lines;
 }
 
+const ms = (n) => (n === undefined ? '—' : n < 10 ? n.toFixed(2) : n.toFixed(1));
+
+function failedRow(adapter, error, columns) {
+  return `| ${adapter.name} | ${Array(columns - 2)
+    .fill('—')
+    .join(' | ')} | failed: ${error.split('\n')[0]} |`;
+}
+
+function stampedeTable(_spec, results) {
+  const lines = [
+    '| library | calls | rounds | factory calls per key (mean / max) | wall time p50 ms | wall time max ms | calls that did not get the value |',
+    '|---|---|---:|---:|---:|---:|---:|',
+  ];
+  for (const { adapter, rows, error } of results) {
+    if (error) {
+      lines.push(failedRow(adapter, error, 7));
+      continue;
+    }
+    for (const r of rows) {
+      lines.push(
+        `| ${adapter.name} | ${r.label} | ${r.rounds} | ${r.callsMean.toFixed(1)} / ${r.callsMax} | ${ms(r.wallP50Ms)} | ${ms(r.wallMaxMs)} | ${r.wrong} |`,
+      );
+    }
+  }
+  return lines;
+}
+
+function propagationTable(_spec, results) {
+  const lines = ['| library | rounds | p50 µs | p99 µs | max µs | notes |', '|---|---:|---:|---:|---:|---|'];
+  for (const { adapter, rows, error } of results) {
+    if (error) {
+      lines.push(failedRow(adapter, error, 6));
+      continue;
+    }
+    for (const r of rows) {
+      const notes = [];
+      if (r.notPropagated)
+        notes.push(
+          `**not propagated**: B still served its copy ${r.capMs ?? 1000} ms after the delete (no cross-process L1 invalidation: stale until its L1 TTL)`,
+        );
+      if (r.notPrimed) notes.push(`${r.notPrimed} rounds where B did not hold the key`);
+      if (adapter.name === 'cachette' && r.notPropagated)
+        notes.push('cross-process invalidation (coherence) not available yet');
+      lines.push(
+        `| ${adapter.name} | ${r.rounds} | ${us(r.p50Us)} | ${us(r.p99Us)} | ${us(r.maxUs)} | ${notes.join('; ')} |`,
+      );
+    }
+  }
+  return lines;
+}
+
+function faultsTable(_spec, results) {
+  const lines = [
+    '| library | phase | calls | get p50 µs | get p99 µs | set p50 µs | set p99 µs | errors thrown | calls hung > 1 s | notes |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---|',
+  ];
+  for (const { adapter, rows, error } of results) {
+    if (error) {
+      lines.push(failedRow(adapter, error, 10));
+      continue;
+    }
+    for (const r of rows) {
+      if (r.recoveryCapMs !== undefined) {
+        const text =
+          r.recoveredAfterMs === undefined
+            ? `not recovered within ${r.recoveryCapMs / 1000} s`
+            : `${int(r.recoveredAfterMs)} ms until a set lands in Redis and a get reads Redis`;
+        lines.push(`| ${adapter.name} | ${r.label} | — | — | — | — | — | — | — | ${text} |`);
+        continue;
+      }
+      const notes =
+        r.breakerOpenAfterMs === undefined
+          ? ''
+          : `breaker opened ${int(r.breakerOpenAfterMs)} ms after the fault`;
+      lines.push(
+        `| ${adapter.name} | ${r.label} | ${int(r.ops)} | ${us(r.getP50Us)} | ${us(r.getP99Us)} | ${us(r.setP50Us)} | ${us(r.setP99Us)} | ${r.threw} | ${r.hung} | ${notes} |`,
+      );
+    }
+  }
+  return lines;
+}
+
+const tables = {
+  memory: memoryTable,
+  stampede: stampedeTable,
+  propagation: propagationTable,
+  faults: faultsTable,
+};
+
 /** The markdown section of one case. */
 export function caseSection(spec, results) {
   const lines = [`### ${spec.title}`, ''];
   if (spec.goal) lines.push(`Goal: ${spec.goal}.`);
   if (spec.latency) lines.push(`Latency: ${spec.latency}.`);
   lines.push('');
-  lines.push(...(spec.kind === 'memory' ? memoryTable(spec, results) : throughputTable(spec, results)));
+  lines.push(...(tables[spec.kind] ?? throughputTable)(spec, results));
   lines.push('');
   return lines.join('\n');
 }
