@@ -7,7 +7,7 @@
 //
 // Each (scenario, library) pair runs in its own child process (bench/worker.js).
 import { execFileSync, fork } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -87,10 +87,12 @@ for (const spec of selectedCases) {
   // rounds interleave the libraries so that a burst of load from elsewhere hits them all alike
   for (let round = 0; round < repeat; round++) {
     for (const adapter of pairs) {
-      process.stderr.write(
-        `${spec.id} · ${adapter.name}${repeat > 1 ? ` · run ${round + 1}/${repeat}` : ''}\n`,
-      );
+      const pairStarted = performance.now();
       runs.get(adapter.name).push(await runChild(spec, adapter, ctx));
+      const seconds = ((performance.now() - pairStarted) / 1000).toFixed(1);
+      process.stderr.write(
+        `${spec.id} · ${adapter.name}${repeat > 1 ? ` · run ${round + 1}/${repeat}` : ''} · ${seconds} s\n`,
+      );
       redis.cli('FLUSHALL');
     }
   }
@@ -155,6 +157,7 @@ const reference = redisBenchmark ? `### Physical reference\n\n\`\`\`\n${redisBen
 const markdown = `${header}\n## Goals\n\n${summary}\n\n${configs}\n## Results\n\n${body}\n${reference}`;
 process.stdout.write(`\n## Goals\n\n${summary}\n`);
 if (!argv.includes('--no-write')) {
+  mkdirSync(join(here, 'results'), { recursive: true });
   writeFileSync(join(here, 'results', 'latest.md'), markdown);
   writeFileSync(join(here, 'results', 'latest.json'), JSON.stringify(measured, null, 1));
   process.stderr.write('\nwritten to bench/results/latest.md\n');

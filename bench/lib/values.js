@@ -42,3 +42,17 @@ export function keys(prefix, count) {
   for (let i = 0; i < count; i++) out[i] = `${prefix}${i}`;
   return out;
 }
+
+/**
+ * Operation counts of the Redis-bound scenarios: the floor and cachette get enough operations for
+ * stable percentiles; peers, 2 to 4 times slower per operation, fewer, to keep the run short.
+ */
+export function sized(quick, role, concurrency) {
+  const peer = role === 'peer';
+  if (concurrency === 1) {
+    return quick ? { ops: peer ? 1_500 : 3_000, warmup: 500 } : { ops: peer ? 4_000 : 10_000, warmup: 1_500 };
+  }
+  return quick
+    ? { ops: peer ? 4_000 : 8_000, warmup: 1_000 }
+    : { ops: peer ? 10_000 : 30_000, warmup: 4_000 };
+}

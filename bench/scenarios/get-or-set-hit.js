@@ -14,7 +14,7 @@ export default [
     goal: 'close to the L1 hit: the hit path of getOrSet does no more than get',
     params: (quick, role) => {
       // peers answer a hit 10 to 50 times slower: fewer operations keep the run short
-      const ops = role === 'peer' ? 100_000 : 1_000_000;
+      const ops = role === 'peer' ? 50_000 : 1_000_000;
       return { ops: quick ? ops / 5 : ops, warmup: quick ? ops / 20 : ops / 5 };
     },
     async run(adapter, ctx, { ops, warmup }) {

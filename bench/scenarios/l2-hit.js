@@ -1,6 +1,6 @@
 // L2 hit: a get of a key another instance ("another worker") wrote, so L1 misses and Redis answers.
 import { concurrent, fill, sequential } from '../lib/measure.js';
-import { keys, productValue } from '../lib/values.js';
+import { keys, productValue, sized } from '../lib/values.js';
 
 function l2Hit(concurrency) {
   return {
@@ -13,10 +13,7 @@ function l2Hit(concurrency) {
       concurrency === 1
         ? 'cachette ≤ 1.2x the time of a raw client GET + JSON.parse'
         : 'cachette throughput ≥ 0.9x the raw client',
-    params: (quick) =>
-      concurrency === 1
-        ? { ops: quick ? 4_000 : 20_000, warmup: quick ? 1_000 : 3_000 }
-        : { ops: quick ? 10_000 : 60_000, warmup: quick ? 2_000 : 6_000 },
+    params: (quick, role) => sized(quick, role, concurrency),
     async run(adapter, ctx, { ops, warmup }) {
       const writer = await adapter.open(ctx);
       const reader = await adapter.open(ctx);

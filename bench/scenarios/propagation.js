@@ -16,7 +16,7 @@ export default [
     roles: ['subject', 'peer'],
     kind: 'propagation',
     goal: `B sees the delete; reported "not propagated" if B still serves its copy after ${CAP_MS} ms`,
-    params: (quick) => ({ rounds: quick ? 30 : 150 }),
+    params: (quick) => ({ rounds: quick ? 30 : 100 }),
     async run(adapter, ctx, { rounds }) {
       const a = await adapter.open(ctx);
       const b = await startPartner(adapter.name, ctx);

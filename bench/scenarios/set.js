@@ -1,6 +1,6 @@
 // Set: a write of a ~1 KiB JSON value under a new key (both tiers where the library has two).
 import { concurrent, sequential } from '../lib/measure.js';
-import { keys, productValue } from '../lib/values.js';
+import { keys, productValue, sized } from '../lib/values.js';
 
 function set(concurrency) {
   return {
@@ -13,10 +13,7 @@ function set(concurrency) {
       concurrency === 1
         ? 'cachette ≤ 1.2x the time of a raw client SET … EX (with JSON.stringify)'
         : 'cachette throughput ≥ 1/1.2 of the raw client SET … EX',
-    params: (quick) =>
-      concurrency === 1
-        ? { ops: quick ? 4_000 : 20_000, warmup: quick ? 1_000 : 3_000 }
-        : { ops: quick ? 10_000 : 60_000, warmup: quick ? 2_000 : 6_000 },
+    params: (quick, role) => sized(quick, role, concurrency),
     async run(adapter, ctx, { ops, warmup }) {
       const cache = await adapter.open(ctx);
       const names = keys(`bench:set:${concurrency}:`, ops + warmup);
