@@ -117,7 +117,10 @@ export class Cache<D extends string = string, in G extends string = never> {
     this.#log = config.logger;
     this.#stats = new Stats(Object.keys(config.domains));
     this.#l1TtlMs = config.l1.ttl * 1000;
-    this.#l1 = config.l1.enabled && config.l1.ttl > 0 ? new MemoryTier(config.l1) : undefined;
+    this.#l1 =
+      config.l1.enabled && config.l1.ttl > 0
+        ? new MemoryTier(config.l1, (text) => config.serializer.deserialize(text))
+        : undefined;
     this.#coherence = coherence;
     // invalidations from other processes: the key leaves L1, and a read of it in flight must not refill it
     coherence?.attach({
@@ -141,6 +144,7 @@ export class Cache<D extends string = string, in G extends string = never> {
       log: this.#log,
       serialize: (value, redisKey, counters) => this.#serialize(value, redisKey, counters),
       fillL1: (redisKey, value, remainingMs, bytes) => this.#fillL1(redisKey, value, remainingMs, bytes),
+      fillL1Text: (redisKey, text, ttlMs) => this.#fillL1Text(redisKey, text, ttlMs),
       l2Failed: (operation, counters, err) => this.#l2Failed(operation, counters, err),
     });
     const host: InvalidationHost = {
@@ -446,7 +450,6 @@ export class Cache<D extends string = string, in G extends string = never> {
   ): Promise<boolean> {
     const { domain, counters } = resolved;
     const writes: L2Entry[] = [];
-    const parsed: unknown[] = [];
     const tickets: number[] = [];
     let allAccepted = true;
     for (const { key, value, ttl, tags } of entries) {
@@ -461,8 +464,6 @@ export class Cache<D extends string = string, in G extends string = never> {
       writes.push(tags.length > 0 ? { key: redisKey, text, ttl, tags } : { key: redisKey, text, ttl });
       tickets.push(this.#guard.ticket(redisKey));
       this.#coherence?.writing(redisKey, text);
-      // L1 keeps its own copy, so a caller mutating `value` after set() cannot change the cached one
-      parsed.push(this.#l1 ? this.#config.serializer.deserialize(text) : undefined);
     }
     if (writes.length === 0) return false;
     try {
@@ -473,8 +474,9 @@ export class Cache<D extends string = string, in G extends string = never> {
     }
     counters.sets += writes.length;
     writes.forEach(({ key, text, ttl }, i) => {
-      // another writer's change reported while this write was in flight may have come after it in Redis
-      if (this.#guard.stillValid(key, tickets[i]!)) this.#fillL1(key, parsed[i], ttl * 1000, text.length);
+      // another writer's change reported while this write was in flight may have come after it in Redis;
+      // L1 keeps the text (parsed on first read), so a caller mutating `value` after set() cannot change it
+      if (this.#guard.stillValid(key, tickets[i]!)) this.#fillL1Text(key, text, ttl * 1000);
     });
     return allAccepted;
   }
@@ -529,6 +531,13 @@ export class Cache<D extends string = string, in G extends string = never> {
         }
       },
     );
+  }
+
+  /** Like `#fillL1` for a value this process wrote: L1 keeps the text, parsed on its first read. */
+  #fillL1Text(redisKey: string, text: string, ttlMs: number): void {
+    if (!this.#l1 || this.#closed) return;
+    const l1TtlMs = this.#coherence ? Math.min(this.#l1TtlMs, this.#coherence.maxL1TtlMs) : this.#l1TtlMs;
+    this.#l1.setText(redisKey, text, Math.min(l1TtlMs, ttlMs));
   }
 
   #evictL1(prefix: string, pattern: string): void {

@@ -65,6 +65,8 @@ export interface LoaderHost {
   /** The value's text, or `undefined` when it is refused (logged and counted by the cache). */
   serialize(value: unknown, redisKey: string, counters: DomainCounters): string | undefined;
   fillL1(redisKey: string, value: unknown, remainingMs: number, bytes: number): void;
+  /** Fills L1 with a value this process wrote, as its text (parsed on first read). */
+  fillL1Text(redisKey: string, text: string, ttlMs: number): void;
   l2Failed(operation: string, counters: DomainCounters, err: unknown): void;
 }
 
@@ -562,10 +564,8 @@ export class Loader {
       return;
     }
     counters.sets++;
-    // L1 keeps its own parsed copy, as set() does, so callers mutating the result cannot change it
-    if (host.l1 && host.guard.stillValid(redisKey, ticket)) {
-      host.fillL1(redisKey, host.serializer.deserialize(text), plan.ttl * 1000, text.length);
-    }
+    // L1 keeps the text, as set() does, so callers mutating the result cannot change the cached value
+    if (host.guard.stillValid(redisKey, ticket)) host.fillL1Text(redisKey, text, plan.ttl * 1000);
   }
 
   #maybeRefreshAhead<T>(

@@ -1,28 +1,77 @@
 // The L2 floor: the raw Redis client cachette uses (@redis/client), JSON in and out, nothing else.
+// Reference rows show the cheaper sendCommand path and exactly what cachette sends, so that the
+// price of each of cachette's guarantees can be read off the same run.
 import { createClient } from '@redis/client';
+import { WRITE_SCRIPT, WRITE_SCRIPT_SHA } from '../../dist/tiers/redis.js';
 import { L2_TTL_S } from './common.js';
+
+const TTL = String(L2_TTL_S);
+/** The write deadline cachette's script is given: its default operation timeout ahead. */
+const DEADLINE_MS = 250;
+
+const parse = (text) => (text === null ? undefined : JSON.parse(text));
 
 export default {
   name: 'node-redis',
   role: 'floor-l2',
   packages: ['@redis/client'],
   config: () =>
-    `createClient({ url, commandOptions: { timeout: 0 } }) (no per-command AbortSignal: the cheapest set-up of this client); get = JSON.parse(await client.get(k)); set = client.set(k, JSON.stringify(v), { EX: ${L2_TTL_S} }); getMany = MGET + JSON.parse`,
+    `createClient({ url, commandOptions: { timeout: 0 } }) (no per-command AbortSignal: the cheapest set-up of this client); get = JSON.parse(await client.get(k)); set = client.set(k, JSON.stringify(v), { EX: ${L2_TTL_S} }); getMany = MGET + JSON.parse. ` +
+    "Reference rows: the same through client.sendCommand (node-redis's cheapest path), GET + PTTL (what cachette's L2 read sends: the PTTL caps the L1 TTL by Redis's) and EVALSHA of cachette's deadline-guarded write script (what cachette's set sends: a write that reaches Redis after its deadline is dropped)",
   async open(o) {
     // node-redis 6 puts a 5 s AbortSignal timer on every command by default; the floor goes without
     const client = createClient({ url: o.url, commandOptions: { timeout: 0 } });
     client.on('error', () => {});
     await client.connect();
+    await client.sendCommand(['SCRIPT', 'LOAD', WRITE_SCRIPT]);
     const expiration = { expiration: { type: 'EX', value: L2_TTL_S } };
     return {
-      get: async (key) => {
-        const text = await client.get(key);
-        return text === null ? undefined : JSON.parse(text);
-      },
+      get: async (key) => parse(await client.get(key)),
       set: async (key, value) => (await client.set(key, JSON.stringify(value), expiration)) === 'OK',
-      getMany: async (keys) =>
-        (await client.mGet(keys)).map((text) => (text === null ? undefined : JSON.parse(text))),
+      getMany: async (keys) => (await client.mGet(keys)).map(parse),
+      getOrSet: async (key, factory) => {
+        const found = parse(await client.get(key));
+        if (found !== undefined) return found;
+        const made = await factory();
+        await client.set(key, JSON.stringify(made), expiration);
+        return made;
+      },
+      delete: async (key) => (await client.del(key)) === 1,
       close: () => client.close(),
+      references: {
+        get: [
+          ['GET via sendCommand', async (key) => parse(await client.sendCommand(['GET', key]))],
+          [
+            'GET + PTTL via sendCommand (what cachette sends)',
+            async (key) => {
+              const [text] = await Promise.all([
+                client.sendCommand(['GET', key]),
+                client.sendCommand(['PTTL', key]),
+              ]);
+              return parse(text);
+            },
+          ],
+        ],
+        set: [
+          [
+            'SET … EX via sendCommand',
+            async (key, value) => (await client.sendCommand(['SET', key, JSON.stringify(value), 'EX', TTL])) === 'OK',
+          ],
+          [
+            'EVALSHA of the deadline-guarded write script (what cachette sends)',
+            async (key, value) =>
+              (await client.sendCommand([
+                'EVALSHA',
+                WRITE_SCRIPT_SHA,
+                '1',
+                key,
+                String(Date.now() + DEADLINE_MS),
+                JSON.stringify(value),
+                TTL,
+              ])) === 1,
+          ],
+        ],
+      },
     };
   },
 };

@@ -66,6 +66,7 @@ function throughputTable(spec, results) {
         row.failures ? `${row.failures} failed` : '',
         row.keysPerSec ? `${int(row.keysPerSec)} keys/s` : '',
         row.factoryCalls ? `${row.factoryCalls} factory calls` : '',
+        row.spreadPct !== undefined ? `ops/s spread ${row.spreadPct.toFixed(0)}% over the runs` : '',
       ].filter(Boolean);
       const p999 = spec.latency.startsWith('batches') ? '—' : us(row.p999Us);
       lines.push(

@@ -19,17 +19,23 @@ function l2Hit(concurrency) {
       const reader = await adapter.open(ctx);
       const names = keys(`bench:l2:${concurrency}:`, ops + warmup);
       await fill((i) => writer.set(names[i], productValue(i)), names.length);
-      let misses = 0;
-      const op = async (i) => {
-        if ((await reader.get(names[i])) === undefined) misses++;
+      const measure = async (label, get, reference) => {
+        let misses = 0;
+        const op = async (i) => {
+          if ((await get(names[i])) === undefined) misses++;
+        };
+        const result =
+          concurrency === 1
+            ? await sequential(op, { ops, warmup })
+            : await concurrent(op, { ops, warmup, concurrency });
+        return { label, reference, ...result, misses };
       };
-      const result =
-        concurrency === 1
-          ? await sequential(op, { ops, warmup })
-          : await concurrent(op, { ops, warmup, concurrency });
+      const rows = [await measure('get', reader.get, false)];
+      // the same keys again: a reader without an L1 (the floor) reads them from Redis again
+      for (const [label, get] of reader.references?.get ?? []) rows.push(await measure(label, get, true));
       await writer.close();
       await reader.close();
-      return [{ label: 'get', ...result, misses }];
+      return rows;
     },
   };
 }

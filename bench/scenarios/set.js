@@ -18,16 +18,21 @@ function set(concurrency) {
       const cache = await adapter.open(ctx);
       const names = keys(`bench:set:${concurrency}:`, ops + warmup);
       const values = Array.from({ length: 1024 }, (_, i) => productValue(i));
-      let failures = 0;
-      const op = async (i) => {
-        if ((await cache.set(names[i], values[i & 1023])) === false) failures++;
+      const measure = async (label, set, reference) => {
+        let failures = 0;
+        const op = async (i) => {
+          if ((await set(names[i], values[i & 1023])) === false) failures++;
+        };
+        const result =
+          concurrency === 1
+            ? await sequential(op, { ops, warmup })
+            : await concurrent(op, { ops, warmup, concurrency });
+        return { label, reference, ...result, failures };
       };
-      const result =
-        concurrency === 1
-          ? await sequential(op, { ops, warmup })
-          : await concurrent(op, { ops, warmup, concurrency });
+      const rows = [await measure('set', cache.set, false)];
+      for (const [label, set] of cache.references?.set ?? []) rows.push(await measure(label, set, true));
       await cache.close();
-      return [{ label: 'set', ...result, failures }];
+      return rows;
     },
   };
 }

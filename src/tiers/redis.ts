@@ -140,13 +140,13 @@ const DRIFT_PER_MS = 0.0005;
  * Linux), and a healed network partition delivers them too. A stale value landing after an
  * invalidation is a correctness bug; a dropped cache write is only a miss.
  */
-const WRITE_SCRIPT = `local now = redis.call('TIME')
+export const WRITE_SCRIPT = `local now = redis.call('TIME')
 if tonumber(now[1]) * 1000 + tonumber(now[2]) / 1000 > tonumber(ARGV[1]) then return 0 end
 for i = 1, #KEYS do
   redis.call('SET', KEYS[i], ARGV[i * 2], 'EX', ARGV[i * 2 + 1])
 end
 return 1`;
-const WRITE_SCRIPT_SHA = createHash('sha1').update(WRITE_SCRIPT).digest('hex');
+export const WRITE_SCRIPT_SHA = createHash('sha1').update(WRITE_SCRIPT).digest('hex');
 
 /**
  * The write script for entries with tags: the same deadline and SETs, then each value key added to
@@ -270,7 +270,7 @@ export class RedisDriver implements L2Driver {
   }
 
   async get(key: string): Promise<{ text: string | null; pttlMs: number }> {
-    const client = await this.#usable();
+    const client = this.#readyClient() ?? (await this.#usable());
     // Both commands leave in the same write (node-redis pipelines commands of one tick).
     const [text, pttlMs] = await this.#track(
       Promise.all([
@@ -290,7 +290,7 @@ export class RedisDriver implements L2Driver {
   }
 
   async set(entries: L2Entry[]): Promise<void> {
-    const client = await this.#usable();
+    const client = this.#readyClient() ?? (await this.#usable());
     const tagged = entries.some((entry) => entry.tags !== undefined && entry.tags.length > 0);
     if (!this.#guardedWrites) {
       // SET … EX is one atomic command (S5): never SET followed by EXPIRE.
@@ -398,6 +398,15 @@ export class RedisDriver implements L2Driver {
       clearTimeout(timer);
     }
     if (client.isOpen) client.destroy();
+  }
+
+  /**
+   * The client when it can take a command right now, without the promise of `#usable` (the L2 hit
+   * and set paths); `undefined` when `#usable` must decide. Throws while the breaker is open.
+   */
+  #readyClient(): Client | undefined {
+    if (!this.#breaker.allows()) throw BREAKER_OPEN;
+    return this.#state === 'ready' ? this.#client : undefined;
   }
 
   /**

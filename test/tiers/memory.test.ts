@@ -51,4 +51,48 @@ describe('MemoryTier (L1, S1)', () => {
     expect(cloning.get('k')).toEqual(value);
     expect(cloning.get('k')).not.toBe(value);
   });
+
+  it('keeps a text given to setText until its first read, then hands out one parsed object', () => {
+    const parsed: string[] = [];
+    const l1 = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: false }, (text) => {
+      parsed.push(text);
+      return JSON.parse(text);
+    });
+    l1.setText('k', '{"a":1}', 60_000);
+    expect(parsed).toEqual([]);
+    const first = l1.get('k');
+    expect(first).toEqual({ a: 1 });
+    expect(l1.get('k')).toBe(first);
+    expect(parsed).toEqual(['{"a":1}']);
+    expect(l1.bytes).toBe('{"a":1}'.length + 'k'.length + 64);
+  });
+
+  it('hands out copies of a text entry with clone', () => {
+    const l1 = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: true });
+    l1.setText('k', '{"a":1}', 60_000);
+    const first = l1.get('k') as { a: number };
+    first.a = 2;
+    expect(l1.get('k')).toEqual({ a: 1 });
+  });
+
+  it('answers a text that does not parse as a miss and drops it', () => {
+    const l1 = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: false });
+    l1.setText('k', '{not json', 60_000);
+    expect(l1.get('k')).toBeUndefined();
+    expect(l1.size).toBe(0);
+  });
+
+  it('keeps the TTL of a text entry when its first read parses it', async () => {
+    const ttlMs = 1000;
+    const l1 = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: false });
+    const setAt = performance.now();
+    l1.setText('k', 'null', ttlMs);
+    await new Promise((r) => setTimeout(r, ttlMs / 2));
+    const readAt = performance.now();
+    expect(l1.get('k')).toBeNull();
+    while (l1.get('k') !== undefined) await new Promise((r) => setTimeout(r, 5));
+    // gone at the original expiry, not one TTL after the parse
+    expect(performance.now() - setAt).toBeGreaterThanOrEqual(ttlMs - 1);
+    expect(performance.now()).toBeLessThan(readAt + ttlMs);
+  });
 });
