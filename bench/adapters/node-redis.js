@@ -55,7 +55,8 @@ export default {
         set: [
           [
             'SET … EX via sendCommand',
-            async (key, value) => (await client.sendCommand(['SET', key, JSON.stringify(value), 'EX', TTL])) === 'OK',
+            async (key, value) =>
+              (await client.sendCommand(['SET', key, JSON.stringify(value), 'EX', TTL])) === 'OK',
           ],
           [
             'EVALSHA of the deadline-guarded write script (what cachette sends)',

@@ -348,7 +348,7 @@ export class RedisDriver implements L2Driver {
   }
 
   async command<T>(args: string[]): Promise<T> {
-    const client = await this.#usable();
+    const client = this.#readyClient() ?? (await this.#usable());
     const reply = client.sendCommand<T>(args);
     if (this.#hooks?.announcing) this.#announce(client, keysWritten(args));
     return this.#track(reply);
