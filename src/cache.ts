@@ -89,7 +89,12 @@ interface Resolved {
   name: string;
   domain: DomainConfig;
   counters: DomainCounters;
+  /** Validated keys of the domain and their Redis keys (see `#redisKey`). */
+  redisKeys: Map<string, string>;
 }
+
+/** Most keys `#redisKey` remembers per domain: a hot set, not every key (under 1 MiB of strings). */
+const REDIS_KEY_MEMO_MAX = 4096;
 
 /**
  * The two-level cache (S1, S2): L1 in process memory in front of L2 in Redis, with domains (S4),
@@ -166,9 +171,9 @@ export class Cache<D extends string = string, in G extends string = never> {
 
   /** The value under `key` (L1, else L2), or `undefined` on a miss or when Redis fails. */
   async get<T = unknown>(key: string, options?: CallOptions<D>): Promise<T | undefined> {
-    const { domain, counters } = this.#resolve(options?.dbType);
-    assertValidKey(key);
-    const redisKey = domain.prefix + key;
+    const resolved = this.#resolve(options?.dbType);
+    const { counters } = resolved;
+    const redisKey = this.#redisKey(resolved, key);
     const local = this.#l1?.get(redisKey);
     if (local !== undefined) {
       counters.l1Hits++;
@@ -313,10 +318,9 @@ export class Cache<D extends string = string, in G extends string = never> {
    */
   async getOrSet<T>(key: string, factory: Factory<T>, options?: GetOrSetOptions<D>): Promise<T> {
     const resolved = this.#resolve(options?.dbType);
-    assertValidKey(key);
     return this.#loader.getOrSet(
       this.#loadTarget(resolved, options),
-      resolved.domain.prefix + key,
+      this.#redisKey(resolved, key),
       factory,
       options,
     );
@@ -593,6 +597,22 @@ export class Cache<D extends string = string, in G extends string = never> {
     return ttl;
   }
 
+  /**
+   * `domain prefix + key`, with `key` validated, remembered for a hot set of keys: an L1 hit
+   * then neither re-validates the key nor builds the string again (a fresh concatenation must be
+   * flattened and hashed by the L1 lookup: most of an L1 hit's cost over a raw lru-cache get).
+   */
+  #redisKey(resolved: Resolved, key: string): string {
+    const known = resolved.redisKeys.get(key);
+    if (known !== undefined) return known;
+    assertValidKey(key);
+    const redisKey = resolved.domain.prefix + key;
+    // bounded: forgetting every key at once is cheaper than an LRU here, and only costs a rebuild
+    if (resolved.redisKeys.size >= REDIS_KEY_MEMO_MAX) resolved.redisKeys.clear();
+    resolved.redisKeys.set(key, redisKey);
+    return redisKey;
+  }
+
   #resolve(dbType: string | undefined): Resolved {
     const name = dbType ?? 'default';
     // resolved once per domain: every call (an L1 hit too) passes here, so it must not allocate
@@ -604,7 +624,7 @@ export class Cache<D extends string = string, in G extends string = never> {
       const names = Object.keys(this.#config.domains).join(', ');
       throw new CacheKeyError(`Unknown dbType ${JSON.stringify(dbType)}; configured domains: ${names}`);
     }
-    const resolved = { name, domain, counters };
+    const resolved = { name, domain, counters, redisKeys: new Map<string, string>() };
     this.#resolved.set(name, resolved);
     return resolved;
   }
