@@ -5,6 +5,7 @@ import { FactoryTimeoutError } from '../src/errors.js';
 import { expectTtl } from './support/assertions.js';
 import { cacheFactory } from './support/cache.js';
 import { captureLogger } from './support/logs.js';
+import { startProxy } from './support/proxy.js';
 import { freePort, startRedis, type TestRedis, waitFor } from './support/redis.js';
 
 let redis: TestRedis;
@@ -165,6 +166,31 @@ describe('getOrSet: single-flight across processes', () => {
       expect(redis.cli('KEYS', '__cachette:lease:*')).toBe('');
     });
   }
+
+  it('a process whose miss came just before another one stored the value does not call the factory again', async () => {
+    const proxy = await startProxy(redis.port);
+    const distant = create({ redisUrl: proxy.url });
+    const near = create();
+    try {
+      expect(await distant.ready(5000)).toBe(true);
+      const misses = () => Number(/keyspace_misses:(\d+)/.exec(redis.cli('INFO', 'stats'))?.[1]);
+      const missesBefore = misses();
+      // every byte to and from the distant process takes 300 ms: its read misses in Redis, and its
+      // lease request arrives 600 ms later, after the near process has loaded, stored and released
+      proxy.latency(300);
+      const late = slowFactory('distant value', 1);
+      const distantLoad = distant.getOrSet('raced', late);
+      await waitFor(() => misses() > missesBefore, 5000, "the distant process's miss");
+      expect(await near.getOrSet('raced', slowFactory('near value', 1))).toBe('near value');
+      expect(redis.cli('EXISTS', '__cachette:lease:default_raced')).toBe('0');
+      expect(await distantLoad).toBe('near value');
+      expect(late.calls).toBe(0);
+    } finally {
+      // the proxy stops once its connections are gone
+      await distant.close();
+      await proxy.close();
+    }
+  });
 
   it('a lease holder killed with SIGKILL blocks the others only until its lease expires', async () => {
     const holder = await worker({ key: 'orphan', callers: 1, factoryMs: 0, hang: true, leaseMs: 1500 });
