@@ -3,13 +3,13 @@
 //
 // Standalone (for profiling), it starts its own redis-server and prints the rows:
 //   node --expose-gc --cpu-prof bench/worker.js l2-hit-c64 cachette [--quick]
-import { adapterNamed } from './adapters/index.js';
+import { loadAdapter } from './adapters/index.js';
 import { startRedisServer } from './lib/redis-server.js';
 import { caseNamed } from './scenarios/index.js';
 
 const [caseId, adapterName] = process.argv.slice(2);
 const spec = caseNamed(caseId);
-const adapter = adapterNamed(adapterName);
+const adapter = await loadAdapter(adapterName);
 
 if (process.send) {
   const { ctx, params } = JSON.parse(process.env.BENCH_JOB ?? '{}');

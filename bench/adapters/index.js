@@ -1,15 +1,22 @@
-// Every adapter, in the order the tables list them.
-import bentocache from './bentocache.js';
-import cacheManager from './cache-manager.js';
-import cacheable from './cacheable.js';
-import cachette from './cachette.js';
-import lruCache from './lru-cache.js';
-import nodeRedis from './node-redis.js';
+// Every adapter, in the order the tables list them. Worker processes import only the adapter they
+// run (so a worker loads one library, not all six); the parent process loads them all.
+const files = {
+  'lru-cache': './lru-cache.js',
+  'node-redis': './node-redis.js',
+  cachette: './cachette.js',
+  bentocache: './bentocache.js',
+  cacheable: './cacheable.js',
+  'cache-manager': './cache-manager.js',
+};
 
-export const adapters = [lruCache, nodeRedis, cachette, bentocache, cacheable, cacheManager];
+/** One adapter, importing only its own library. */
+export async function loadAdapter(name) {
+  const file = files[name];
+  if (!file) throw new Error(`unknown adapter ${name}`);
+  return (await import(file)).default;
+}
 
-export function adapterNamed(name) {
-  const found = adapters.find((a) => a.name === name);
-  if (!found) throw new Error(`unknown adapter ${name}`);
-  return found;
+/** Every adapter, in table order. */
+export function loadAdapters() {
+  return Promise.all(Object.keys(files).map(loadAdapter));
 }

@@ -127,3 +127,33 @@ export function summaryTable(list) {
     ...list.map(({ goal, measured, met }) => `| ${goal} | ${measured} | ${met ? 'yes' : '**no**'} |`),
   ].join('\n');
 }
+
+const opsText = (n) =>
+  n >= 1e6 ? `${(n / 1e6).toFixed(2)} M` : n >= 1e4 ? `${Math.round(n / 1000)} k` : `${Math.round(n)}`;
+const usText = (n) =>
+  n === undefined ? '—' : n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : Math.round(n).toString();
+
+/** One line per scenario, for the README: cachette, its ratio to the floor, the best peer. */
+export function overviewTable(measured) {
+  const lines = [
+    '| scenario | cachette ops/s | p50 / p99 µs | vs floor | best peer (ops/s) | cachette vs best peer |',
+    '|---|---:|---:|---:|---|---:|',
+  ];
+  for (const { spec, results } of measured) {
+    if (spec.kind) continue;
+    const main = mainRows(results);
+    const row = main.cachette;
+    if (!row) continue;
+    const { floor, floorName, best } = anchors(results);
+    const r = ratio(spec.ratio, row, floor);
+    const vsFloor =
+      r === undefined
+        ? '—'
+        : `${r.toFixed(2)}x ${spec.ratio === 'time' ? 'the time' : 'the throughput'} of ${floorName}`;
+    const vsBest = best ? `${(row.opsPerSec / best.row.opsPerSec).toFixed(1)}x the throughput` : '—';
+    lines.push(
+      `| ${spec.short ?? spec.id} | ${opsText(row.opsPerSec)} | ${usText(row.p50Us)} / ${usText(row.p99Us)} | ${vsFloor} | ${best ? `${best.name} (${opsText(best.row.opsPerSec)})` : '—'} | ${vsBest} |`,
+    );
+  }
+  return lines.join('\n');
+}

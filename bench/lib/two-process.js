@@ -73,9 +73,9 @@ export function startPartner(adapterName, ctx) {
 }
 
 async function servePartner() {
-  const { adapterNamed } = await import('../adapters/index.js');
+  const { loadAdapter } = await import('../adapters/index.js');
   const ctx = JSON.parse(process.env.BENCH_PARTNER);
-  const cache = await adapterNamed(process.argv[2]).open(ctx);
+  const cache = await (await loadAdapter(process.argv[2])).open(ctx);
   const handlers = {
     ready: async () => ({}),
     stampede: ({ key, n, factoryMs }) => stampede(cache, key, n, factoryMs),

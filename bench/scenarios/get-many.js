@@ -7,6 +7,7 @@ const BATCH = 100;
 export default [
   {
     id: 'get-many',
+    short: `getMany(${BATCH}), L2`,
     title: `getMany of ${BATCH} keys (all L1 misses, L2 hits), concurrency 1`,
     roles: ['floor-l2', 'subject', 'peer'],
     ratio: 'time',

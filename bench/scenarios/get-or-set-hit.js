@@ -7,6 +7,7 @@ const KEYS = 1024;
 export default [
   {
     id: 'get-or-set-hit',
+    short: 'getOrSet hit',
     title: 'getOrSet hit (key in memory, concurrency 1)',
     roles: ['floor-l1', 'subject', 'peer'],
     ratio: 'time',

@@ -7,6 +7,7 @@ const KEYS = 1024;
 export default [
   {
     id: 'l1-hit',
+    short: 'L1 hit',
     title: 'L1 hit (get of a key in memory, concurrency 1)',
     roles: ['floor-l1', 'subject', 'peer'],
     ratio: 'time',

@@ -5,6 +5,7 @@ import { keys, productValue, sized } from '../lib/values.js';
 function l2Hit(concurrency) {
   return {
     id: `l2-hit-c${concurrency}`,
+    short: `L2 hit, c=${concurrency}`,
     title: `L2 hit (L1 miss, value written by another instance), concurrency ${concurrency}`,
     roles: ['floor-l2', 'subject', 'peer'],
     ratio: concurrency === 1 ? 'time' : 'throughput',

@@ -5,6 +5,7 @@ import { keys, productValue, sized } from '../lib/values.js';
 function set(concurrency) {
   return {
     id: `set-c${concurrency}`,
+    short: `set 1 KiB, c=${concurrency}`,
     title: `set of a 1 KiB JSON value, concurrency ${concurrency}`,
     roles: ['floor-l2', 'subject', 'peer'],
     ratio: concurrency === 1 ? 'time' : 'throughput',
