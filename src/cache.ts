@@ -318,12 +318,16 @@ export class Cache<D extends string = string, in G extends string = never> {
    */
   async getOrSet<T>(key: string, factory: Factory<T>, options?: GetOrSetOptions<D>): Promise<T> {
     const resolved = this.#resolve(options?.dbType);
-    return this.#loader.getOrSet(
-      this.#loadTarget(resolved, options),
-      this.#redisKey(resolved, key),
-      factory,
-      options,
-    );
+    const redisKey = this.#redisKey(resolved, key);
+    // an L1 hit of a call without load options (nothing to validate) builds no load plan
+    if (options === undefined || onlyDbType(options)) {
+      const local = this.#l1?.get(redisKey);
+      if (local !== undefined) {
+        resolved.counters.l1Hits++;
+        return local as T;
+      }
+    }
+    return this.#loader.getOrSet(this.#loadTarget(resolved, options), redisKey, factory, options);
   }
 
   /**
@@ -628,6 +632,12 @@ export class Cache<D extends string = string, in G extends string = never> {
     this.#resolved.set(name, resolved);
     return resolved;
   }
+}
+
+/** Whether `options` holds nothing but `dbType`. */
+function onlyDbType(options: object): boolean {
+  for (const name in options) if (name !== 'dbType') return false;
+  return true;
 }
 
 /** A view of the cache with `dbType` bound; created by `cache.db(name)`. */

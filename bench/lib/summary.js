@@ -7,6 +7,12 @@ function find(measured, id) {
   return measured.find(({ spec }) => spec.id === id);
 }
 
+/**
+ * A ratio goal of cachette to the floor. Time goals (concurrency 1) are judged on the median
+ * operation (p50): on a shared machine the mean is dominated by scheduler stalls that hit whichever
+ * process runs at the time; the ratio of the means is shown beside it. Throughput goals are judged
+ * on ops/s of the median run.
+ */
 function ratioGoal(measured, id, name, limit, kind) {
   const found = find(measured, id);
   if (!found) return undefined;
@@ -14,6 +20,14 @@ function ratioGoal(measured, id, name, limit, kind) {
   const row = mainRows(found.results).cachette;
   const r = ratio(found.spec.ratio, row, floor);
   if (r === undefined) return { goal: name, measured: 'not measured', met: false };
+  if (found.spec.ratio === 'time') {
+    const p50 = row.p50Us / floor.p50Us;
+    return {
+      goal: name,
+      measured: `${p50.toFixed(2)}x ${floorName} at p50 (${row.p50Us.toFixed(2)} vs ${floor.p50Us.toFixed(2)} µs); mean time ${r.toFixed(2)}x`,
+      met: p50 <= limit,
+    };
+  }
   const met = kind === 'max' ? r <= limit : r >= limit;
   return { goal: name, measured: `${r.toFixed(2)}x ${floorName}`, met };
 }
@@ -149,7 +163,9 @@ export function overviewTable(measured) {
     const vsFloor =
       r === undefined
         ? '—'
-        : `${r.toFixed(2)}x ${spec.ratio === 'time' ? 'the time' : 'the throughput'} of ${floorName}`;
+        : spec.ratio === 'time'
+          ? `time ${(row.p50Us / floor.p50Us).toFixed(2)}x at p50 (mean ${r.toFixed(2)}x) of ${floorName}`
+          : `throughput ${r.toFixed(2)}x of ${floorName}`;
     const vsBest = best ? `${(row.opsPerSec / best.row.opsPerSec).toFixed(1)}x the throughput` : '—';
     lines.push(
       `| ${spec.short ?? spec.id} | ${opsText(row.opsPerSec)} | ${usText(row.p50Us)} / ${usText(row.p99Us)} | ${vsFloor} | ${best ? `${best.name} (${opsText(best.row.opsPerSec)})` : '—'} | ${vsBest} |`,
