@@ -21,7 +21,7 @@ export default [
     title: 'memory after distinct sets of 1 KiB values, L1 bounded to 64 MiB',
     roles: ['floor-l1', 'subject', 'peer'],
     kind: 'memory',
-    goal: 'cachette heap growth ≤ 64 MiB + 10%, and no growth from round 1 to round 2',
+    goal: 'cachette: L1 accounted bytes ≤ 64 MiB + 10% (heap growth reported beside it), and no growth from the first half of the sets to the second',
     params: (quick, role) => {
       // cachette gets the million; the floor and the peers are at their bound (about 61 000 of these
       // values) long before their count, which keeps the run short
