@@ -248,6 +248,18 @@ describe('programming errors are loud', () => {
     await expect(cache.set('k', 1, { ttl: 1.5 })).rejects.toThrow(CacheKeyError);
     expect(() => cache.db('nope' as 'catalog')).toThrow(CacheKeyError);
   });
+
+  it('still rejects a bad key after its text was used as a valid key (remembered keys)', async () => {
+    const cache = caches.create({ redisUrl: redis.url });
+    expect(await cache.set('5', 'five')).toBe(true);
+    expect(await cache.get('5')).toBe('five');
+    expect(await cache.getOrSet('5', async () => 'other')).toBe('five');
+    await expect(cache.get(5 as unknown as string)).rejects.toThrow(CacheKeyError);
+    await expect(cache.getOrSet(5 as unknown as string, async () => 1)).rejects.toThrow(CacheKeyError);
+    await expect(cache.get('5\u0000')).rejects.toThrow(CacheKeyError);
+    // the same key in another domain is another Redis key
+    expect(await cache.get('5', { dbType: 'catalog' })).toBeUndefined();
+  });
 });
 
 describe('bounds and concurrency', () => {
