@@ -507,7 +507,9 @@ export class Loader {
         const acquisition = await acquiring;
         const reply = await reading;
         const read: Read<T> =
-          reply?.text == null ? { kind: 'miss' } : this.#decode<T>(redisKey, reply.text, reply.pttlMs, ticket);
+          reply?.text == null
+            ? { kind: 'miss' }
+            : this.#decode<T>(redisKey, reply.text, reply.pttlMs, ticket);
         if (acquisition.acquired) {
           if (read.kind !== 'fresh') return { kind: 'lease', lease: acquisition.lease };
           await this.#leases.release(acquisition.lease);

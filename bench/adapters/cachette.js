@@ -12,7 +12,7 @@ export default {
   role: 'subject',
   packages: ['@redis/client', 'lru-cache'],
   config: (o) =>
-    `createCache(${JSON.stringify(options(o))}) — L1 ttl 5 s (default); get/set with { dbType: 'default' }`,
+    `createCache(${JSON.stringify(options(o))}) — L1 ttl 5 s, coherence 'tracking' (the defaults); get/set with { dbType: 'default' }`,
   async open(o) {
     const cache = createCache({ ...options(o), logger: silentLogger, env: {} });
     if (!(await cache.ready(5000))) throw new Error('cachette did not connect');
