@@ -141,7 +141,6 @@ export class Cache<D extends string = string, in G extends string = never> {
         this.#l1?.clear();
       },
       capL1Ttl: (ttlMs) => this.#l1?.capTtl(ttlMs),
-      confirm: (redisKey, text) => this.#confirmOwnWrite(redisKey, text),
     });
     this.#loader = new Loader({
       l1: this.#l1,
@@ -474,12 +473,18 @@ export class Cache<D extends string = string, in G extends string = never> {
       }
       writes.push(tags.length > 0 ? { key: redisKey, text, ttl, tags } : { key: redisKey, text, ttl });
       tickets.push(this.#guard.ticket(redisKey));
-      this.#coherence?.writing(redisKey, text);
+      this.#coherence?.writing(redisKey);
     }
     if (writes.length === 0) return false;
     try {
       await this.#l2.set(writes);
     } catch (err) {
+      for (const { key } of writes) {
+        // no echo will come; another writer's change may have been taken for it meanwhile
+        this.#coherence?.writeFailed(key);
+        this.#guard.touch(key);
+        this.#l1?.delete(key);
+      }
       this.#l2Failed(writes.length === 1 ? 'set' : 'setMany', counters, err);
       return false;
     }
@@ -518,30 +523,6 @@ export class Cache<D extends string = string, in G extends string = never> {
     const l1TtlMs = this.#coherence ? Math.min(this.#l1TtlMs, this.#coherence.maxL1TtlMs) : this.#l1TtlMs;
     const ttlMs = remainingMs === -1 ? l1TtlMs : Math.min(l1TtlMs, remainingMs);
     this.#l1.set(redisKey, value, ttlMs, bytes);
-  }
-
-  /**
-   * A change of `redisKey` was reported while L1 holds this process's own write of it: keep the copy
-   * only if Redis still holds that text (the report was the write's own echo). Meanwhile the copy is
-   * served; another writer's change is therefore seen one round trip later than usual.
-   */
-  #confirmOwnWrite(redisKey: string, text: string): void {
-    const ticket = this.#guard.ticket(redisKey);
-    // a maintenance read (metrics count it as `command`), not a cache read
-    this.#l2.command<string | null>(['GET', redisKey]).then(
-      (stored) => {
-        // anything else that touched the key meanwhile already decided for it
-        if (stored === text || !this.#guard.stillValid(redisKey, ticket)) return;
-        this.#guard.touch(redisKey);
-        this.#l1?.delete(redisKey);
-      },
-      () => {
-        // Redis did not say: the copy is kept no longer than while invalidations do not flow
-        if (this.#guard.stillValid(redisKey, ticket)) {
-          this.#l1?.capTtl(this.#config.coherence.degradedL1TtlMs, redisKey);
-        }
-      },
-    );
   }
 
   /** Like `#fillL1` for a value this process wrote: L1 keeps the text, parsed on its first read. */

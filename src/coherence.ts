@@ -19,15 +19,23 @@ export interface CoherenceTarget {
   evictAll(): void;
   /** Shortens every L1 entry to at most `ttlMs` from now. */
   capL1Ttl(ttlMs: number): void;
-  /**
-   * `redisKey`, which this process wrote as `text`, was reported changed: maybe only its own write
-   * coming back. Keep the L1 copy if Redis still holds `text`, else drop it.
-   */
-  confirm(redisKey: string, text: string): void;
 }
 
-/** Own writes remembered until their echo, at most; beyond, they are simply evicted by their echo. */
+/** Keys with own writes awaiting their echo, at most; beyond, the echoes are simply treated as changes. */
 const MAX_OWN_WRITES = 10_000;
+/**
+ * How long an own write's echo is awaited, in ms. A write lands before its deadline (at most the
+ * 5 s socket timeout) or never, and Redis sends the echo as it applies it; a later report of the
+ * key is treated as another writer's change, which at worst costs a miss.
+ */
+const ECHO_WINDOW_MS = 6000;
+
+/** Own writes of one key whose echo has not arrived yet. */
+interface PendingEchoes {
+  count: number;
+  /** `performance.now()` after which they are no longer awaited. */
+  until: number;
+}
 
 /** Coherence as `cache.status()` reports it. */
 export interface CoherenceStatus {
@@ -108,7 +116,7 @@ export class Coherence implements ConnectionHooks {
   #reconciling: Promise<void> | undefined;
   #again = false;
   /** Keys this process wrote, with the text, until Redis reports them changed (their echo). */
-  readonly #ownWrites = new Map<string, string>();
+  readonly #ownWrites = new Map<string, PendingEchoes>();
   #messages = 0;
   #invalidatedKeys = 0;
   #l1Flushes = 0;
@@ -201,16 +209,50 @@ export class Coherence implements ConnectionHooks {
   }
 
   /**
-   * This process is writing `text` under `redisKey`, to keep it in L1. Redis reports writes made by
-   * scripts (all of cachette's writes) even to the connection that made them, NOLOOP or not: in
+   * This process is about to write `redisKey`, and keeps its value in L1. Redis reports writes made
+   * by scripts (all of cachette's writes) even to the connection that made them, NOLOOP or not: in
    * BCAST mode it records the script's client as the writer (Redis 7; redis/redis#11052 fixed only
-   * the default mode). The next report of the key, which may arrive before the write's own reply,
-   * then checks Redis instead of dropping the copy.
+   * the default mode). So each own write expects one report of its key, its echo, which must not
+   * evict the copy.
+   *
+   * Reports of a key arrive in the order Redis applied its writes, so counting is enough: the first
+   * `count` reports after own writes are taken as their echoes. If another writer's change comes
+   * first, it is taken for an echo, but then the real echo, arriving after it, finds the count spent
+   * and evicts; if it comes after, it finds the count spent and evicts. Either way the last report
+   * evicts whenever another writer touched the key. A write that did not land (refused, failed, or
+   * timed out) sends no echo: `writeFailed` takes it back, and the caller evicts the key, since a
+   * change may have been taken for its echo meanwhile.
    */
-  writing(redisKey: string, text: string): void {
+  writing(redisKey: string): void {
     if (this.#mode !== 'tracking') return;
+    const until = performance.now() + ECHO_WINDOW_MS;
+    const pending = this.#ownWrites.get(redisKey);
+    if (pending !== undefined) {
+      pending.count++;
+      pending.until = until;
+      return;
+    }
     if (this.#ownWrites.size >= MAX_OWN_WRITES) this.#ownWrites.clear();
-    this.#ownWrites.set(redisKey, text);
+    this.#ownWrites.set(redisKey, { count: 1, until });
+  }
+
+  /** An own write announced by `writing` did not land, or its outcome is unknown: no echo to await. */
+  writeFailed(redisKey: string): void {
+    const pending = this.#ownWrites.get(redisKey);
+    if (pending === undefined) return;
+    if (--pending.count <= 0) this.#ownWrites.delete(redisKey);
+  }
+
+  /** Whether this report of `redisKey` is the echo of an own write (and counts it as arrived). */
+  #isEcho(redisKey: string): boolean {
+    const pending = this.#ownWrites.get(redisKey);
+    if (pending === undefined) return false;
+    if (performance.now() > pending.until) {
+      this.#ownWrites.delete(redisKey);
+      return false;
+    }
+    if (--pending.count <= 0) this.#ownWrites.delete(redisKey);
+    return true;
   }
 
   announcement(keys: readonly string[] | 'all'): [string, string] | undefined {
@@ -380,13 +422,7 @@ export class Coherence implements ConnectionHooks {
       for (const key of payload) {
         if (typeof key !== 'string') continue;
         this.#invalidatedKeys++;
-        const text = this.#ownWrites.get(key);
-        if (text === undefined) {
-          target?.evict(key);
-          continue;
-        }
-        this.#ownWrites.delete(key);
-        target?.confirm(key, text);
+        if (!this.#isEcho(key)) target?.evict(key);
       }
       return;
     }

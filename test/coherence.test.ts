@@ -141,7 +141,7 @@ describe('coherence by client-side caching (tracking): L1 copies across worker p
       'the marker',
     );
     expect((await coherenceOf(a)).invalidatedKeys).toBe(before.invalidatedKeys + 1);
-    // Redis echoes writes made by scripts even with NOLOOP: the copy stays once Redis confirms it
+    // Redis echoes writes made by scripts even with NOLOOP: the echo is counted and the copy stays
     const heard = (await coherenceOf(a)).invalidatedKeys;
     await a.call('set', { key: 'own', value: 'mine' });
     await waitFor(async () => (await coherenceOf(a)).invalidatedKeys > heard, PROMPTLY_MS, 'the echo');
