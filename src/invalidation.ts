@@ -5,8 +5,7 @@ import type { FillGuard } from './fill-guard.js';
 import { assertValidKey, escapeGlob } from './keys.js';
 import { leaseKey, revokeLeases } from './lease.js';
 import { describeError, type Logger } from './logger.js';
-import { TAG_NAMESPACE } from './namespace.js';
-import { removeTagged, tagKeys } from './tags.js';
+import { removeTagged, tagIndexes, tagIndexPattern, tagKeys } from './tags.js';
 import type { MemoryTier } from './tiers/memory.js';
 import type { L2Driver } from './tiers/redis.js';
 
@@ -335,11 +334,15 @@ class InvalidationService implements InvalidationFunctions<string, string> {
     const indexes = tagKeys(tags);
     if (indexes.length === 0) throw new CacheKeyError('invalidateTags needs at least one tag');
     let removed = 0;
-    for (const index of indexes) removed += await this.#removeIndexed(index);
+    for (const index of indexes) {
+      // one server: the index itself; a cluster: its shards, one per hash slot, on every primary
+      for await (const sets of tagIndexes(this.#host.l2, index))
+        for (const set of sets) removed += await this.#removeIndexed(set);
+    }
     return removed;
   }
 
-  /** Removes the values listed in one tag index, evicting them from this process's L1 batch by batch. */
+  /** Removes the values listed in one tag index (or shard), evicting them from this process's L1 batch by batch. */
   #removeIndexed(index: string): Promise<number> {
     const host = this.#host;
     return removeTagged(
@@ -370,8 +373,8 @@ class InvalidationService implements InvalidationFunctions<string, string> {
         host.deleted(dbType, inDomain);
         removed += inDomain;
       }
-      // the app's entries in every tag index (other apps' entries stay), and values written meanwhile
-      for await (const indexes of host.l2.scan(`${escapeGlob(TAG_NAMESPACE)}*`)) {
+      // the app's entries in every tag index or shard (other apps' entries stay), and values written meanwhile
+      for await (const indexes of host.l2.scan(tagIndexPattern(host.l2.sharded))) {
         for (const index of indexes) removed += await this.#removeIndexed(index);
       }
       return removed;

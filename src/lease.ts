@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { INTERNAL_NAMESPACE, LEASE_NAMESPACE } from './namespace.js';
 import { Script } from './script.js';
-import { INDEX_LUA } from './tags.js';
-import { ClusterTagsError } from './tiers/cluster.js';
+import { INDEX_LUA, tagShardKey } from './tags.js';
 import type { L2Driver } from './tiers/redis.js';
 import { keyBeside } from './tiers/slots.js';
 
@@ -26,8 +25,8 @@ import { keyBeside } from './tiers/slots.js';
  * it gives the lease back and loads unlocked). An invalidation that reads the registry before
  * the load registered changed the database before the factory reads it, so there is nothing to
  * revoke; one that reads it later finds the load. Each registration names its token, so that a
- * load clearing its own entry cannot clear the entry of the next load of the same key. Tags are not
- * supported on a cluster yet (their indexes live in other slots than the values).
+ * load clearing its own entry cannot clear the entry of the next load of the same key. The tags'
+ * index shards of a key share its slot (tags.ts): the lease indexes them in the same script.
  */
 
 /** Namespace of named cluster-wide slots (one periodic warming per interval). */
@@ -78,9 +77,13 @@ return 1
 `);
 
 // Cluster halves of ACQUIRE, one slot each.
-// KEYS: lease. ARGV: token, lease ms. -> -1 when acquired, else the lease's PTTL (<= 0 never).
-const TAKE = new Script(`
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return -1 end
+// KEYS: lease, then the shards of the value's tag indexes in its slot. ARGV: token, lease ms, value
+// key. -> -1 when acquired, else the lease's PTTL (<= 0 never).
+const TAKE = new Script(`${INDEX_LUA}
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  for i = 2, #KEYS do index(KEYS[i], ARGV[3], tonumber(ARGV[2])) end
+  return -1
+end
 return math.max(redis.call('PTTL', KEYS[1]), 1)
 `);
 // KEYS: registry. ARGV: registration, lease ms. Registers a load that holds its lease.
@@ -89,11 +92,13 @@ redis.call('SADD', KEYS[1], ARGV[1])
 if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 1
 `);
-// Cluster versions of STORE_AND_RELEASE and RELEASE without the registry (KEYS: value, lease / lease).
-const STORE_AND_DROP_LEASE = new Script(`
+// Cluster versions of STORE_AND_RELEASE and RELEASE without the registry (KEYS: value, lease, then
+// the value's tag index shards / lease). ARGV: token, text, ttl seconds.
+const STORE_AND_DROP_LEASE = new Script(`${INDEX_LUA}
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+for i = 3, #KEYS do index(KEYS[i], KEYS[1], tonumber(ARGV[3]) * 1000) end
 return 1
 `);
 const DROP_LEASE = new Script(`
@@ -171,8 +176,11 @@ export class Leases {
     const lease: Lease = { redisKey, registryKey, token };
     let result: number;
     if (this.#l2.sharded) {
-      if (tagKeys.length > 0) throw new ClusterTagsError();
-      result = await TAKE.run<number>(this.#l2, [leaseKey(redisKey, true)], [token, ms]);
+      result = await TAKE.run<number>(
+        this.#l2,
+        [leaseKey(redisKey, true), ...tagKeys.map((index) => tagShardKey(index, redisKey))],
+        [token, ms, redisKey],
+      );
       if (result === -1) {
         try {
           await REGISTER.run(this.#l2, [registryKey], [registration(lease), ms]);
@@ -204,10 +212,13 @@ export class Leases {
     tagKeys: readonly string[] = [],
   ): Promise<boolean> {
     if (this.#l2.sharded) {
-      if (tagKeys.length > 0) throw new ClusterTagsError();
       const stored = await STORE_AND_DROP_LEASE.run<number>(
         this.#l2,
-        [lease.redisKey, leaseKey(lease.redisKey, true)],
+        [
+          lease.redisKey,
+          leaseKey(lease.redisKey, true),
+          ...tagKeys.map((index) => tagShardKey(index, lease.redisKey)),
+        ],
         [lease.token, text, String(ttl)],
       );
       await this.#unregister(lease);

@@ -8,3 +8,9 @@ export const INTERNAL_NAMESPACE = '__cachette:';
 export const LEASE_NAMESPACE = `${INTERNAL_NAMESPACE}lease:`;
 /** Tag indexes (see tags.ts): `__cachette:tag:<tag>`, a set of the Redis keys carrying the tag. */
 export const TAG_NAMESPACE = `${INTERNAL_NAMESPACE}tag:`;
+/**
+ * Tag indexes on Redis Cluster (see tags.ts): `__cachette:tags:{<slot tag>}<tag>`, one set per tag and
+ * hash slot, beside the values it lists. A namespace apart from `TAG_NAMESPACE`, so that no
+ * standalone tag (which may hold braces) is ever read as a shard.
+ */
+export const TAG_SHARD_NAMESPACE = `${INTERNAL_NAMESPACE}tags:`;

@@ -1,7 +1,9 @@
 import { CacheKeyError } from './errors.js';
-import { LEASE_NAMESPACE, TAG_NAMESPACE } from './namespace.js';
+import { escapeGlob } from './keys.js';
+import { LEASE_NAMESPACE, TAG_NAMESPACE, TAG_SHARD_NAMESPACE } from './namespace.js';
 import { Script } from './script.js';
 import type { L2Driver } from './tiers/redis.js';
+import { keyBeside, keySlot, slotTag } from './tiers/slots.js';
 
 /**
  * Tags (G3): a value written with `tags: ['dashboard', 'product:42']` can be removed later by any of
@@ -17,10 +19,13 @@ import type { L2Driver } from './tiers/redis.js';
  * new short-lived keys does not grow forever. Invalidation walks the set in batches (SSCAN), and
  * removes each batch of keys, their getOrSet leases and their index entries in one script.
  *
- * Redis Cluster (not built): the write script touches the value and its tags' indexes, which must
- * share a slot. The index would then be sharded by slot, `__cachette:tag:<tag>:{<slot tag>}`, with
- * `<slot tag>` a string hashing to the value's slot, so each write stays one atomic script, and an
- * invalidation walks the tag's shards (found per node by SCAN, or in a per-tag set of used slots).
+ * Redis Cluster: a script may only touch keys of one hash slot, so the index is sharded by slot:
+ * `__cachette:tags:{<slot tag>}<tag>`, with `<slot tag>` the short string that hashes to the value's
+ * slot (slots.ts `slotTag`; the hash tag comes first, so braces in the tag cannot move it). A write
+ * stays one atomic script on one node, value and index together, and a shard only lists keys of its
+ * own slot, so pruning and invalidation scripts touch nothing else. `invalidateTags` finds a tag's
+ * shards by `SCAN MATCH` on every primary: simple and exact (a shard exists as long as it lists a
+ * live or loading key), at the price of walking each primary's key space once per tag.
  *
  * Limits: membership is added, never taken away by a later write without the tag, so invalidating a
  * tag can remove a key re-written without it (more invalidation, never less). A `SET` from outside
@@ -41,6 +46,33 @@ const CONTROL_CHARS = /[\x00-\x1f\x7f]/;
 /** The index key of `tag`. */
 export function tagKey(tag: string): string {
   return TAG_NAMESPACE + tag;
+}
+
+/** On a cluster: the shard of the index `indexKey` (from `tagKey`) in the hash slot of `member`. */
+export function tagShardKey(indexKey: string, member: string): string {
+  return `${TAG_SHARD_NAMESPACE}{${slotTag(keySlot(member))}}${indexKey.slice(TAG_NAMESPACE.length)}`;
+}
+
+/**
+ * The Redis sets that make up the index `indexKey`, in batches: the key itself on one server; on a
+ * cluster (`l2.sharded`), its shards found on every primary. Rejects when Redis fails.
+ */
+export async function* tagIndexes(l2: L2Driver, indexKey: string): AsyncIterable<string[]> {
+  if (!l2.sharded) {
+    yield [indexKey];
+    return;
+  }
+  const tag = indexKey.slice(TAG_NAMESPACE.length);
+  // `{*}` may also match a longer tag ending with this one (`a}b` for `b`): keep exact names only
+  for await (const keys of l2.scan(`${escapeGlob(TAG_SHARD_NAMESPACE)}{*}${escapeGlob(tag)}`)) {
+    const shards = keys.filter((key) => key.slice(key.indexOf('}', TAG_SHARD_NAMESPACE.length) + 1) === tag);
+    if (shards.length > 0) yield shards;
+  }
+}
+
+/** The `SCAN MATCH` pattern of every tag index (one server) or every shard of one (cluster). */
+export function tagIndexPattern(sharded: boolean): string {
+  return `${escapeGlob(sharded ? TAG_SHARD_NAMESPACE : TAG_NAMESPACE)}*`;
 }
 
 /**
@@ -76,13 +108,20 @@ export function tagKeys(tags: unknown): string[] {
  * Lua: `index(tagKey, member, ttlMs)` adds `member` to the tag's set, extends the set's expiry to
  * at least `ttlMs`, and drops a few sampled members whose key and lease are both gone (a member
  * with a lease is being loaded by getOrSet and must stay findable so invalidation can revoke it).
+ * A member's lease is `__cachette:lease:<key>`, or on a cluster shard `__cachette:lease:{<slot
+ * tag>}<key>` (lease.ts `leaseKey`) with the shard's own slot tag: all in the shard's slot.
  * Prepended to every script that writes a tagged value.
  */
 export const INDEX_LUA = `local function index(tagKey, member, ttlMs)
   redis.call('SADD', tagKey, member)
   if redis.call('PTTL', tagKey) < ttlMs then redis.call('PEXPIRE', tagKey, ttlMs) end
+  local lease = '${LEASE_NAMESPACE}'
+  local shards = '${TAG_SHARD_NAMESPACE}'
+  if string.sub(tagKey, 1, #shards) == shards then
+    lease = lease .. string.sub(tagKey, #shards + 1, string.find(tagKey, '}', #shards + 1, true))
+  end
   for _, old in ipairs(redis.call('SRANDMEMBER', tagKey, ${PRUNE_SAMPLE})) do
-    if redis.call('EXISTS', old, '${LEASE_NAMESPACE}' .. old) == 0 then redis.call('SREM', tagKey, old) end
+    if redis.call('EXISTS', old, lease .. old) == 0 then redis.call('SREM', tagKey, old) end
   end
 end
 `;
@@ -104,7 +143,7 @@ end
 return existed`);
 
 /**
- * Removes every key under `prefixes` indexed by the tag index `indexKey`, in batches of SSCAN then
+ * Removes every key under `prefixes` indexed by the tag index (or index shard) `indexKey`, in batches of SSCAN then
  * one script; members under other prefixes (another app sharing the Redis and the tag) stay. After
  * each batch calls `onRemoved(member, existed)` for every member handled (L1, statistics). Resolves
  * to how many values existed; rejects when Redis fails (what was removed before stays removed).
@@ -130,7 +169,13 @@ export async function removeTagged(
     if (members.length === 0) continue;
     const existed = await REMOVE_MEMBERS.run<number[]>(
       l2,
-      [indexKey, ...members, ...members.map((member) => LEASE_NAMESPACE + member)],
+      [
+        indexKey,
+        ...members,
+        ...members.map((member) =>
+          l2.sharded ? keyBeside(LEASE_NAMESPACE, member) : LEASE_NAMESPACE + member,
+        ),
+      ],
       [],
     );
     members.forEach((member, i) => {

@@ -3,6 +3,7 @@ import type { BreakerState } from '../breaker.js';
 import type { RedisNode, ResolvedConfig } from '../config.js';
 import { CacheError } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
+import { tagShardKey } from '../tags.js';
 import {
   type L2Driver,
   type L2Entry,
@@ -52,16 +53,6 @@ export class L2RoutingError extends CacheError {
     super(
       'E_L2_CLUSTER_ROUTE',
       `${command} names no key, so Redis Cluster cannot route it; send it to every primary with commandOnPrimaries`,
-    );
-  }
-}
-
-/** Tags were given on Redis Cluster, which cachette does not support yet (the call answers `false`). */
-export class ClusterTagsError extends CacheError {
-  constructor() {
-    super(
-      'E_L2_CLUSTER_TAGS',
-      'tags are not supported on Redis Cluster yet: their indexes live in other hash slots than the values',
     );
   }
 }
@@ -203,9 +194,13 @@ export class ClusterDriver implements L2Driver {
     return results;
   }
 
-  async set(entries: L2Entry[]): Promise<void> {
-    if (entries.some((entry) => entry.tags !== undefined && entry.tags.length > 0))
-      throw new ClusterTagsError();
+  /** Tag indexes go to their shard beside each value (tags.ts), so each slot's write stays one script. */
+  async set(given: L2Entry[]): Promise<void> {
+    const entries = given.map((entry) =>
+      entry.tags === undefined || entry.tags.length === 0
+        ? entry
+        : { ...entry, tags: entry.tags.map((index) => tagShardKey(index, entry.key)) },
+    );
     const groups = await this.#bySlot(entries, (entry) => entry.key);
     await Promise.all(
       groups.map(({ primary, indexes }) => primary.driver.set(indexes.map((i) => entries[i]!))),

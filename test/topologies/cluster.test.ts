@@ -256,15 +256,193 @@ describe('Redis Cluster invalidation', () => {
     expect(await cache.flushAll({ scope: 'database', confirm: true })).toBe(13);
     expect(keysOnPrimaries('*')).toEqual([]);
   });
+});
 
-  it('tags are refused on a cluster: the write answers false with E_L2_CLUSTER_TAGS, nothing is half-written', async () => {
-    const logger = captureLogger();
-    const cache = create({ logger });
-    expect(await cache.set('tagged', 1, { tags: ['product:1'] })).toBe(false);
-    expect(await cache.getOrSet('loaded', async () => 'value', { tags: ['product:1'] })).toBe('value');
-    expect(keysOnPrimaries('*')).toEqual([]);
-    expect(logger.lines.map((l) => l.text).join('\n')).toContain('tags are not supported on Redis Cluster');
-    expect(await cache.set('untagged', 1)).toBe(true);
+/** The members of every shard of `tag`'s index, with the slot of each shard and of each member. */
+function shardsOf(tag: string): Array<{ shard: string; slot: number; members: string[] }> {
+  return keysOnPrimaries('__cachette:tags:*')
+    .filter(({ key }) => key.slice(key.indexOf('}') + 1) === tag)
+    .map(({ key }) => ({
+      shard: key,
+      slot: keySlot(key),
+      members: cluster.primaryOfSlot(keySlot(key)).cli('SMEMBERS', key).split('\n').filter(Boolean).sort(),
+    }));
+}
+
+function indexedKeys(tag: string): string[] {
+  return shardsOf(tag)
+    .flatMap(({ members }) => members)
+    .sort();
+}
+
+describe('Redis Cluster tags', () => {
+  it('set, setMany and getOrSet index each value in a shard of its own slot; invalidateTags removes exactly the tagged keys on every primary and in every L1', async () => {
+    const writer = create();
+    const reader = create();
+    await waitFor(
+      () => writer.status().coherence.connected && reader.status().coherence.connected,
+      10_000,
+      'coherence on every primary',
+    );
+    const products = Array.from({ length: 24 }, (_, i) => ({ key: `product:${i}`, value: { id: i } }));
+    expect(await writer.setMany(products, { dbType: 'catalog', tags: ['product'] })).toBe(true);
+    expect(await writer.set('dashboard', 'counts', { tags: ['product', 'stats'] })).toBe(true);
+    expect(await writer.set('untagged', 1)).toBe(true);
+    expect(await writer.set('other', 1, { tags: ['other'] })).toBe(true);
+    // braces in a tag cannot move its shard; a tag ending with another tag is another index
+    expect(await writer.set('braced', 1, { tags: ['{x}b', 'a}b'] })).toBe(true);
+    expect(await writer.set('plain', 1, { tags: ['b'] })).toBe(true);
+    expect(await writer.getOrSet('loaded', async () => 'from the factory', { tags: ['product'] })).toBe(
+      'from the factory',
+    );
+
+    const tagged = [...products.map((p) => `catalog_${p.key}`), 'default_dashboard', 'default_loaded'].sort();
+    const shards = shardsOf('product');
+    expect(shards.flatMap((s) => s.members).sort()).toEqual(tagged);
+    // every member lives in its shard's slot, and the shards span every primary
+    for (const { slot, members } of shards) for (const member of members) expect(keySlot(member)).toBe(slot);
+    expect(new Set(shards.map(({ slot }) => cluster.primaryOfSlot(slot).port)).size).toBe(3);
+    expect(indexedKeys('b')).toEqual(['default_plain']);
+    expect(indexedKeys('{x}b')).toEqual(['default_braced']);
+    expect(indexedKeys('a}b')).toEqual(['default_braced']);
+
+    // both caches hold the tagged values in L1
+    for (const cache of [writer, reader]) {
+      expect(await cache.get('product:3', { dbType: 'catalog' })).toEqual({ id: 3 });
+      expect(await cache.get('dashboard')).toBe('counts');
+      expect(await cache.get('loaded')).toBe('from the factory');
+    }
+    expect(await writer.invalidateTags(['product'])).toBe(tagged.length);
+    expect(keysOnPrimaries('catalog_*')).toEqual([]);
+    expect(
+      keysOnPrimaries('default_*')
+        .map(({ key }) => key)
+        .sort(),
+    ).toEqual(['default_braced', 'default_other', 'default_plain', 'default_untagged']);
+    expect(shardsOf('product')).toEqual([]);
+    // the dashboard's entry in the 'stats' index is left to pruning; invalidating it finds nothing
+    expect(await writer.invalidateTags(['stats'])).toBe(0);
+    // the writer evicted its L1 copies itself, the reader through coherence
+    expect(await writer.get('dashboard')).toBeUndefined();
+    await waitFor(
+      async () =>
+        (await reader.get('dashboard')) === undefined &&
+        (await reader.get('product:3', { dbType: 'catalog' })) === undefined &&
+        (await reader.get('loaded')) === undefined,
+      2000,
+      "the tagged values to leave the reader's L1",
+    );
+    expect(await reader.get('untagged')).toBe(1);
+    expect(await writer.invalidateTags(['b'])).toBe(1);
+    expect(read('default_braced')).toBe('1');
+    expect(await writer.invalidateTags(['{x}b'])).toBe(1);
+    expect(read('default_braced')).toBe('');
+    expect(writer.stats().total.errors).toBe(0);
+    expect(reader.stats().total.errors).toBe(0);
+  });
+
+  it('expires each shard with its longest-lived value, and pruning keeps a shard bounded', async () => {
+    const cache = create();
+    expect(
+      await cache.setMany(
+        [
+          { key: 'a', value: 1, ttl: 1 },
+          { key: 'b', value: 2, ttl: 2 },
+        ],
+        { tags: ['short'] },
+      ),
+    ).toBe(true);
+    const shards = shardsOf('short');
+    expect(shards.length).toBeGreaterThan(0);
+    for (const { shard, slot } of shards) {
+      const pttl = Number(cluster.primaryOfSlot(slot).cli('PTTL', shard));
+      expect(pttl).toBeGreaterThan(0);
+      expect(pttl).toBeLessThanOrEqual(2000);
+    }
+    await waitFor(() => shardsOf('short').length === 0, 6000, 'the shards to expire with their values');
+
+    // a load in progress in that slot: its lease (beside its key) keeps it listed through pruning
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let started = false;
+    const loading = cache.getOrSet(
+      '{churn}_loading',
+      async () => {
+        started = true;
+        await gate;
+        return 'old';
+      },
+      { tags: ['churn'] },
+    );
+    await waitFor(() => started, 5000, 'the load');
+    // keys of one slot (one hash tag) that keep going away: their shard drops them as it is written
+    for (let round = 0; round < 20; round++) {
+      for (let i = 0; i < 20; i++) await cache.set(`{churn}_${round}_${i}`, i, { tags: ['churn'] });
+      await cache.deletePattern(`{churn}_${round}_*`);
+    }
+    const [churn] = shardsOf('churn');
+    expect(shardsOf('churn')).toHaveLength(1);
+    expect(churn!.members.length).toBeLessThan(3 * 20);
+    expect(churn!.members).toContain('default_{churn}_loading');
+    for (let i = 0; i < 20; i++) await cache.set(`{churn}_stay_${i}`, i, { tags: ['churn'] });
+    expect(await cache.invalidateTags(['churn'])).toBe(20);
+    release();
+    expect(await loading).toBe('old');
+    expect(read('default_{churn}_loading')).toBe('');
+    expect(cache.stats().loading.storesSkipped).toBe(1);
+  });
+
+  it('a getOrSet load running during invalidateTags returns its result but does not store it', async () => {
+    const loader = create();
+    const invalidator = create();
+    let calls = 0;
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const keys = Array.from({ length: 6 }, (_, i) => `report${i}`);
+    const pending = keys.map((key) =>
+      loader.getOrSet(
+        key,
+        async () => {
+          calls++;
+          await gate;
+          return 'computed from old data';
+        },
+        { tags: ['dashboard'] },
+      ),
+    );
+    await waitFor(() => calls === keys.length, 5000, 'the factories');
+    // the loads are listed in the tag's shards before any value exists
+    expect(indexedKeys('dashboard')).toEqual(keys.map((key) => `default_${key}`).sort());
+    expect(await invalidator.invalidateTags(['dashboard'])).toBe(0);
+    expect(keysOnPrimaries('__cachette:lease:*')).toEqual([]);
+    release();
+    expect(await Promise.all(pending)).toEqual(keys.map(() => 'computed from old data'));
+    expect(keysOnPrimaries('default_*')).toEqual([]);
+    expect(loader.stats().loading.storesSkipped).toBe(keys.length);
+    expect(await loader.getOrSet('report0', () => 'fresh', { tags: ['dashboard'] })).toBe('fresh');
+    expect(indexedKeys('dashboard')).toEqual(['default_report0']);
+    await waitFor(() => keysOnPrimaries('__cachette:loading:*').length === 0, 5000, 'the registry to empty');
+  });
+
+  it("flushAll({scope:'app'}) removes the app's entries from every tag shard and leaves another app's", async () => {
+    const cache = create();
+    const entries = Array.from({ length: 12 }, (_, i) => ({ key: `f${i}`, value: i }));
+    expect(await cache.setMany(entries, { dbType: 'catalog', tags: ['shared'] })).toBe(true);
+    // another application's value indexed under the same tag, in a shard of this app's
+    const shard = shardsOf('shared')[0]!.shard;
+    const primary = cluster.primaryOfSlot(keySlot(shard));
+    const foreign = `{${shard.slice(shard.indexOf('{') + 1, shard.indexOf('}'))}}someone_else`;
+    expect(keySlot(foreign)).toBe(keySlot(shard));
+    primary.cli('SET', foreign, 'x');
+    primary.cli('SADD', shard, foreign);
+    expect(await cache.flushAll({ scope: 'app' })).toBe(12);
+    expect(keysOnPrimaries('catalog_*')).toEqual([]);
+    expect(indexedKeys('shared')).toEqual([foreign]);
+    expect(primary.cli('GET', foreign)).toBe('x');
   });
 });
 
