@@ -511,6 +511,10 @@ describe('Redis Cluster with an ACL user', () => {
     expect(read('catalog_loaded')).toBe('"from the factory"');
     expect(await cache.delete('acl0')).toBe(true);
     expect(await cache.deletePattern('acl*')).toBe(9);
+    // tag shards are under ~__cachette:*, and their scripts use only commands of the rule
+    expect(await cache.set('tagged', 1, { tags: ['acl'] })).toBe(true);
+    expect(await cache.getOrSet('tagged2', async () => 2, { tags: ['acl'] })).toBe(2);
+    expect(await cache.invalidateTags(['acl'])).toBe(2);
     expect(cache.stats().total.errors).toBe(0);
     expect(logger.lines.filter((l) => l.level === 'warn')).toEqual([]);
     expect(JSON.stringify(logger.lines)).not.toContain(password);
