@@ -152,6 +152,8 @@ export class Cache<D extends string = string, in G extends string = never> {
       serialize: (value, redisKey, counters) => this.#serialize(value, redisKey, counters),
       fillL1: (redisKey, value, remainingMs, bytes) => this.#fillL1(redisKey, value, remainingMs, bytes),
       fillL1Text: (redisKey, text, ttlMs) => this.#fillL1Text(redisKey, text, ttlMs),
+      writing: (redisKey) => this.#coherence?.writing(redisKey),
+      writeFailed: (redisKey) => this.#ownWriteFailed(redisKey),
       l2Failed: (operation, counters, err) => this.#l2Failed(operation, counters, err),
     });
     const host: InvalidationHost = {
@@ -479,12 +481,7 @@ export class Cache<D extends string = string, in G extends string = never> {
     try {
       await this.#l2.set(writes);
     } catch (err) {
-      for (const { key } of writes) {
-        // no echo will come; another writer's change may have been taken for it meanwhile
-        this.#coherence?.writeFailed(key);
-        this.#guard.touch(key);
-        this.#l1?.delete(key);
-      }
+      for (const { key } of writes) this.#ownWriteFailed(key);
       this.#l2Failed(writes.length === 1 ? 'set' : 'setMany', counters, err);
       return false;
     }
@@ -523,6 +520,13 @@ export class Cache<D extends string = string, in G extends string = never> {
     const l1TtlMs = this.#coherence ? Math.min(this.#l1TtlMs, this.#coherence.maxL1TtlMs) : this.#l1TtlMs;
     const ttlMs = remainingMs === -1 ? l1TtlMs : Math.min(l1TtlMs, remainingMs);
     this.#l1.set(redisKey, value, ttlMs, bytes);
+  }
+
+  /** A write of `redisKey` did not land: no echo will come, and another writer's change may have been taken for it. */
+  #ownWriteFailed(redisKey: string): void {
+    this.#coherence?.writeFailed(redisKey);
+    this.#guard.touch(redisKey);
+    this.#l1?.delete(redisKey);
   }
 
   /** Like `#fillL1` for a value this process wrote: L1 keeps the text, parsed on its first read. */

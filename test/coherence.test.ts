@@ -188,6 +188,20 @@ describe('coherence by pub/sub (writes made through cachette)', () => {
   });
 });
 
+describe('coherence by tracking: own writes stay in L1', () => {
+  it("keeps getOrSet's stored result in the storing process's L1 once its echo has arrived", async () => {
+    const cache = caches.create({ redisUrl: redis.url, l1: { ttl: 60 } });
+    await waitFor(() => cache.status().coherence.connected, PROMPTLY_MS, 'coherence up');
+    const heard = cache.status().coherence.invalidatedKeys;
+    expect(await cache.getOrSet('loaded', async () => 'value')).toBe('value');
+    // Redis reports the store (a script) back to this process: the echo is counted, not obeyed
+    await waitFor(() => cache.status().coherence.invalidatedKeys > heard, PROMPTLY_MS, 'the echo');
+    const hits = cache.stats().total.l1Hits;
+    expect(await cache.get('loaded')).toBe('value');
+    expect(cache.stats().total.l1Hits).toBe(hits + 1);
+  });
+});
+
 describe('coherence by pub/sub: a database flush', () => {
   it("empties the other caches' L1 when flushAll({ scope: 'database' }) runs through cachette, and counts it", async () => {
     const flusher = caches.create({ redisUrl: redis.url, coherence: 'pubsub', l1: { ttl: 60 } });
