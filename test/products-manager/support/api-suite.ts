@@ -430,6 +430,8 @@ export function describeProductsManagerApi(label: string, database: () => Promis
       const keys = await svc.request('GET', '/api/v1/cache/keys?dbType=media', { admin: true });
       expect(keys.status).toBe(200);
 
+      // a product read several times: every worker serves it at least twice, the second time from L1
+      for (let i = 0; i < 6; i++) expect((await svc.request('GET', '/api/v1/products/7')).status).toBe(200);
       const cluster = await svc.request('GET', '/api/v1/cluster');
       expect(cluster.body.workers.map((w: { workerId: number }) => w.workerId).sort()).toEqual([1, 2]);
       for (const worker of cluster.body.workers) {
