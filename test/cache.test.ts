@@ -1,31 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CacheKeyError } from '../src/errors.js';
 import { expectTtl } from './support/assertions.js';
-import { cacheFactory } from './support/cache.js';
+import { cacheFactory, redisPerFile } from './support/cache.js';
 import { captureLogger } from './support/logs.js';
-import { startRedis, type TestRedis } from './support/redis.js';
+import { commandCalls } from './support/redis.js';
 
-let redis: TestRedis;
 const caches = cacheFactory();
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterEach(async () => {
-  await caches.closeAll();
-  redis.cli('FLUSHALL');
-});
-afterAll(async () => {
-  await redis.stop();
-});
-
-function commandCalls(name: string): number {
-  const line = redis
-    .cli('INFO', 'commandstats')
-    .split('\n')
-    .find((l) => l.startsWith(`cmdstat_${name}:`));
-  return line ? Number(/calls=(\d+)/.exec(line)?.[1]) : 0;
-}
+const redis = redisPerFile(caches);
 
 describe('CacheService operations (S1, S4, S5)', () => {
   it('writes prefix + key with SET … EX the domain TTL, as JSON', async () => {
@@ -34,7 +15,7 @@ describe('CacheService operations (S1, S4, S5)', () => {
     expect(redis.cli('GET', 'catalog_products_count')).toBe('1500');
     expectTtl(redis, 'catalog_products_count', 7200);
     expect(await cache.get('products_count', { dbType: 'catalog' })).toBe(1500);
-    expect(commandCalls('expire')).toBe(0);
+    expect(commandCalls(redis, 'expire')).toBe(0);
   });
 
   it('applies every built-in domain prefix and TTL, and REDIS_CACHE_TTL to default', async () => {
@@ -135,9 +116,9 @@ describe('deletePattern (S5, G7)', () => {
     expect(await cache.get('products_3', { dbType: 'catalog' })).toBeUndefined();
     expect(await cache.get('suppliers_1', { dbType: 'catalog' })).toBe('s');
     expect(await cache.get('products_1', { dbType: 'media' })).toBe('other domain');
-    expect(commandCalls('keys')).toBe(0);
-    expect(commandCalls('del')).toBe(0);
-    expect(commandCalls('scan')).toBeGreaterThan(0);
+    expect(commandCalls(redis, 'keys')).toBe(0);
+    expect(commandCalls(redis, 'del')).toBe(0);
+    expect(commandCalls(redis, 'scan')).toBeGreaterThan(0);
   });
 
   it('removes thousands of keys in batches', async () => {
@@ -145,7 +126,7 @@ describe('deletePattern (S5, G7)', () => {
     const cache = caches.create({ redisUrl: redis.url });
     expect(await cache.deletePattern('job_*', { dbType: 'imports' })).toBe(5000);
     expect(redis.cli('DBSIZE')).toBe('0');
-    expect(commandCalls('unlink')).toBeGreaterThan(1);
+    expect(commandCalls(redis, 'unlink')).toBeGreaterThan(1);
   });
 
   it('escapes glob characters of the prefix so the pattern stays inside the domain', async () => {
@@ -181,7 +162,7 @@ describe('getMany / setMany (S1)', () => {
     expectTtl(redis, 'catalog_a', 7200);
     redis.cli('SET', 'catalog_c', '3');
     redis.cli('SET', 'catalog_d', '4');
-    const before = commandCalls('mget');
+    const before = commandCalls(redis, 'mget');
     expect(await cache.getMany(['a', 'c', 'missing', 'd', 'b'], { dbType: 'catalog' })).toEqual([
       1,
       3,
@@ -189,7 +170,7 @@ describe('getMany / setMany (S1)', () => {
       4,
       2,
     ]);
-    expect(commandCalls('mget') - before).toBe(1);
+    expect(commandCalls(redis, 'mget') - before).toBe(1);
     expect(cache.stats().domains.catalog).toMatchObject({ l1Hits: 2, l2Hits: 2, misses: 1 });
   });
 });

@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CacheConfigError, CacheKeyError, ConfirmationRequiredError } from '../src/errors.js';
 import {
   type CacheOptions,
@@ -6,23 +6,12 @@ import {
   type DomainConfig,
   type InvalidationGroup,
 } from '../src/index.js';
-import { cacheFactory } from './support/cache.js';
+import { cacheFactory, redisPerFile } from './support/cache.js';
 import { captureLogger } from './support/logs.js';
-import { freePort, startRedis, type TestRedis, waitFor } from './support/redis.js';
+import { freePort, waitFor } from './support/redis.js';
 
-let redis: TestRedis;
 const caches = cacheFactory();
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterEach(async () => {
-  await caches.closeAll();
-  redis.cli('FLUSHALL');
-});
-afterAll(async () => {
-  await redis.stop();
-});
+const redis = redisPerFile(caches);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

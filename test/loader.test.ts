@@ -6,7 +6,7 @@ import { expectTtl } from './support/assertions.js';
 import { cacheFactory } from './support/cache.js';
 import { captureLogger } from './support/logs.js';
 import { startProxy } from './support/proxy.js';
-import { freePort, startRedis, type TestRedis, waitFor } from './support/redis.js';
+import { commandCalls, freePort, startRedis, type TestRedis, waitFor } from './support/redis.js';
 
 let redis: TestRedis;
 const caches = cacheFactory();
@@ -377,14 +377,6 @@ describe('getOrSet with an ACL user', () => {
 });
 
 describe('getOrSetMany', () => {
-  function commandCalls(name: string): number {
-    const line = redis
-      .cli('INFO', 'commandstats')
-      .split('\n')
-      .find((l) => l.startsWith(`cmdstat_${name}:`));
-    return line ? Number(/calls=(\d+)/.exec(line)?.[1]) : 0;
-  }
-
   /** A batch factory that records the keys it was asked for and answers `value of <key>` (except `skip`). */
   function batchFactory(delayMs = 20) {
     const batch = async (keys: string[]) => {
@@ -407,7 +399,7 @@ describe('getOrSetMany', () => {
       .getOrSetMany(['a', 'b', 'c', 'skip', 'd', 'c'], batch, { ttl: 120 });
     expect(values).toEqual(['cached a', 'cached b', 'value of c', undefined, 'value of d', 'value of c']);
     expect(batch.calls).toEqual([['c', 'skip', 'd']]);
-    expect(commandCalls('mget')).toBe(1);
+    expect(commandCalls(redis, 'mget')).toBe(1);
     expect(redis.cli('GET', 'media_c')).toBe('"value of c"');
     expectTtl(redis, 'media_d', 120);
     expect(redis.cli('EXISTS', 'media_skip')).toBe('0');

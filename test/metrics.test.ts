@@ -2,27 +2,16 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { Registry } from 'prom-client';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../src/logger.js';
 import { registerCacheMetrics } from '../src/prometheus.js';
 import { CacheWarmingService } from '../src/warming.js';
-import { cacheFactory } from './support/cache.js';
+import { cacheFactory, redisPerFile } from './support/cache.js';
 import { parseExposition, promtoolCheck, sampleValue } from './support/exposition.js';
-import { startRedis, type TestRedis, waitFor } from './support/redis.js';
+import { startRedis, waitFor } from './support/redis.js';
 
-let redis: TestRedis;
 const caches = cacheFactory();
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterEach(async () => {
-  await caches.closeAll();
-  redis.cli('FLUSHALL');
-});
-afterAll(async () => {
-  await redis.stop();
-});
+const redis = redisPerFile(caches);
 
 /** A cache with metrics in a fresh registry, after a known mix of operations. */
 async function exercised() {

@@ -1,23 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { CacheKeyError } from '../src/errors.js';
 import { expectTtl } from './support/assertions.js';
-import { cacheFactory } from './support/cache.js';
+import { cacheFactory, redisPerFile } from './support/cache.js';
 import { captureLogger } from './support/logs.js';
-import { freePort, startRedis, type TestRedis, waitFor } from './support/redis.js';
+import { freePort, waitFor } from './support/redis.js';
 
-let redis: TestRedis;
 const caches = cacheFactory();
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterEach(async () => {
-  await caches.closeAll();
-  redis.cli('FLUSHALL');
-});
-afterAll(async () => {
-  await redis.stop();
-});
+const redis = redisPerFile(caches);
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

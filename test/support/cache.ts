@@ -1,7 +1,9 @@
+import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { CacheOptions } from '../../src/config.js';
 import type { DomainConfig } from '../../src/domains.js';
 import { createCache, type InvalidationGroup } from '../../src/index.js';
 import { silentLogger } from '../../src/logger.js';
+import { startRedis, type TestRedis } from './redis.js';
 
 /** Creates caches for a test and closes them all in `closeAll()` (call it in afterEach/afterAll). */
 export function cacheFactory() {
@@ -18,5 +20,45 @@ export function cacheFactory() {
     async closeAll() {
       await Promise.all(open.splice(0).map((cache) => cache.close()));
     },
+  };
+}
+
+/**
+ * One `redis-server` for the whole test file: started before the first test, emptied after each
+ * (once the caches `caches` created are closed), stopped after the last. The returned handle
+ * forwards to that server, so it can be declared at the top of the file.
+ */
+export function redisPerFile(caches: ReturnType<typeof cacheFactory>): TestRedis {
+  let server: TestRedis | undefined;
+  beforeAll(async () => {
+    server = await startRedis();
+  });
+  afterEach(async () => {
+    await caches.closeAll();
+    server?.cli('FLUSHALL');
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+  const started = (): TestRedis => {
+    if (!server) throw new Error('the test redis-server is not started yet: use it inside a test or a hook');
+    return server;
+  };
+  return {
+    get port() {
+      return started().port;
+    },
+    get url() {
+      return started().url;
+    },
+    get pid() {
+      return started().pid;
+    },
+    cli: (...args) => started().cli(...args),
+    kill: () => started().kill(),
+    stop: () => started().stop(),
+    start: () => started().start(),
+    pause: () => started().pause(),
+    resume: () => started().resume(),
   };
 }

@@ -192,3 +192,12 @@ export async function startRedis(
     resume: () => child?.kill('SIGCONT'),
   };
 }
+
+/** How many times `redis` has run the command `name` (lower case, from `INFO commandstats`). */
+export function commandCalls(redis: TestRedis, name: string): number {
+  const line = redis
+    .cli('INFO', 'commandstats')
+    .split('\n')
+    .find((l) => l.startsWith(`cmdstat_${name}:`));
+  return line ? Number(/calls=(\d+)/.exec(line)?.[1]) : 0;
+}

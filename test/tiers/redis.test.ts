@@ -1,40 +1,21 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { cacheFactory } from '../support/cache.js';
-import { startRedis, type TestRedis } from '../support/redis.js';
+import { describe, expect, it } from 'vitest';
+import { cacheFactory, redisPerFile } from '../support/cache.js';
+import { commandCalls } from '../support/redis.js';
 
-let redis: TestRedis;
 const caches = cacheFactory();
-
-beforeAll(async () => {
-  redis = await startRedis();
-});
-afterEach(async () => {
-  await caches.closeAll();
-  redis.cli('FLUSHALL');
-});
-afterAll(async () => {
-  await redis.stop();
-});
-
-function commandCalls(name: string): number {
-  const line = redis
-    .cli('INFO', 'commandstats')
-    .split('\n')
-    .find((l) => l.startsWith(`cmdstat_${name}:`));
-  return line ? Number(/calls=(\d+)/.exec(line)?.[1]) : 0;
-}
+const redis = redisPerFile(caches);
 
 describe('Redis driver: deadline-guarded writes and breaker status', () => {
   it('writes through the deadline script, atomically with the TTL, and reports a closed breaker', async () => {
     const cache = caches.create({ redisUrl: redis.url });
-    const before = commandCalls('evalsha');
+    const before = commandCalls(redis, 'evalsha');
     expect(
       await cache.setMany([
         { key: 'a', value: 1 },
         { key: 'b', value: { x: 2 }, ttl: 60 },
       ]),
     ).toBe(true);
-    expect(commandCalls('evalsha')).toBe(before + 1);
+    expect(commandCalls(redis, 'evalsha')).toBe(before + 1);
     expect(redis.cli('GET', 'default_b')).toBe('{"x":2}');
     // a second may tick between the write and the TTL read on a busy machine
     expect(Number(redis.cli('TTL', 'default_b'))).toBeGreaterThanOrEqual(59);
