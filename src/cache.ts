@@ -152,7 +152,6 @@ export class Cache<D extends string = string, in G extends string = never> {
       serialize: (value, redisKey, counters) => this.#serialize(value, redisKey, counters),
       fillL1: (redisKey, value, remainingMs, bytes) => this.#fillL1(redisKey, value, remainingMs, bytes),
       fillL1Text: (redisKey, text, ttlMs) => this.#fillL1Text(redisKey, text, ttlMs),
-      writing: (redisKey) => this.#coherence?.writing(redisKey),
       writeFailed: (redisKey) => this.#ownWriteFailed(redisKey),
       l2Failed: (operation, counters, err) => this.#l2Failed(operation, counters, err),
     });
@@ -475,7 +474,6 @@ export class Cache<D extends string = string, in G extends string = never> {
       }
       writes.push(tags.length > 0 ? { key: redisKey, text, ttl, tags } : { key: redisKey, text, ttl });
       tickets.push(this.#guard.ticket(redisKey));
-      this.#coherence?.writing(redisKey);
     }
     if (writes.length === 0) return false;
     try {
@@ -522,9 +520,8 @@ export class Cache<D extends string = string, in G extends string = never> {
     this.#l1.set(redisKey, value, ttlMs, bytes);
   }
 
-  /** A write of `redisKey` did not land: no echo will come, and another writer's change may have been taken for it. */
+  /** A write of `redisKey` failed or its outcome is unknown: no copy of it may stay in L1, nor come in from a read in flight. */
   #ownWriteFailed(redisKey: string): void {
-    this.#coherence?.writeFailed(redisKey);
     this.#guard.touch(redisKey);
     this.#l1?.delete(redisKey);
   }

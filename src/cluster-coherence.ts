@@ -82,20 +82,6 @@ export class ClusterCoherence {
     };
   }
 
-  /**
-   * This process is about to write `redisKey` (see `Coherence.writing`). Told to every primary's
-   * coherence: only the key's own primary reports it back; the others' entries are only consulted
-   * if the slot moves to them within the echo window, and expire after it.
-   */
-  writing(redisKey: string): void {
-    for (const node of this.#nodes.values()) node.writing(redisKey);
-  }
-
-  /** See `Coherence.writeFailed`. */
-  writeFailed(redisKey: string): void {
-    for (const node of this.#nodes.values()) node.writeFailed(redisKey);
-  }
-
   close(): void {
     this.#closed = true;
     for (const node of this.#nodes.values()) node.close();

@@ -21,22 +21,6 @@ export interface CoherenceTarget {
   capL1Ttl(ttlMs: number): void;
 }
 
-/** Keys with own writes awaiting their echo, at most; beyond, the echoes are simply treated as changes. */
-const MAX_OWN_WRITES = 10_000;
-/**
- * How long an own write's echo is awaited, in ms. A write lands before its deadline (at most the
- * 5 s socket timeout) or never, and Redis sends the echo as it applies it; a later report of the
- * key is treated as another writer's change, which at worst costs a miss.
- */
-const ECHO_WINDOW_MS = 6000;
-
-/** Own writes of one key whose echo has not arrived yet. */
-interface PendingEchoes {
-  count: number;
-  /** `performance.now()` after which they are no longer awaited. */
-  until: number;
-}
-
 /** Coherence as `cache.status()` reports it. */
 export interface CoherenceStatus {
   /** In force now: `tracking`, `pubsub` (configured, or the fallback when tracking is refused), or `none`. */
@@ -79,11 +63,15 @@ export function createCoherence(config: ResolvedConfig): L1Coherence | undefined
 /**
  * Keeps this process's L1 coherent with every other writer of the shared Redis (G2).
  *
- * `tracking`: Redis server-assisted client-side caching. Every command connection enables
- * `CLIENT TRACKING on REDIRECT <subscriber> BCAST PREFIX <each domain prefix> NOLOOP` before it
- * counts as ready, so Redis reports every change of a cached key (by anyone: another worker, the
- * Python service, redis-cli, expiry, FLUSHDB) on a separate subscriber connection, except the
- * changes made by this process's own connection, which updates its L1 itself.
+ * `tracking`: Redis server-assisted client-side caching, in its default mode. Every command
+ * connection enables `CLIENT TRACKING on REDIRECT <subscriber> NOLOOP` before it counts as ready.
+ * Redis then remembers the keys each connection read, and reports the next change of any of them
+ * (by anyone: another worker, the Python service, redis-cli, expiry, eviction, FLUSHDB) on a
+ * separate subscriber connection, except the changes made by the connection itself, which updates
+ * its L1 itself. Every way a value reaches L1 reads its key on the command connection first: an L2
+ * read with `GET`, and a write with the `PTTL` its script runs right after the `SET` (reads inside
+ * a script count for the connection that called it). So a process hears only of the keys it may
+ * hold, not of every write under the prefixes, and never of its own writes.
  * `pubsub`: where tracking is refused (ACL, managed Redis), writes and deletes made through
  * cachette PUBLISH their keys on a channel, in the same round trip; receivers evict them.
  *
@@ -115,8 +103,6 @@ export class Coherence implements ConnectionHooks {
   #closed = false;
   #reconciling: Promise<void> | undefined;
   #again = false;
-  /** Keys this process wrote, with the text, until Redis reports them changed (their echo). */
-  readonly #ownWrites = new Map<string, PendingEchoes>();
   #messages = 0;
   #invalidatedKeys = 0;
   #l1Flushes = 0;
@@ -208,53 +194,6 @@ export class Coherence implements ConnectionHooks {
     this.#update();
   }
 
-  /**
-   * This process is about to write `redisKey`, and keeps its value in L1. Redis reports writes made
-   * by scripts (all of cachette's writes) even to the connection that made them, NOLOOP or not: in
-   * BCAST mode it records the script's client as the writer (Redis 7; redis/redis#11052 fixed only
-   * the default mode). So each own write expects one report of its key, its echo, which must not
-   * evict the copy.
-   *
-   * Reports of a key arrive in the order Redis applied its writes, so counting is enough: the first
-   * `count` reports after own writes are taken as their echoes. If another writer's change comes
-   * first, it is taken for an echo, but then the real echo, arriving after it, finds the count spent
-   * and evicts; if it comes after, it finds the count spent and evicts. Either way the last report
-   * evicts whenever another writer touched the key. A write that did not land (refused, failed, or
-   * timed out) sends no echo: `writeFailed` takes it back, and the caller evicts the key, since a
-   * change may have been taken for its echo meanwhile.
-   */
-  writing(redisKey: string): void {
-    if (this.#mode !== 'tracking') return;
-    const until = performance.now() + ECHO_WINDOW_MS;
-    const pending = this.#ownWrites.get(redisKey);
-    if (pending !== undefined) {
-      pending.count++;
-      pending.until = until;
-      return;
-    }
-    if (this.#ownWrites.size >= MAX_OWN_WRITES) this.#ownWrites.clear();
-    this.#ownWrites.set(redisKey, { count: 1, until });
-  }
-
-  /** An own write announced by `writing` did not land, or its outcome is unknown: no echo to await. */
-  writeFailed(redisKey: string): void {
-    const pending = this.#ownWrites.get(redisKey);
-    if (pending === undefined) return;
-    if (--pending.count <= 0) this.#ownWrites.delete(redisKey);
-  }
-
-  /** Whether this report of `redisKey` is the echo of an own write (and counts it as arrived). */
-  #isEcho(redisKey: string): boolean {
-    const pending = this.#ownWrites.get(redisKey);
-    if (pending === undefined) return false;
-    if (performance.now() > pending.until) {
-      this.#ownWrites.delete(redisKey);
-      return false;
-    }
-    if (--pending.count <= 0) this.#ownWrites.delete(redisKey);
-    return true;
-  }
-
   announcement(keys: readonly string[] | 'all'): [string, string] | undefined {
     if (this.#mode !== 'pubsub') return undefined;
     // a message of the sender's id alone: the database was flushed
@@ -315,22 +254,12 @@ export class Coherence implements ConnectionHooks {
     const clientId = this.#subscriberId;
     if (this.#mode !== 'tracking' || this.#closed || !connection || clientId === undefined) return;
     if (this.#tracking?.connection === connection && this.#tracking.clientId === clientId) return;
-    const prefixes = this.#prefixes.flatMap((prefix) => ['PREFIX', prefix]);
     try {
-      // OFF first: tracking may already be on towards a subscriber that is gone, and Redis refuses
-      // prefixes that overlap the ones already registered. Both leave in one write.
+      // OFF first: tracking may already be on towards a subscriber that is gone. Both leave in one
+      // write. The keys this connection read stay remembered by Redis through OFF and ON.
       await Promise.all([
         connection.send(['CLIENT', 'TRACKING', 'off']),
-        connection.send([
-          'CLIENT',
-          'TRACKING',
-          'on',
-          'REDIRECT',
-          String(clientId),
-          'BCAST',
-          ...prefixes,
-          'NOLOOP',
-        ]),
+        connection.send(['CLIENT', 'TRACKING', 'on', 'REDIRECT', String(clientId), 'NOLOOP']),
       ]);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
@@ -414,7 +343,6 @@ export class Coherence implements ConnectionHooks {
       if (payload === null) {
         // FLUSHDB / FLUSHALL
         this.#l1Flushes++;
-        this.#ownWrites.clear();
         target?.evictAll();
         return;
       }
@@ -422,7 +350,7 @@ export class Coherence implements ConnectionHooks {
       for (const key of payload) {
         if (typeof key !== 'string') continue;
         this.#invalidatedKeys++;
-        if (!this.#isEcho(key)) target?.evict(key);
+        target?.evict(key);
       }
       return;
     }

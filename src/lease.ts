@@ -72,6 +72,7 @@ end
 redis.call('DEL', KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[4])
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+redis.call('EXISTS', KEYS[1]) -- a read: tracks the stored key for coherence (see WRITE_SCRIPT)
 for i = 4, #KEYS do index(KEYS[i], KEYS[1], tonumber(ARGV[3]) * 1000) end
 return 1
 `);
@@ -98,6 +99,7 @@ const STORE_AND_DROP_LEASE = new Script(`${INDEX_LUA}
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+redis.call('EXISTS', KEYS[1]) -- a read: tracks the stored key for coherence (see WRITE_SCRIPT)
 for i = 3, #KEYS do index(KEYS[i], KEYS[1], tonumber(ARGV[3]) * 1000) end
 return 1
 `);

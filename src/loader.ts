@@ -67,9 +67,7 @@ export interface LoaderHost {
   fillL1(redisKey: string, value: unknown, remainingMs: number, bytes: number): void;
   /** Fills L1 with a value this process wrote, as its text (parsed on first read). */
   fillL1Text(redisKey: string, text: string, ttlMs: number): void;
-  /** This process is about to write `redisKey`: its echo (coherence) must not evict the L1 copy. */
-  writing(redisKey: string): void;
-  /** A write announced by `writing` did not land: no echo will come; the key leaves L1. */
+  /** A store of `redisKey` failed or its outcome is unknown: the key leaves L1. */
   writeFailed(redisKey: string): void;
   l2Failed(operation: string, counters: DomainCounters, err: unknown): void;
 }
@@ -562,7 +560,6 @@ export class Loader {
     }
     const stored = wrap(text, plan.ttl, plan.grace, host.json);
     const redisTtl = plan.ttl + plan.grace;
-    host.writing(redisKey);
     try {
       if (lease) {
         if (!(await this.#leases.storeAndRelease(lease, stored, redisTtl, plan.tagKeys))) {

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { CacheStats, CacheStatus } from '../src/cache.js';
+import type { Cache, CacheStats, CacheStatus } from '../src/cache.js';
 import { ClusterCoherence } from '../src/cluster-coherence.js';
 import { createCoherence } from '../src/coherence.js';
 import { type CacheOptions, resolveConfig } from '../src/config.js';
@@ -128,12 +128,17 @@ describe('coherence by client-side caching (tracking): L1 copies across worker p
     expect((await coherenceOf(a)).l1Flushes).toBe(flushes + 1);
   });
 
-  it('does not hear its own deletes back (NOLOOP), and keeps its own writes in L1', async () => {
+  it('does not hear its own writes and deletes back (NOLOOP), keeps its own writes in L1, and hears the next change by another worker', async () => {
     await b.call('set', { key: 'own', value: 'theirs' });
+    await b.call('set', { key: 'marker', value: 0 });
     expect(await a.call('get', { key: 'own' })).toBe('theirs');
+    // A holds the marker: Redis reports its next change to A
+    expect(await a.call('get', { key: 'marker' })).toBe(0);
     const before = await coherenceOf(a);
     await a.call('delete', { key: 'own' });
-    // another worker's write afterwards: once A heard of it, it would have heard of its own delete too
+    await a.call('set', { key: 'own', value: 'mine' });
+    // reports reach A in the order Redis applied the changes: hearing the marker's means that its
+    // own delete and write, applied before, were not reported back
     await b.call('set', { key: 'marker', value: 1 });
     await waitFor(
       async () => (await coherenceOf(a)).invalidatedKeys > before.invalidatedKeys,
@@ -141,14 +146,12 @@ describe('coherence by client-side caching (tracking): L1 copies across worker p
       'the marker',
     );
     expect((await coherenceOf(a)).invalidatedKeys).toBe(before.invalidatedKeys + 1);
-    // Redis echoes writes made by scripts even with NOLOOP: the echo is counted and the copy stays
-    const heard = (await coherenceOf(a)).invalidatedKeys;
-    await a.call('set', { key: 'own', value: 'mine' });
-    await waitFor(async () => (await coherenceOf(a)).invalidatedKeys > heard, PROMPTLY_MS, 'the echo');
     const hits = (await a.call<CacheStats>('stats')).total.l1Hits;
-    await waitFor(async () => (await a.call('get', { key: 'own' })) === 'mine', PROMPTLY_MS, 'the value');
+    expect(await a.call('get', { key: 'own' })).toBe('mine');
     expect((await a.call<CacheStats>('stats')).total.l1Hits).toBe(hits + 1);
-    expect(await b.call('get', { key: 'own' })).toBe('mine');
+    // the write left the key tracked for A (its script reads the key after the SET): B's change reaches A
+    await b.call('set', { key: 'own', value: 'changed' });
+    await waitFor(async () => (await a.call('get', { key: 'own' })) === 'changed', PROMPTLY_MS, 'the change');
   });
 
   it(`keeps every read within ${STALENESS_WINDOW_MS} ms of the latest completed write (randomised, 3 workers)`, async () => {
@@ -188,18 +191,49 @@ describe('coherence by pub/sub (writes made through cachette)', () => {
   });
 });
 
-describe('coherence by tracking: own writes stay in L1', () => {
-  it("keeps getOrSet's stored result in the storing process's L1 once its echo has arrived", async () => {
-    const cache = caches.create({ redisUrl: redis.url, l1: { ttl: 60 } });
-    await waitFor(() => cache.status().coherence.connected, PROMPTLY_MS, 'coherence up');
-    const heard = cache.status().coherence.invalidatedKeys;
-    expect(await cache.getOrSet('loaded', async () => 'value')).toBe('value');
-    // Redis reports the store (a script) back to this process: the echo is counted, not obeyed
-    await waitFor(() => cache.status().coherence.invalidatedKeys > heard, PROMPTLY_MS, 'the echo');
-    const hits = cache.stats().total.l1Hits;
-    expect(await cache.get('loaded')).toBe('value');
-    expect(cache.stats().total.l1Hits).toBe(hits + 1);
-  });
+describe('coherence by tracking: every way into L1 leaves the key tracked', () => {
+  const fills: Array<[string, (cache: Cache, key: string) => Promise<unknown>]> = [
+    ['get', (cache, key) => cache.get(key)],
+    ['getMany', (cache, key) => cache.getMany([key, 'absent'])],
+    ['set', (cache, key) => cache.set(key, 'own')],
+    ['set with tags', (cache, key) => cache.set(key, 'own', { tags: ['t'] })],
+    [
+      'setMany',
+      (cache, key) =>
+        cache.setMany([
+          { key, value: 'own' },
+          { key: `${key}-2`, value: 2 },
+        ]),
+    ],
+    ['getOrSet (lease store)', (cache, key) => cache.getOrSet(key, async () => 'own')],
+  ];
+  for (const [how, fill] of fills) {
+    it(`${how}: the copy stays without being reported back, and the next change by another client evicts it`, async () => {
+      const cache = caches.create({ redisUrl: redis.url, l1: { ttl: 60 } });
+      await waitFor(() => cache.status().coherence.connected, PROMPTLY_MS, 'coherence up');
+      const key = `fill-${how.replace(/\W+/g, '-')}`;
+      redis.cli('SET', `default_${key}`, '"before"');
+      redis.cli('SET', 'default_marker', '0');
+      expect(await cache.get('marker')).toBe(0);
+      if (how === 'getOrSet (lease store)') redis.cli('DEL', `default_${key}`);
+      await fill(cache, key);
+      const heard = cache.status().coherence.invalidatedKeys;
+      // reports arrive in the order of the changes: once the marker's is heard, none came for the fill
+      redis.cli('SET', 'default_marker', '1');
+      await waitFor(() => cache.status().coherence.invalidatedKeys > heard, PROMPTLY_MS, 'the marker');
+      expect(cache.status().coherence.invalidatedKeys).toBe(heard + 1);
+      const hits = cache.stats().total.l1Hits;
+      const held = await cache.get(key);
+      expect(cache.stats().total.l1Hits).toBe(hits + 1);
+      redis.cli('SET', `default_${key}`, '"theirs"');
+      await waitFor(
+        async () => (await cache.get(key)) === 'theirs',
+        PROMPTLY_MS,
+        `the change of ${how}'s key`,
+      );
+      expect(held).toBe(how === 'get' || how === 'getMany' ? 'before' : 'own');
+    });
+  }
 });
 
 describe('coherence by pub/sub: a database flush', () => {

@@ -139,11 +139,16 @@ const DRIFT_PER_MS = 0.0005;
  * resetting the connection stops a paused Redis from executing them when it resumes (checked on
  * Linux), and a healed network partition delivers them too. A stale value landing after an
  * invalidation is a correctness bug; a dropped cache write is only a miss.
+ *
+ * The `EXISTS` after each `SET` is a read: with client-side caching on (coherence.ts), it makes Redis
+ * remember that this connection holds the key, so that the next change by anyone else is reported
+ * (the write itself is not reported back: NOLOOP). Every script that writes a value kept in L1 ends so.
  */
 export const WRITE_SCRIPT = `local now = redis.call('TIME')
 if tonumber(now[1]) * 1000 + tonumber(now[2]) / 1000 > tonumber(ARGV[1]) then return 0 end
 for i = 1, #KEYS do
   redis.call('SET', KEYS[i], ARGV[i * 2], 'EX', ARGV[i * 2 + 1])
+  redis.call('EXISTS', KEYS[i])
 end
 return 1`;
 export const WRITE_SCRIPT_SHA = createHash('sha1').update(WRITE_SCRIPT).digest('hex');
@@ -159,6 +164,7 @@ if tonumber(now[1]) * 1000 + tonumber(now[2]) / 1000 > tonumber(ARGV[1]) then re
 local n = tonumber(ARGV[2])
 for i = 1, n do
   redis.call('SET', KEYS[i], ARGV[i * 2 + 1], 'EX', ARGV[i * 2 + 2])
+  redis.call('EXISTS', KEYS[i])
 end
 local at = n * 2 + 3
 for t = n + 1, #KEYS do
@@ -294,9 +300,11 @@ export class RedisDriver implements L2Driver {
     const tagged = entries.some((entry) => entry.tags !== undefined && entry.tags.length > 0);
     if (!this.#guardedWrites) {
       // SET … EX is one atomic command (S5): never SET followed by EXPIRE.
-      const writes: Array<Promise<unknown>> = entries.map(({ key, text, ttl }) =>
+      const writes: Array<Promise<unknown>> = entries.flatMap(({ key, text, ttl }) => [
         client.sendCommand(['SET', key, text, 'EX', String(ttl)]),
-      );
+        // a read: the next change of the key by anyone else is reported (see WRITE_SCRIPT)
+        client.sendCommand(['EXISTS', key]),
+      ]);
       if (tagged) writes.push(...plainIndexing(client, entries));
       this.#announce(client, entries);
       await this.#track(Promise.all(writes));
