@@ -150,7 +150,6 @@ export class Cache<D extends string = string, in G extends string = never> {
       json: config.serializer === jsonSerializer,
       log: this.#log,
       serialize: (value, redisKey, counters) => this.#serialize(value, redisKey, counters),
-      fillL1: (redisKey, value, remainingMs, bytes) => this.#fillL1(redisKey, value, remainingMs, bytes),
       fillL1Text: (redisKey, text, ttlMs) => this.#fillL1Text(redisKey, text, ttlMs),
       writeFailed: (redisKey) => this.#ownWriteFailed(redisKey),
       l2Failed: (operation, counters, err) => this.#l2Failed(operation, counters, err),
@@ -194,7 +193,7 @@ export class Cache<D extends string = string, in G extends string = never> {
       const { text, freshMs } = stored;
       const value = this.#config.serializer.deserialize(text);
       counters.l2Hits++;
-      if (this.#guard.stillValid(redisKey, ticket)) this.#fillL1(redisKey, value, freshMs, text.length);
+      if (this.#guard.stillValid(redisKey, ticket)) this.#fillL1Text(redisKey, text, freshMs);
       return value as T;
     } catch (err) {
       counters.misses++;
@@ -287,8 +286,7 @@ export class Cache<D extends string = string, in G extends string = never> {
         counters.l2Hits++;
         results[missing[j]!] = value as T;
         const redisKey = redisKeys[j]!;
-        if (this.#guard.stillValid(redisKey, tickets[j]!))
-          this.#fillL1(redisKey, value, freshMs, text.length);
+        if (this.#guard.stillValid(redisKey, tickets[j]!)) this.#fillL1Text(redisKey, text, freshMs);
       });
     } catch (err) {
       counters.misses += missing.length;
@@ -511,22 +509,19 @@ export class Cache<D extends string = string, in G extends string = never> {
     return undefined;
   }
 
-  #fillL1(redisKey: string, value: unknown, remainingMs: number, bytes: number): void {
-    if (!this.#l1 || this.#closed) return;
-    // never keep a value in L1 longer than Redis keeps it (-1: no expiry, -2: already gone), nor
-    // longer than the degraded TTL while coherence is down
-    const l1TtlMs = this.#coherence ? Math.min(this.#l1TtlMs, this.#coherence.maxL1TtlMs) : this.#l1TtlMs;
-    const ttlMs = remainingMs === -1 ? l1TtlMs : Math.min(l1TtlMs, remainingMs);
-    this.#l1.set(redisKey, value, ttlMs, bytes);
-  }
-
   /** A write of `redisKey` failed or its outcome is unknown: no copy of it may stay in L1, nor come in from a read in flight. */
   #ownWriteFailed(redisKey: string): void {
     this.#guard.touch(redisKey);
     this.#l1?.delete(redisKey);
   }
 
-  /** Like `#fillL1` for a value this process wrote: L1 keeps the text, parsed on its first read. */
+  /**
+   * Keeps `text` (a value's serialised form) in L1 for at most `ttlMs` (`Infinity`: no Redis expiry),
+   * never longer than the L1 TTL, nor than the degraded TTL while coherence is down. L1 parses it on
+   * its first read there: a value read or written once and never again here costs no second object
+   * graph on the heap, the L1 byte bound counts what is actually held, and a caller mutating the
+   * value it got (or set) cannot change the cached one.
+   */
   #fillL1Text(redisKey: string, text: string, ttlMs: number): void {
     if (!this.#l1 || this.#closed) return;
     const l1TtlMs = this.#coherence ? Math.min(this.#l1TtlMs, this.#coherence.maxL1TtlMs) : this.#l1TtlMs;

@@ -64,8 +64,7 @@ export interface LoaderHost {
   readonly log: Logger;
   /** The value's text, or `undefined` when it is refused (logged and counted by the cache). */
   serialize(value: unknown, redisKey: string, counters: DomainCounters): string | undefined;
-  fillL1(redisKey: string, value: unknown, remainingMs: number, bytes: number): void;
-  /** Fills L1 with a value this process wrote, as its text (parsed on first read). */
+  /** Keeps a value in L1 as its text (parsed on first read there), for at most `ttlMs`. */
   fillL1Text(redisKey: string, text: string, ttlMs: number): void;
   /** A store of `redisKey` failed or its outcome is unknown: the key leaves L1. */
   writeFailed(redisKey: string): void;
@@ -440,7 +439,7 @@ export class Loader {
       return { kind: 'miss' };
     }
     if (freshMs <= 0) return { kind: 'stale', value };
-    if (host.guard.stillValid(redisKey, ticket)) host.fillL1(redisKey, value, freshMs, text.length);
+    if (host.guard.stillValid(redisKey, ticket)) host.fillL1Text(redisKey, text, freshMs);
     return { kind: 'fresh', value, freshMs, ttl };
   }
 

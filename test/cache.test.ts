@@ -104,6 +104,17 @@ describe('CacheService operations (S1, S4, S5)', () => {
     product.name = 'after';
     expect(await cache.get('p')).toEqual({ name: 'before' });
   });
+
+  it('gives the caller of a read from Redis its own object; later L1 hits share one parsed copy', async () => {
+    redis.cli('SET', 'default_shared', '{"name":"stored"}', 'EX', '100');
+    const cache = caches.create({ redisUrl: redis.url, l1: { ttl: 30 } });
+    const fromRedis = await cache.get<{ name: string }>('shared');
+    fromRedis!.name = 'mutated by the first caller';
+    const first = await cache.get<{ name: string }>('shared');
+    expect(first).toEqual({ name: 'stored' });
+    expect(await cache.get('shared')).toBe(first);
+    expect(cache.stats().total).toMatchObject({ l2Hits: 1, l1Hits: 2 });
+  });
 });
 
 describe('deletePattern (S5, G7)', () => {

@@ -7,9 +7,9 @@ const ENTRY_OVERHEAD_BYTES = 64;
 const NULL = Symbol('null');
 
 /**
- * A value this process wrote, kept as its serialised text until a read needs it: a write then
- * costs no parse (the parse was about a third of a set's CPU time in the benchmark), and a value
- * written but never read back here is never parsed at all.
+ * A value kept as its serialised text until a read here needs it (a write, or a read from Redis
+ * whose caller got its own parsed copy): a write costs no parse, and a value never read again here
+ * is never held as an object graph, which takes several times its text's size on the heap.
  */
 class Unparsed {
   constructor(
@@ -25,9 +25,10 @@ export interface MemoryTierOptions {
 }
 
 /**
- * L1: the per-process memory tier. Values are kept as parsed objects so that a hit costs one map
- * lookup and no parsing; by default the same object is handed to every caller (see README).
- * Entries expire lazily on read (no per-entry timers).
+ * L1: the per-process memory tier. Values arrive as text and are parsed on their first hit here,
+ * then kept as parsed objects so that every later hit costs one map lookup and no parsing; by
+ * default the same object is handed to every caller from then on (see README). Entries expire
+ * lazily on read (no per-entry timers).
  */
 export class MemoryTier {
   readonly #lru: LRUCache<string, NonNullable<unknown> | typeof NULL>;
