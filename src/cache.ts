@@ -203,11 +203,18 @@ export class Cache<D extends string = string, in G extends string = never> {
   }
 
   /** Stores `value` in L2 (`SET … EX ttl`) and L1; `false` if refused or Redis failed. */
-  async set(key: string, value: unknown, options?: SetOptions<D>): Promise<boolean> {
-    const resolved = this.#resolve(options?.dbType);
-    assertValidKey(key);
-    const ttl = this.#ttlFor(resolved, options?.ttl);
-    return this.#write(resolved, [{ key, value, ttl, tags: tagKeys(options?.tags) }]);
+  set(key: string, value: unknown, options?: SetOptions<D>): Promise<boolean> {
+    // not `async`: returning #write's promise as is saves a promise and its ticks on the hot path
+    let entry: { key: string; value: unknown; ttl: number; tags: string[] };
+    let resolved: Resolved;
+    try {
+      resolved = this.#resolve(options?.dbType);
+      assertValidKey(key);
+      entry = { key, value, ttl: this.#ttlFor(resolved, options?.ttl), tags: tagKeys(options?.tags) };
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#write(resolved, [entry]);
   }
 
   /** Removes `key` from both tiers; `true` once Redis confirmed (present or not), `false` if it failed. */
@@ -482,11 +489,12 @@ export class Cache<D extends string = string, in G extends string = never> {
       return false;
     }
     counters.sets += writes.length;
-    writes.forEach(({ key, text, ttl }, i) => {
+    for (let i = 0; i < writes.length; i++) {
+      const { key, text, ttl } = writes[i]!;
       // another writer's change reported while this write was in flight may have come after it in Redis;
       // L1 keeps the text (parsed on first read), so a caller mutating `value` after set() cannot change it
       if (this.#guard.stillValid(key, tickets[i]!)) this.#fillL1Text(key, text, ttl * 1000);
-    });
+    }
     return allAccepted;
   }
 

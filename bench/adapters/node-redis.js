@@ -2,8 +2,9 @@
 // Reference rows show the cheaper sendCommand path and exactly what cachette sends, so that the
 // price of each of cachette's guarantees can be read off the same run.
 import { createClient } from '@redis/client';
+import { LRUCache } from 'lru-cache';
 import { WRITE_SCRIPT, WRITE_SCRIPT_SHA } from '../../dist/tiers/redis.js';
-import { L2_TTL_S } from './common.js';
+import { L1_TTL_S, L2_TTL_S, l1Bounds } from './common.js';
 
 const TTL = String(L2_TTL_S);
 /** The write deadline cachette's script is given: its default operation timeout ahead. */
@@ -17,13 +18,17 @@ export default {
   packages: ['@redis/client'],
   config: () =>
     `createClient({ url, commandOptions: { timeout: 0 } }) (no per-command AbortSignal: the cheapest set-up of this client); get = JSON.parse(await client.get(k)); set = client.set(k, JSON.stringify(v), { EX: ${L2_TTL_S} }); getMany = MGET + JSON.parse. ` +
-    "Reference rows: the same through client.sendCommand (node-redis's cheapest path), GET + PTTL (what cachette's L2 read sends: the PTTL caps the L1 TTL by Redis's) and EVALSHA of cachette's deadline-guarded write script (what cachette's set sends: a write that reaches Redis after its deadline is dropped)",
+    "Reference rows: the same through client.sendCommand (node-redis's cheapest path), GET + PTTL (what cachette's L2 read sends: the PTTL caps the L1 TTL by Redis's) and EVALSHA of cachette's deadline-guarded write script (what cachette's set sends: a write that reaches Redis after its deadline is dropped); " +
+    "'+ L1 fill' rows add what any two-level cache does on top: keep the text in an lru-cache bounded like cachette's L1 (10 000 entries, 64 MiB, 5 s), the two floors' costs together, without cachette's guarantees (deadline, breaker, coherence guard, metrics)",
   async open(o) {
     // node-redis 6 puts a 5 s AbortSignal timer on every command by default; the floor goes without
     const client = createClient({ url: o.url, commandOptions: { timeout: 0 } });
     client.on('error', () => {});
     await client.connect();
     await client.sendCommand(['SCRIPT', 'LOAD', WRITE_SCRIPT]);
+    const { maxBytes, maxEntries } = l1Bounds(o);
+    const l1 = new LRUCache({ max: maxEntries, maxSize: maxBytes, ttl: L1_TTL_S * 1000, allowStale: false });
+    const keep = (key, text) => l1.set(key, text, { size: text.length + key.length + 64 });
     const expiration = { expiration: { type: 'EX', value: L2_TTL_S } };
     return {
       get: async (key) => parse(await client.get(key)),
@@ -51,6 +56,19 @@ export default {
               return parse(text);
             },
           ],
+          [
+            'GET + PTTL + L1 fill (the two floors together)',
+            async (key) => {
+              const [text] = await Promise.all([
+                client.sendCommand(['GET', key]),
+                client.sendCommand(['PTTL', key]),
+              ]);
+              if (text === null) return undefined;
+              const value = JSON.parse(text);
+              keep(key, text);
+              return value;
+            },
+          ],
         ],
         set: [
           [
@@ -70,6 +88,24 @@ export default {
                 JSON.stringify(value),
                 TTL,
               ])) === 1,
+          ],
+          [
+            'EVALSHA + L1 fill (the two floors together)',
+            async (key, value) => {
+              const text = JSON.stringify(value);
+              const applied =
+                (await client.sendCommand([
+                  'EVALSHA',
+                  WRITE_SCRIPT_SHA,
+                  '1',
+                  key,
+                  String(Date.now() + DEADLINE_MS),
+                  text,
+                  TTL,
+                ])) === 1;
+              if (applied) keep(key, text);
+              return applied;
+            },
           ],
         ],
       },

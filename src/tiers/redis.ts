@@ -315,17 +315,16 @@ export class RedisDriver implements L2Driver {
       : [WRITE_SCRIPT, WRITE_SCRIPT_SHA, writeArgs(entries, this.#deadline())];
     const write = client.sendCommand<number>(['EVALSHA', sha, ...args]);
     this.#announce(client, entries);
-    const applied = await this.#track(
-      write.catch((err: unknown) => {
-        // the script cache was flushed (restart, SCRIPT FLUSH): send the body, same deadline
-        if (err instanceof ErrorReply && err.message.startsWith('NOSCRIPT')) {
-          const retried = client.sendCommand<number>(['EVAL', script, ...args]);
-          this.#announce(client, entries);
-          return retried;
-        }
-        throw err;
-      }),
-    );
+    let applied: number;
+    try {
+      applied = await this.#track(write);
+    } catch (err) {
+      // the script cache was flushed (restart, SCRIPT FLUSH): send the body, with the same deadline
+      if (!(err instanceof ErrorReply && err.message.startsWith('NOSCRIPT'))) throw err;
+      const retried = client.sendCommand<number>(['EVAL', script, ...args]);
+      this.#announce(client, entries);
+      applied = await this.#track(retried);
+    }
     if (applied !== 1) {
       throw new L2TimeoutError(this.#timeoutMs, 'the write reached Redis after its deadline and was dropped');
     }
