@@ -135,10 +135,12 @@ export class Cache<D extends string = string, in G extends string = never> {
       evict: (redisKey) => {
         this.#guard.touch(redisKey);
         this.#l1?.delete(redisKey);
+        this.#loader.changed(redisKey);
       },
       evictAll: () => {
         this.#guard.touchAll();
         this.#l1?.clear();
+        this.#loader.changed();
       },
       capL1Ttl: (ttlMs) => this.#l1?.capTtl(ttlMs),
     });

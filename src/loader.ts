@@ -47,6 +47,11 @@ export interface LoadingStats {
   staleServed: number;
   /** Calls that found another process loading the key and waited for its value. */
   leaseWaits: number;
+  /**
+   * Pauses of those waits cut short because Redis reported the key changed (the holder stored it),
+   * rather than ended by a poll: the waiter read the value right after it was stored.
+   */
+  waitsWoken: number;
   /** Factory results not stored because the key was invalidated (or the lease lost) meanwhile. */
   storesSkipped: number;
   /** Background refreshes started by `refreshAhead`. */
@@ -132,8 +137,6 @@ const DEFAULT_LEASE_MS = 5000;
 const POLL_FIRST_MS = 5;
 const POLL_MAX_MS = 100;
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
 function positive(name: string, value: number | undefined, integer = false): number | undefined {
   if (value === undefined) return undefined;
   if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
@@ -185,13 +188,47 @@ export class Loader {
     factoryTimeouts: 0,
     staleServed: 0,
     leaseWaits: 0,
+    waitsWoken: 0,
     storesSkipped: 0,
     refreshes: 0,
   };
 
+  /** Callers waiting for another process's value, by key: woken when Redis reports the key changed. */
+  readonly #wakers = new Map<string, Set<() => void>>();
+
   constructor(host: LoaderHost) {
     this.#host = host;
     this.#leases = new Leases(host.l2);
+  }
+
+  /**
+   * Coherence reported `redisKey` changed (every key without one): a caller waiting for another
+   * process to store it reads it again now instead of at its next poll.
+   */
+  changed(redisKey?: string): void {
+    if (this.#wakers.size === 0) return;
+    const woken = redisKey === undefined ? [...this.#wakers.values()] : [this.#wakers.get(redisKey)];
+    for (const wakers of woken) for (const wake of [...(wakers ?? [])]) wake();
+  }
+
+  /** Resolves after `ms` (to `false`), or as soon as `changed()` reports `redisKey` (to `true`). */
+  #pause(redisKey: string, ms: number): Promise<boolean> {
+    return new Promise<boolean>((resolve) => {
+      let wakers = this.#wakers.get(redisKey);
+      if (wakers === undefined) {
+        wakers = new Set();
+        this.#wakers.set(redisKey, wakers);
+      }
+      const waiting = wakers;
+      const wake = (woken = true) => {
+        clearTimeout(timer);
+        waiting.delete(wake);
+        if (waiting.size === 0 && this.#wakers.get(redisKey) === waiting) this.#wakers.delete(redisKey);
+        resolve(woken);
+      };
+      const timer = setTimeout(wake, ms, false);
+      waiting.add(wake);
+    });
   }
 
   stats(): LoadingStats {
@@ -482,9 +519,11 @@ export class Loader {
   }
 
   /**
-   * Takes the key's lease, or waits for the process holding it to store the value: polls L2 with
-   * a growing pause, and retries the lease whenever the value is still missing (the holder may
-   * have died, failed, or been invalidated), until `waitMs` has passed.
+   * Takes the key's lease, or waits for the process holding it to store the value: reads L2 again
+   * as soon as coherence reports the key changed (the read that found it missing left it tracked,
+   * so the holder's store is reported), else after a growing pause (a lost report, coherence off),
+   * and retries the lease whenever the value is still missing (the holder may have died, failed,
+   * or been invalidated), until `waitMs` has passed.
    */
   async #leaseOrValue<T>(
     target: LoadTarget,
@@ -493,9 +532,14 @@ export class Loader {
     tagKeys: readonly string[],
     ticket: number,
   ): Promise<LeaseWait<T>> {
+    const guard = this.#host.guard;
     const deadline = Date.now() + lock.waitMs;
     let pauseMs = POLL_FIRST_MS;
     let waiting = false;
+    // the ticket of the latest read: a fill guard for it, and a change reported since it was taken
+    // means the value may be there already
+    let readTicket = ticket;
+    let skippedPause = false;
     for (;;) {
       let remainingMs: number;
       try {
@@ -510,7 +554,7 @@ export class Loader {
         const read: Read<T> =
           reply?.text == null
             ? { kind: 'miss' }
-            : this.#decode<T>(redisKey, reply.text, reply.pttlMs, ticket);
+            : this.#decode<T>(redisKey, reply.text, reply.pttlMs, readTicket);
         if (acquisition.acquired) {
           if (read.kind !== 'fresh') return { kind: 'lease', lease: acquisition.lease };
           await this.#leases.release(acquisition.lease);
@@ -528,9 +572,19 @@ export class Loader {
       }
       const leftMs = deadline - Date.now();
       if (leftMs <= 0) return { kind: 'gave-up' };
-      await sleep(Math.max(1, Math.min(pauseMs, leftMs, remainingMs)));
-      pauseMs = Math.min(pauseMs * 2, POLL_MAX_MS);
-      const read = await this.#read<T>(target, redisKey, ticket);
+      // a report that arrived before the reply above (it comes on another connection) is not waited
+      // for; not twice in a row, so that a key changing all the time does not make the loop spin
+      if (skippedPause || guard.stillValid(redisKey, readTicket)) {
+        skippedPause = false;
+        if (await this.#pause(redisKey, Math.max(1, Math.min(pauseMs, leftMs, remainingMs)))) {
+          this.#stats.waitsWoken++;
+        }
+        pauseMs = Math.min(pauseMs * 2, POLL_MAX_MS);
+      } else {
+        skippedPause = true;
+      }
+      readTicket = guard.ticket(redisKey);
+      const read = await this.#read<T>(target, redisKey, readTicket);
       if (read.kind === 'fresh') return { kind: 'value', value: read.value };
       if (read.kind === 'failed') return { kind: 'unlocked' };
     }

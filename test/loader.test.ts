@@ -230,6 +230,31 @@ describe('getOrSet: single-flight across processes', () => {
   });
 });
 
+describe('getOrSet: waiting for another process', () => {
+  it("wakes the waiter when Redis reports the holder's store (coherence on), instead of its next poll", async () => {
+    const holder = create();
+    const waiter = create();
+    await waitFor(() => waiter.status().coherence.connected, 2000, 'coherence up');
+    const first = holder.getOrSet('woken', slowFactory('holder value', 400));
+    await waitFor(() => redis.cli('EXISTS', '__cachette:lease:default_woken') === '1', 2000, 'the lease');
+    const factory = slowFactory('waiter value', 1);
+    expect(await waiter.getOrSet('woken', factory)).toBe('holder value');
+    expect(await first).toBe('holder value');
+    expect(factory.calls).toBe(0);
+    expect(waiter.stats().loading).toMatchObject({ leaseWaits: 1, waitsWoken: 1 });
+  });
+
+  it("polls when nothing reports the store (coherence 'none'), and still gets the holder's value", async () => {
+    const holder = create({ coherence: 'none' });
+    const waiter = create({ coherence: 'none' });
+    const first = holder.getOrSet('polled', slowFactory('holder value', 400));
+    await waitFor(() => redis.cli('EXISTS', '__cachette:lease:default_polled') === '1', 2000, 'the lease');
+    expect(await waiter.getOrSet('polled', slowFactory('waiter value', 1))).toBe('holder value');
+    expect(await first).toBe('holder value');
+    expect(waiter.stats().loading).toMatchObject({ leaseWaits: 1, waitsWoken: 0 });
+  });
+});
+
 describe('getOrSet: no stale write after invalidation', () => {
   type Cache = ReturnType<typeof create>;
   const invalidations: Array<[string, (own: Cache, other: Cache) => Promise<unknown>]> = [
