@@ -29,6 +29,19 @@ export default {
     const { maxBytes, maxEntries } = l1Bounds(o);
     const l1 = new LRUCache({ max: maxEntries, maxSize: maxBytes, ttl: L1_TTL_S * 1000, allowStale: false });
     const keep = (key, text) => l1.set(key, text, { size: text.length + key.length + 64 });
+    // what cachette sends for an L2 read (the PTTL caps its L1 copy) and for a write
+    const getWithTtl = async (key) =>
+      (await Promise.all([client.sendCommand(['GET', key]), client.sendCommand(['PTTL', key])]))[0];
+    const guardedWrite = (key, text) =>
+      client.sendCommand([
+        'EVALSHA',
+        WRITE_SCRIPT_SHA,
+        '1',
+        key,
+        String(Date.now() + DEADLINE_MS),
+        text,
+        TTL,
+      ]);
     const expiration = { expiration: { type: 'EX', value: L2_TTL_S } };
     return {
       get: async (key) => parse(await client.get(key)),
@@ -46,23 +59,11 @@ export default {
       references: {
         get: [
           ['GET via sendCommand', async (key) => parse(await client.sendCommand(['GET', key]))],
-          [
-            'GET + PTTL via sendCommand (what cachette sends)',
-            async (key) => {
-              const [text] = await Promise.all([
-                client.sendCommand(['GET', key]),
-                client.sendCommand(['PTTL', key]),
-              ]);
-              return parse(text);
-            },
-          ],
+          ['GET + PTTL via sendCommand (what cachette sends)', async (key) => parse(await getWithTtl(key))],
           [
             'GET + PTTL + L1 fill (the two floors together)',
             async (key) => {
-              const [text] = await Promise.all([
-                client.sendCommand(['GET', key]),
-                client.sendCommand(['PTTL', key]),
-              ]);
+              const text = await getWithTtl(key);
               if (text === null) return undefined;
               const value = JSON.parse(text);
               keep(key, text);
@@ -78,31 +79,13 @@ export default {
           ],
           [
             'EVALSHA of the deadline-guarded write script (what cachette sends)',
-            async (key, value) =>
-              (await client.sendCommand([
-                'EVALSHA',
-                WRITE_SCRIPT_SHA,
-                '1',
-                key,
-                String(Date.now() + DEADLINE_MS),
-                JSON.stringify(value),
-                TTL,
-              ])) === 1,
+            async (key, value) => (await guardedWrite(key, JSON.stringify(value))) === 1,
           ],
           [
             'EVALSHA + L1 fill (the two floors together)',
             async (key, value) => {
               const text = JSON.stringify(value);
-              const applied =
-                (await client.sendCommand([
-                  'EVALSHA',
-                  WRITE_SCRIPT_SHA,
-                  '1',
-                  key,
-                  String(Date.now() + DEADLINE_MS),
-                  text,
-                  TTL,
-                ])) === 1;
+              const applied = (await guardedWrite(key, text)) === 1;
               if (applied) keep(key, text);
               return applied;
             },
