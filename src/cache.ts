@@ -284,7 +284,14 @@ export class Cache<D extends string = string, in G extends string = never> {
     const tickets = redisKeys.map((redisKey) => this.#guard.ticket(redisKey));
     try {
       const replies = await this.#l2.getMany(redisKeys);
+      let failure: unknown;
       replies.forEach((reply, j) => {
+        if (reply.failed !== undefined) {
+          // on a cluster, the server of this key failed while the others answered
+          failure ??= reply.failed;
+          counters.misses++;
+          return;
+        }
         const stored = reply.text === null ? undefined : unwrap(reply.text, reply.pttlMs);
         if (stored === undefined || stored.freshMs <= 0) {
           counters.misses++;
@@ -297,6 +304,7 @@ export class Cache<D extends string = string, in G extends string = never> {
         const redisKey = redisKeys[j]!;
         if (this.#guard.stillValid(redisKey, tickets[j]!)) this.#fillL1Text(redisKey, text, freshMs);
       });
+      if (failure !== undefined) this.#l2Failed('getMany', counters, failure);
     } catch (err) {
       counters.misses += missing.length;
       this.#l2Failed('getMany', counters, err);

@@ -7,7 +7,7 @@ import type { Serializer } from './serializer.js';
 import type { DomainCounters } from './stats.js';
 import { tagKeys } from './tags.js';
 import type { MemoryTier } from './tiers/memory.js';
-import type { L2Driver } from './tiers/redis.js';
+import type { L2Driver, L2Read } from './tiers/redis.js';
 
 /** Timings of the cross-process lease taken by `getOrSet`. */
 export interface LockOptions {
@@ -306,9 +306,12 @@ export class Loader {
     const host = this.#host;
     const redisKeys = [...pending.keys()];
     const tickets = new Map(redisKeys.map((redisKey) => [redisKey, host.guard.ticket(redisKey)]));
-    let replies: Array<{ text: string | null; pttlMs: number }> | undefined;
+    let replies: L2Read[] | undefined;
     try {
       replies = await host.l2.getMany(redisKeys);
+      // on a cluster, keys of a failed server read as misses (and are loaded); the failure is counted once
+      const failed = replies.find((reply) => reply.failed !== undefined);
+      if (failed) host.l2Failed('getOrSetMany', target.counters, failed.failed);
     } catch (err) {
       host.l2Failed('getOrSetMany', target.counters, err);
     }

@@ -7,6 +7,7 @@ import { tagShardKey } from '../tags.js';
 import {
   type L2Driver,
   type L2Entry,
+  type L2Read,
   type L2State,
   L2UnavailableError,
   RedisDriver,
@@ -180,17 +181,29 @@ export class ClusterDriver implements L2Driver {
     return primary.driver.get(key).catch(this.#failed);
   }
 
-  async getMany(keys: string[]): Promise<Array<{ text: string | null; pttlMs: number }>> {
+  async getMany(keys: string[]): Promise<L2Read[]> {
     const groups = await this.#bySlot(keys, (key) => key);
-    const results: Array<{ text: string | null; pttlMs: number }> = new Array(keys.length);
-    await Promise.all(
-      groups.map(async ({ primary, indexes }) => {
-        const replies = await primary.driver.getMany(indexes.map((i) => keys[i]!));
+    const results: L2Read[] = new Array(keys.length);
+    const outcomes = await Promise.allSettled(
+      groups.map(({ primary, indexes }) => primary.driver.getMany(indexes.map((i) => keys[i]!))),
+    );
+    // one failed primary (an open breaker, a failover) costs the keys it holds, not the whole call
+    let failures = 0;
+    outcomes.forEach((outcome, g) => {
+      const { indexes } = groups[g]!;
+      if (outcome.status === 'fulfilled') {
         indexes.forEach((index, j) => {
-          results[index] = replies[j]!;
+          results[index] = outcome.value[j]!;
         });
-      }),
-    ).catch(this.#failed);
+        return;
+      }
+      failures++;
+      for (const index of indexes) results[index] = { text: null, pttlMs: -2, failed: outcome.reason };
+    });
+    if (failures > 0 && failures === outcomes.length) {
+      this.#failed((outcomes[0] as PromiseRejectedResult).reason);
+    }
+    if (failures > 0) this.#refreshSoon();
     return results;
   }
 

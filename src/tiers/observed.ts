@@ -1,5 +1,5 @@
 import type { BreakerState } from '../breaker.js';
-import type { L2Driver, L2Entry, L2State } from './redis.js';
+import type { L2Driver, L2Entry, L2Read, L2State } from './redis.js';
 
 /** The L2 operations timed for metrics; a bounded set, safe as a label value. */
 export type L2Operation = 'get' | 'get_many' | 'set' | 'set_many' | 'delete' | 'scan' | 'command';
@@ -52,7 +52,7 @@ export class ObservedL2 implements L2Driver {
     return this.#timed('get', () => this.#inner.get(key));
   }
 
-  getMany(keys: string[]): Promise<Array<{ text: string | null; pttlMs: number }>> {
+  getMany(keys: string[]): Promise<L2Read[]> {
     return this.#timed('get_many', () => this.#inner.getMany(keys));
   }
 

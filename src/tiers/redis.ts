@@ -13,6 +13,17 @@ import { type DeadlineHooks, Deadlines } from './deadlines.js';
 /** The L2 connection state, as reported by `cache.status()`. */
 export type L2State = 'connecting' | 'ready' | 'reconnecting' | 'closed';
 
+/** One key read from Redis: its text (or `null`) and its remaining TTL in ms (negative when none/missing). */
+export interface L2Read {
+  text: string | null;
+  pttlMs: number;
+  /**
+   * Set by `getMany` on a cluster when the server holding this key failed while the others
+   * answered: the key reads as missing, and this is why.
+   */
+  failed?: unknown;
+}
+
 /** One value to write: Redis key, serialised text, TTL in seconds, index keys of its tags. */
 export interface L2Entry {
   key: string;
@@ -41,8 +52,11 @@ export interface L2Driver {
   ready(timeoutMs: number): Promise<boolean>;
   /** The text under `key` (or `null`) and its remaining TTL in ms (negative when none/missing). */
   get(key: string): Promise<{ text: string | null; pttlMs: number }>;
-  /** The texts under `keys` in order, with their remaining TTLs in ms, in one round trip. */
-  getMany(keys: string[]): Promise<Array<{ text: string | null; pttlMs: number }>>;
+  /**
+   * The texts under `keys` in order, with their remaining TTLs in ms, in one round trip. Rejects
+   * when Redis fails; on a cluster only when every server involved failed (see `L2Read.failed`).
+   */
+  getMany(keys: string[]): Promise<L2Read[]>;
   /**
    * `SET key text EX ttl` for every entry, in one round trip. The write carries its deadline: if it
    * reaches Redis after the operation deadline (a paused Redis, a healed partition), it is dropped.
@@ -287,7 +301,7 @@ export class RedisDriver implements L2Driver {
     return { text, pttlMs };
   }
 
-  async getMany(keys: string[]): Promise<Array<{ text: string | null; pttlMs: number }>> {
+  async getMany(keys: string[]): Promise<L2Read[]> {
     const client = await this.#usable();
     const texts = client.sendCommand<Array<string | null>>(['MGET', ...keys]);
     const ttls = keys.map((key) => client.sendCommand<number>(['PTTL', key]));

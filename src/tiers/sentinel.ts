@@ -5,6 +5,7 @@ import { describeError, type Logger } from '../logger.js';
 import {
   type L2Driver,
   type L2Entry,
+  type L2Read,
   type L2State,
   L2UnavailableError,
   RedisDriver,
@@ -88,7 +89,7 @@ export class SentinelDriver implements L2Driver {
     return (await this.#current()).get(key);
   }
 
-  async getMany(keys: string[]): Promise<Array<{ text: string | null; pttlMs: number }>> {
+  async getMany(keys: string[]): Promise<L2Read[]> {
     return (await this.#current()).getMany(keys);
   }
 

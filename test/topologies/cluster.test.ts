@@ -586,6 +586,17 @@ describe('Redis Cluster: one slow primary', () => {
     // skipped by the open breaker, without waiting for the deadline
     expect(cache.stats().total.skipped).toBe(skipped + 1);
     for (const key of keys.slice(1)) expect(await cache.get(key)).toBe(key);
+    // a multi-key read over every primary loses only the stalled one's key, and loads only that one
+    const errors = cache.stats().total.errors;
+    expect(await cache.getMany(keys)).toEqual([undefined, ...keys.slice(1)]);
+    expect(cache.stats().total.errors).toBe(errors + 1);
+    const asked: string[][] = [];
+    const loaded = await cache.getOrSetMany(keys, async (missing) => {
+      asked.push([...missing]);
+      return new Map(missing.map((key) => [key, `loaded ${key}`]));
+    });
+    expect(asked).toEqual([[stalledKey]]);
+    expect(loaded).toEqual([`loaded ${stalledKey}`, ...keys.slice(1)]);
     expect(cache.status().l2.breakerOpens).toBeGreaterThanOrEqual(1);
     await waitFor(() => cache.status().breaker === 'closed', 5000, 'the breaker to close');
     expect(await cache.get(stalledKey)).toBe(stalledKey);
