@@ -52,6 +52,13 @@ export interface SentinelOptions {
   sentinels: RedisNode[];
   /** The name the Sentinels monitor the primary under (`sentinel monitor <name> …`). */
   name: string;
+  /**
+   * The Sentinels' own credentials, when they require them (`requirepass`, or an ACL user on the
+   * Sentinels): `REDIS_SENTINEL_USERNAME`, `REDIS_SENTINEL_PASSWORD`. The data nodes use those of
+   * `redisUrl`. The password never appears in logs, errors or `status()`.
+   */
+  username?: string;
+  password?: string;
 }
 
 /** Redis Cluster: a few of its nodes; the rest of the topology is discovered from them. */
@@ -134,7 +141,7 @@ export interface CacheOptions<
 /** How Redis is deployed: one server, a Sentinel-managed primary, or a cluster. */
 export type Topology =
   | { kind: 'standalone' }
-  | { kind: 'sentinel'; sentinels: RedisNode[]; name: string }
+  | { kind: 'sentinel'; sentinels: RedisNode[]; name: string; auth?: { username?: string; password: string } }
   | { kind: 'cluster'; nodes: RedisNode[] };
 
 /** Where Redis is, parsed from the URL. `password` never leaves this object. */
@@ -288,6 +295,28 @@ function checkNodes(nodes: unknown, source: string): RedisNode[] {
   return (nodes as RedisNode[]).map(({ host, port }) => ({ host, port }));
 }
 
+/** The Sentinels' credentials, checked: a username needs a password; neither may be an empty or non-string value. */
+function sentinelAuth(
+  username: unknown,
+  password: unknown,
+  usernameSource: string,
+  passwordSource: string,
+): { auth?: { username?: string; password: string } } {
+  if (username !== undefined && (typeof username !== 'string' || username === '')) {
+    throw new CacheConfigError(`${usernameSource} must be a non-empty string`);
+  }
+  if (password === undefined) {
+    if (username !== undefined)
+      throw new CacheConfigError(`${usernameSource} is set but ${passwordSource} is not`);
+    return {};
+  }
+  // the value is never echoed: it is a secret
+  if (typeof password !== 'string' || password === '') {
+    throw new CacheConfigError(`${passwordSource} must be a non-empty string`);
+  }
+  return { auth: username === undefined ? { password } : { username, password } };
+}
+
 /** Sentinel or cluster from the options, else from the environment; standalone when neither is set. */
 function resolveTopology(
   options: CacheOptions<Record<string, DomainConfig>>,
@@ -304,6 +333,12 @@ function resolveTopology(
       kind: 'sentinel',
       sentinels: checkNodes(options.sentinel.sentinels, 'sentinel.sentinels'),
       name,
+      ...sentinelAuth(
+        options.sentinel.username,
+        options.sentinel.password,
+        'sentinel.username',
+        'sentinel.password',
+      ),
     };
   } else if (!options.cluster && env.REDIS_SENTINELS?.trim()) {
     const name = env.REDIS_SENTINEL_MASTER?.trim();
@@ -311,7 +346,17 @@ function resolveTopology(
       throw new CacheConfigError(
         'REDIS_SENTINELS is set but REDIS_SENTINEL_MASTER (the primary name) is not',
       );
-    sentinel = { kind: 'sentinel', sentinels: parseNodeList(env.REDIS_SENTINELS, 'REDIS_SENTINELS'), name };
+    sentinel = {
+      kind: 'sentinel',
+      sentinels: parseNodeList(env.REDIS_SENTINELS, 'REDIS_SENTINELS'),
+      name,
+      ...sentinelAuth(
+        env.REDIS_SENTINEL_USERNAME || undefined,
+        env.REDIS_SENTINEL_PASSWORD || undefined,
+        'REDIS_SENTINEL_USERNAME',
+        'REDIS_SENTINEL_PASSWORD',
+      ),
+    };
   }
   if (options.cluster) {
     cluster = { kind: 'cluster', nodes: checkNodes(options.cluster.nodes, 'cluster.nodes') };

@@ -260,8 +260,10 @@ export class SentinelDriver implements L2Driver {
   }
 
   #sentinelClient(node: RedisNode, reconnect: boolean): SentinelClient {
-    const { redis, tlsOptions, connectTimeoutMs, reconnect: backoff } = this.#config;
+    const { redis, tlsOptions, connectTimeoutMs, reconnect: backoff, topology } = this.#config;
+    const auth = topology.kind === 'sentinel' ? topology.auth : undefined;
     const client = createClient({
+      ...(auth ? { username: auth.username, password: auth.password } : {}),
       socket: {
         host: node.host,
         port: node.port,

@@ -27,7 +27,7 @@ export interface TestSentinelSet {
  * every 2 s). `downAfterMs` is how long the primary must be silent before it is considered down.
  */
 export async function startSentinelSet(
-  options: { name?: string; downAfterMs?: number } = {},
+  options: { name?: string; downAfterMs?: number; sentinelPassword?: string } = {},
 ): Promise<TestSentinelSet> {
   const name = options.name ?? 'cachette-primary';
   const primary = await startRedis();
@@ -37,9 +37,14 @@ export async function startSentinelSet(
     `sentinel down-after-milliseconds ${name} ${options.downAfterMs ?? 1000}`,
     `sentinel failover-timeout ${name} 10000`,
     `sentinel parallel-syncs ${name} 1`,
+    // Sentinels that require a password present it to each other too
+    ...(options.sentinelPassword ? [`sentinel sentinel-pass ${options.sentinelPassword}`] : []),
     '',
   ].join('\n');
-  const sentinels = await Promise.all([0, 1, 2].map(() => startRedis({ config, args: ['--sentinel'] })));
+  const password = options.sentinelPassword;
+  const sentinels = await Promise.all(
+    [0, 1, 2].map(() => startRedis({ config, args: ['--sentinel'], ...(password ? { password } : {}) })),
+  );
   const set: TestSentinelSet = {
     name,
     primary,

@@ -121,3 +121,68 @@ describe('Redis Sentinel (1 primary, 1 replica, 3 Sentinels)', () => {
     ).toBe(true);
   });
 });
+
+describe('Redis Sentinel with requirepass on the Sentinels', () => {
+  const secret = 'sentinel-s3cret';
+  let guarded: TestSentinelSet;
+  beforeAll(async () => {
+    guarded = await startSentinelSet({ name: 'guarded-primary', sentinelPassword: secret });
+  });
+  afterAll(() => guarded?.stop());
+  const nodes = () => guarded.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port }));
+
+  it('authenticates to the Sentinels with sentinel.password, or REDIS_SENTINEL_PASSWORD', async () => {
+    const logger = captureLogger();
+    const fromOptions = caches.create({
+      sentinel: { sentinels: nodes(), name: guarded.name, password: secret },
+      logger,
+      operationTimeoutMs: 2000,
+    });
+    expect(await fromOptions.set('k', 'from options')).toBe(true);
+    expect(guarded.primary.cli('GET', 'default_k')).toBe('"from options"');
+    const fromEnv = caches.create({
+      env: {
+        REDIS_SENTINELS: nodes()
+          .map((n) => `${n.host}:${n.port}`)
+          .join(','),
+        REDIS_SENTINEL_MASTER: guarded.name,
+        REDIS_SENTINEL_PASSWORD: secret,
+      },
+      logger,
+      operationTimeoutMs: 2000,
+    });
+    expect(await fromEnv.get('k')).toBe('from options');
+    expect(JSON.stringify(fromEnv.status())).not.toContain(secret);
+    expect(JSON.stringify(logger.lines)).not.toContain(secret);
+  });
+
+  it('without the password (or with a wrong one) serves misses and logs why, never the password', async () => {
+    for (const password of [undefined, 'wrong-password']) {
+      const logger = captureLogger();
+      const cache = caches.create({
+        sentinel: { sentinels: nodes(), name: guarded.name, ...(password ? { password } : {}) },
+        logger,
+        connectTimeoutMs: 1000,
+      });
+      expect(await cache.get('k')).toBeUndefined();
+      expect(await cache.set('k', 1)).toBe(false);
+      await waitFor(
+        () => logger.lines.some((l) => /NOAUTH|WRONGPASS|Authentication/i.test(JSON.stringify(l))),
+        5000,
+        'the refusal in the log',
+      );
+      expect(JSON.stringify(logger.lines)).not.toContain(secret);
+      if (password) expect(JSON.stringify(logger.lines)).not.toContain(password);
+    }
+  });
+
+  it('refuses a username without a password, and an empty password, with CacheConfigError', () => {
+    const sentinels = [{ host: '127.0.0.1', port: 1 }];
+    expect(() => caches.create({ sentinel: { sentinels, name: 'p', username: 'u' } })).toThrow(
+      /sentinel.username is set but sentinel.password is not/,
+    );
+    expect(() => caches.create({ sentinel: { sentinels, name: 'p', password: '' } })).toThrow(
+      /sentinel.password must be a non-empty string/,
+    );
+  });
+});
