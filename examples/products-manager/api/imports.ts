@@ -1,3 +1,4 @@
+import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import { CsvError, parseCsv } from '../csv.js';
 import { CATEGORIES } from '../database/schema.js';
@@ -29,6 +30,8 @@ interface ImportRow {
 }
 
 export const MAX_IMPORT_ROWS = 100_000;
+/** How often a worker looks for jobs whose worker died, in ms (also once at start-up). */
+const ORPHAN_CHECK_INTERVAL_MS = 30_000;
 const CHUNK_ROWS = 1000;
 const MAX_REPORTED_PROBLEMS = 20;
 
@@ -83,6 +86,17 @@ function rowsOf(body: unknown, format: 'csv' | 'json'): unknown[] {
   return rows;
 }
 
+/** Whether the process `pid` of this host still runs (signal 0 tests without sending anything). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    // EPERM: it exists, under another user
+    return (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
 /**
  * Import routes. `POST /api/v1/imports` validates every row, answers 202 with a job, and runs the job
  * in the background in chunks; its status lives in the database and is cached in `imports_`
@@ -94,6 +108,8 @@ export async function importRoutes(
   ctx: ApiContext,
 ): Promise<{ drain(): Promise<void> }> {
   const running = new Set<Promise<void>>();
+  const host = hostname();
+  const owner = `${host}:${process.pid}`;
 
   app.addContentTypeParser(
     'text/csv',
@@ -184,7 +200,7 @@ export async function importRoutes(
       });
     }
     const job = await ctx.db.one<ImportJob>(sql`
-      INSERT INTO import_jobs (status, format, total_rows) VALUES ('queued', ${format}, ${rows.length})
+      INSERT INTO import_jobs (status, format, total_rows, owner) VALUES ('queued', ${format}, ${rows.length}, ${owner})
       RETURNING id, status, format, total_rows AS "totalRows", processed_rows AS "processedRows", inserted, updated,
                 error, created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt"`);
     const task = run(job!.id, rows).finally(() => running.delete(task));
@@ -203,10 +219,53 @@ export async function importRoutes(
     jobs: await ctx.db.query<ImportJob>(sql`${SELECT_JOB} ORDER BY id DESC LIMIT 20`),
   }));
 
+  /**
+   * Fails the unfinished jobs whose worker is gone (killed, crashed, or the service restarted): their
+   * rows lived in that worker's memory, so nothing can resume them, and without this they would show
+   * `running` for ever. Only jobs of this host are judged (a pid means nothing elsewhere); jobs
+   * without an owner predate the column. Every worker checks at start-up and every 30 s; the update
+   * is conditional, so two workers checking at once fail a job once.
+   */
+  async function failOrphans(): Promise<void> {
+    const unfinished = await ctx.db.query<{ id: number; owner: string | null }>(
+      sql`SELECT id, owner FROM import_jobs WHERE status IN ('queued', 'running')`,
+    );
+    for (const { id, owner: jobOwner } of unfinished) {
+      const [jobHost, pid] = jobOwner === null ? [host, Number.NaN] : splitOwner(jobOwner);
+      if (jobHost !== host || (Number.isInteger(pid) && alive(pid))) continue;
+      const reason = `interrupted: the worker running it stopped${jobOwner === null ? '' : ` (${jobOwner})`}`;
+      const failed = await ctx.db.query<{ id: number }>(sql`
+        UPDATE import_jobs SET status = 'failed', error = ${reason}, finished_at = now()
+        WHERE id = ${id} AND status IN ('queued', 'running') RETURNING id`);
+      if (failed.length === 0) continue;
+      ctx.log.warn({ job: id, owner: jobOwner }, 'products-manager: import job failed, its worker is gone');
+      await ctx.cache.delete(`job_${id}`, { dbType: 'imports' });
+      // what the dead worker had imported is in the database: the catalog must not serve older pages
+      await ctx.invalidation.afterImport(`import ${id} interrupted`);
+    }
+  }
+  const checkOrphans = () =>
+    failOrphans().catch((err: unknown) =>
+      ctx.log.warn(
+        { err: (err as Error).message },
+        'products-manager: could not check for interrupted imports',
+      ),
+    );
+  void checkOrphans();
+  const orphanTimer = setInterval(checkOrphans, ORPHAN_CHECK_INTERVAL_MS);
+  orphanTimer.unref();
+
   return {
     /** Waits for the imports running in this worker (graceful shutdown). */
     async drain() {
+      clearInterval(orphanTimer);
       await Promise.allSettled([...running]);
     },
   };
+}
+
+/** `'<host>:<pid>'` → host and pid (NaN when malformed). */
+function splitOwner(owner: string): [string, number] {
+  const at = owner.lastIndexOf(':');
+  return at === -1 ? [owner, Number.NaN] : [owner.slice(0, at), Number(owner.slice(at + 1))];
 }

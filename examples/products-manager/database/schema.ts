@@ -55,6 +55,8 @@ CREATE TABLE IF NOT EXISTS import_jobs (
   created_at timestamptz NOT NULL DEFAULT now(),
   started_at timestamptz,
   finished_at timestamptz);
+-- the process running a job, '<host>:<pid>' (a job whose process is gone is failed, see api/imports.ts)
+ALTER TABLE import_jobs ADD COLUMN IF NOT EXISTS owner text;
 CREATE TABLE IF NOT EXISTS asin_mappings (
   ean text PRIMARY KEY, asin text NOT NULL, marketplace text NOT NULL);
 CREATE TABLE IF NOT EXISTS events (

@@ -597,5 +597,46 @@ export function describeProductsManagerApi(label: string, database: () => Promis
         'the service to use Redis again',
       );
     });
+
+    // last: it kills a worker, and the one the primary starts instead gets a new id
+    it('fails an import whose worker was killed mid-job, instead of leaving it running for ever', async () => {
+      const { body: before } = await svc.request('GET', '/api/v1/cluster');
+      const pids = new Map<number, number>(
+        before.workers.map((w: { workerId: number; pid: number }) => [w.workerId, w.pid]),
+      );
+      const rows = Array.from({ length: 50_000 }, (_, i) => ({
+        ean: ean13(700000000000 + i),
+        name: `Bulk ${i}`,
+        category: 'garden',
+        priceCents: 100 + (i % 1000),
+        stock: i % 9,
+        supplierId: 1 + (i % 200),
+      }));
+      const accepted = await svc.request('POST', '/api/v1/imports', { json: rows });
+      // the job started as the 202 left; its 50 chunks take far longer than this kill
+      process.kill(pids.get(accepted.worker)!, 'SIGKILL');
+      expect(accepted.status).toBe(202);
+      const id = accepted.body.id;
+      let job: Json;
+      await waitFor(
+        async () => {
+          job = (await svc.request('GET', `/api/v1/imports/${id}`)).body;
+          return job.status !== 'running' && job.status !== 'queued';
+        },
+        30_000,
+        'the interrupted import to be marked failed',
+      );
+      expect(job).toMatchObject({ status: 'failed' });
+      expect(job.error).toMatch(/^interrupted: the worker running it stopped \(.+:\d+\)$/);
+      expect(job.processedRows).toBeLessThan(50_000);
+      expect(job.finishedAt).not.toBeNull();
+      // the service goes on: the primary replaced the worker
+      await waitFor(
+        async () => (await svc.request('GET', '/api/v1/cluster')).body.workers.length === 2,
+        30_000,
+        'a replacement worker',
+      );
+      expect((await svc.request('GET', '/api/v1/products/1')).status).toBe(200);
+    }, 120_000);
   });
 }
