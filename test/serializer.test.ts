@@ -28,6 +28,21 @@ describe('JSON serializer (S10, G7)', () => {
     expect(parsed.a).toBe(1);
   });
 
+  it('drops them when their names are written with \\u escapes too', () => {
+    const parsed = jsonSerializer.deserialize('{"a":1,"\\u005f_proto__":{"polluted":true}}') as Record<
+      string,
+      unknown
+    >;
+    expect(Object.hasOwn(parsed, '__proto__')).toBe(false);
+    expect(parsed.a).toBe(1);
+    const nested = jsonSerializer.deserialize(
+      '{"n":{"constru\\u0063tor":{"\\u0070rototype":{"polluted":true}}}}',
+    ) as Record<string, object>;
+    expect(Object.hasOwn(nested.n!, 'constructor')).toBe(false);
+    // escapes of other characters (Python's json.dumps writes every non-ASCII one so) are left alone
+    expect(jsonSerializer.deserialize('{"name":"Cafeti\\u00e8re"}')).toEqual({ name: 'Cafetière' });
+  });
+
   it('keeps a harmless "constructor" string member', () => {
     expect(jsonSerializer.deserialize('{"constructor":"Ada"}')).toEqual({ constructor: 'Ada' });
   });
