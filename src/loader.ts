@@ -48,8 +48,8 @@ export interface LoadingStats {
   /** Calls that found another process loading the key and waited for its value. */
   leaseWaits: number;
   /**
-   * Pauses of those waits cut short because Redis reported the key changed (the holder stored it),
-   * rather than ended by a poll: the waiter read the value right after it was stored.
+   * Pauses of those waits cut short (or skipped) because Redis reported the key changed (the holder
+   * stored it), rather than ended by a poll: the waiter read the value right after it was stored.
    */
   waitsWoken: number;
   /** Factory results not stored because the key was invalidated (or the lease lost) meanwhile. */
@@ -585,6 +585,7 @@ export class Loader {
         pauseMs = Math.min(pauseMs * 2, POLL_MAX_MS);
       } else {
         skippedPause = true;
+        this.#stats.waitsWoken++;
       }
       readTicket = guard.ticket(redisKey);
       const read = await this.#read<T>(target, redisKey, readTicket);

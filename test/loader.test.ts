@@ -235,13 +235,19 @@ describe('getOrSet: waiting for another process', () => {
     const holder = create();
     const waiter = create();
     await waitFor(() => waiter.status().coherence.connected, 2000, 'coherence up');
-    const first = holder.getOrSet('woken', slowFactory('holder value', 400));
-    await waitFor(() => redis.cli('EXISTS', '__cachette:lease:default_woken') === '1', 2000, 'the lease');
-    const factory = slowFactory('waiter value', 1);
-    expect(await waiter.getOrSet('woken', factory)).toBe('holder value');
-    expect(await first).toBe('holder value');
-    expect(factory.calls).toBe(0);
-    expect(waiter.stats().loading).toMatchObject({ leaseWaits: 1, waitsWoken: 1 });
+    // a poll may still happen to read the value first on a busy machine: of three waits, at least
+    // one is woken by the report (none is, without the wake-up)
+    for (const key of ['woken-1', 'woken-2', 'woken-3']) {
+      const first = holder.getOrSet(key, slowFactory('holder value', 400));
+      await waitFor(() => redis.cli('EXISTS', `__cachette:lease:default_${key}`) === '1', 2000, 'the lease');
+      const factory = slowFactory('waiter value', 1);
+      expect(await waiter.getOrSet(key, factory)).toBe('holder value');
+      expect(await first).toBe('holder value');
+      expect(factory.calls).toBe(0);
+    }
+    const { leaseWaits, waitsWoken } = waiter.stats().loading;
+    expect(leaseWaits).toBe(3);
+    expect(waitsWoken).toBeGreaterThanOrEqual(1);
   });
 
   it("polls when nothing reports the store (coherence 'none'), and still gets the holder's value", async () => {

@@ -29,6 +29,8 @@ export interface SendOptions {
   contentType?: string;
   headers?: Record<string, string>;
   admin?: boolean;
+  /** Rejects after this many ms without a complete answer (default: waits as long as it takes). */
+  timeoutMs?: number;
 }
 
 /** The Products Manager running as a real process tree (primary + workers) for a test. */
@@ -83,6 +85,11 @@ export function send<T>(
       },
     );
     request.on('error', reject);
+    if (options.timeoutMs !== undefined) {
+      request.setTimeout(options.timeoutMs, () =>
+        request.destroy(new Error(`${method} ${path}: no answer within ${options.timeoutMs} ms`)),
+      );
+    }
     request.end(body);
   });
 }
