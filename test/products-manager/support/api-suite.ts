@@ -53,6 +53,15 @@ export function describeProductsManagerApi(label: string, database: () => Promis
     }, 60_000);
 
     it('answers /health with the database up and Redis ready', async () => {
+      // workers listen before their cache has connected (a Redis outage must not delay the service):
+      // on a busy machine the first answers may still say `connecting`
+      for (const worker of [1, 2]) {
+        await waitFor(
+          async () => (await svc.getVia(worker, '/health')).body.redis?.state === 'ready',
+          10_000,
+          `worker ${worker}'s cache to connect`,
+        );
+      }
       const health = await svc.request('GET', '/health');
       expect(health.status).toBe(200);
       expect(health.body).toMatchObject({ status: 'ok', database: 'up', redis: { state: 'ready' } });
