@@ -69,8 +69,8 @@ export function createCoherence(config: ResolvedConfig): L1Coherence | undefined
  * (by anyone: another worker, the Python service, redis-cli, expiry, eviction, FLUSHDB) on a
  * separate subscriber connection, except the changes made by the connection itself, which updates
  * its L1 itself. Every way a value reaches L1 reads its key on the command connection first: an L2
- * read with `GET`, and a write with the `PTTL` its script runs right after the `SET` (reads inside
- * a script count for the connection that called it). So a process hears only of the keys it may
+ * read with `GET`, and a write with the `EXISTS` its script runs right after the `SET` (reads
+ * inside a script count for the connection that called it). So a process hears only of the keys it may
  * hold, not of every write under the prefixes, and never of its own writes.
  * `pubsub`: where tracking is refused (ACL, managed Redis), writes and deletes made through
  * cachette PUBLISH their keys on a channel, in the same round trip; receivers evict them.
@@ -256,7 +256,8 @@ export class Coherence implements ConnectionHooks {
     if (this.#tracking?.connection === connection && this.#tracking.clientId === clientId) return;
     try {
       // OFF first: tracking may already be on towards a subscriber that is gone. Both leave in one
-      // write. The keys this connection read stay remembered by Redis through OFF and ON.
+      // write. L1 is emptied once invalidations flow again (#update), so what Redis remembers of
+      // earlier reads does not matter here.
       await Promise.all([
         connection.send(['CLIENT', 'TRACKING', 'off']),
         connection.send(['CLIENT', 'TRACKING', 'on', 'REDIRECT', String(clientId), 'NOLOOP']),
