@@ -198,7 +198,7 @@ export class Coherence implements ConnectionHooks {
     if (this.#mode !== 'pubsub') return undefined;
     // a message of the sender's id alone: the database was flushed
     if (keys === 'all') return [this.#channel, this.#id];
-    const cached = keys.filter((key) => this.#prefixes.some((prefix) => key.startsWith(prefix)));
+    const cached = keys.filter((key) => this.#isCached(key));
     if (cached.length === 0) return undefined;
     return [this.#channel, `${this.#id}\n${cached.join('\n')}`];
   }
@@ -207,6 +207,11 @@ export class Coherence implements ConnectionHooks {
     this.#closed = true;
     this.#connected = false;
     this.#subscriber.close();
+  }
+
+  /** Whether `key` is under a domain prefix, so that L1 may hold it. */
+  #isCached(key: string): boolean {
+    return this.#prefixes.some((prefix) => key.startsWith(prefix));
   }
 
   #subscription(): Subscription {
@@ -349,7 +354,8 @@ export class Coherence implements ConnectionHooks {
       }
       if (!Array.isArray(payload)) return;
       for (const key of payload) {
-        if (typeof key !== 'string') continue;
+        // reads of cachette's own keys (leases, tag indexes) are tracked too; L1 never holds them
+        if (typeof key !== 'string' || !this.#isCached(key)) continue;
         this.#invalidatedKeys++;
         target?.evict(key);
       }

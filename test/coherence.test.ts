@@ -236,6 +236,30 @@ describe('coherence by tracking: every way into L1 leaves the key tracked', () =
   }
 });
 
+describe("coherence by tracking: cachette's own keys", () => {
+  it('does not count reports of keys L1 never holds (a tag index it read) as invalidated keys', async () => {
+    const cache = caches.create({ redisUrl: redis.url, l1: { ttl: 60 } });
+    const other = caches.create({ redisUrl: redis.url, l1: { ttl: 60 } });
+    await waitFor(() => cache.status().coherence.connected, PROMPTLY_MS, 'coherence up');
+    // invalidating a tag reads its index (SSCAN), here still missing: Redis reports its creation
+    expect(await cache.invalidateTags(['own-keys'])).toBe(0);
+    redis.cli('SET', 'default_marker', '0');
+    expect(await cache.get('marker')).toBe(0);
+    const before = cache.status().coherence;
+    expect(await other.set('tagged', 1, { tags: ['own-keys'] })).toBe(true);
+    redis.cli('SET', 'default_marker', '1');
+    await waitFor(
+      () => cache.status().coherence.invalidatedKeys > before.invalidatedKeys,
+      PROMPTLY_MS,
+      'the marker',
+    );
+    const after = cache.status().coherence;
+    // two reports arrived (the index's, then the marker's); only the marker's key counts
+    expect(after.messages).toBe(before.messages + 2);
+    expect(after.invalidatedKeys).toBe(before.invalidatedKeys + 1);
+  });
+});
+
 describe('coherence by pub/sub: a database flush', () => {
   it("empties the other caches' L1 when flushAll({ scope: 'database' }) runs through cachette, and counts it", async () => {
     const flusher = caches.create({ redisUrl: redis.url, coherence: 'pubsub', l1: { ttl: 60 } });
