@@ -29,7 +29,7 @@ export interface CoherenceStatus {
   connected: boolean;
   /** Invalidation messages received. */
   messages: number;
-  /** Keys reported changed by another process or client (dropped from L1 if held). */
+  /** Keys under a domain prefix reported changed by another process or client (dropped from L1 if held). */
   invalidatedKeys: number;
   /** Times L1 was emptied because invalidations may have been lost (reconnection) or by a flush. */
   l1Flushes: number;
