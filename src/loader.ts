@@ -457,7 +457,7 @@ export class Loader {
   /** Reads `redisKey` from L2; a fresh value also fills L1 unless the key changed meanwhile. */
   async #read<T>(target: LoadTarget, redisKey: string, ticket: number): Promise<Read<T>> {
     const host = this.#host;
-    let reply: { text: string | null; pttlMs: number };
+    let reply: L2Read;
     try {
       reply = await host.l2.get(redisKey);
     } catch (err) {

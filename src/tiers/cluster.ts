@@ -176,7 +176,7 @@ export class ClusterDriver implements L2Driver {
     }
   }
 
-  async get(key: string): Promise<{ text: string | null; pttlMs: number }> {
+  async get(key: string): Promise<L2Read> {
     const primary = await this.#primaryOf(key);
     return primary.driver.get(key).catch(this.#failed);
   }

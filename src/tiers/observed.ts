@@ -48,7 +48,7 @@ export class ObservedL2 implements L2Driver {
     return this.#inner.ready(timeoutMs);
   }
 
-  get(key: string): Promise<{ text: string | null; pttlMs: number }> {
+  get(key: string): Promise<L2Read> {
     return this.#timed('get', () => this.#inner.get(key));
   }
 

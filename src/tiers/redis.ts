@@ -51,7 +51,7 @@ export interface L2Driver {
   /** Resolves `true` once connected, or `false` after `timeoutMs` (never rejects). */
   ready(timeoutMs: number): Promise<boolean>;
   /** The text under `key` (or `null`) and its remaining TTL in ms (negative when none/missing). */
-  get(key: string): Promise<{ text: string | null; pttlMs: number }>;
+  get(key: string): Promise<L2Read>;
   /**
    * The texts under `keys` in order, with their remaining TTLs in ms, in one round trip. Rejects
    * when Redis fails; on a cluster only when every server involved failed (see `L2Read.failed`).
@@ -289,7 +289,7 @@ export class RedisDriver implements L2Driver {
     });
   }
 
-  async get(key: string): Promise<{ text: string | null; pttlMs: number }> {
+  async get(key: string): Promise<L2Read> {
     const client = this.#readyClient() ?? (await this.#usable());
     // Both commands leave in the same write (node-redis pipelines commands of one tick).
     const [text, pttlMs] = await this.#track(

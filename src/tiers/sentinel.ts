@@ -85,7 +85,7 @@ export class SentinelDriver implements L2Driver {
     }
   }
 
-  async get(key: string): Promise<{ text: string | null; pttlMs: number }> {
+  async get(key: string): Promise<L2Read> {
     return (await this.#current()).get(key);
   }
 
