@@ -124,10 +124,14 @@ export async function importRoutes(
       async () => (await ctx.db.one<ImportJob>(sql`${SELECT_JOB} WHERE id = ${id}`)) ?? null,
     );
 
-  async function setJob(id: number, changes: Sql): Promise<void> {
-    await ctx.db.query(sql`UPDATE import_jobs SET ${changes} WHERE id = ${id}`);
+  /** Changes job `id` (only while `onlyIf` holds, when given); whether it changed. */
+  async function setJob(id: number, changes: Sql, onlyIf: Sql = sql`true`): Promise<boolean> {
+    const changed = await ctx.db.query<{ id: number }>(
+      sql`UPDATE import_jobs SET ${changes} WHERE id = ${id} AND ${onlyIf} RETURNING id`,
+    );
     // dropped rather than overwritten: a poll that read the previous state meanwhile cannot store it back
     await ctx.cache.delete(`job_${id}`, { dbType: 'imports' });
+    return changed.length > 0;
   }
 
   async function run(id: number, rows: ImportRow[]): Promise<void> {
@@ -234,12 +238,13 @@ export async function importRoutes(
       const [jobHost, pid] = jobOwner === null ? [host, Number.NaN] : splitOwner(jobOwner);
       if (jobHost !== host || (Number.isInteger(pid) && alive(pid))) continue;
       const reason = `interrupted: the worker running it stopped${jobOwner === null ? '' : ` (${jobOwner})`}`;
-      const failed = await ctx.db.query<{ id: number }>(sql`
-        UPDATE import_jobs SET status = 'failed', error = ${reason}, finished_at = now()
-        WHERE id = ${id} AND status IN ('queued', 'running') RETURNING id`);
-      if (failed.length === 0) continue;
+      const failed = await setJob(
+        id,
+        sql`status = 'failed', error = ${reason}, finished_at = now()`,
+        sql`status IN ('queued', 'running')`,
+      );
+      if (!failed) continue;
       ctx.log.warn({ job: id, owner: jobOwner }, 'products-manager: import job failed, its worker is gone');
-      await ctx.cache.delete(`job_${id}`, { dbType: 'imports' });
       // what the dead worker had imported is in the database: the catalog must not serve older pages
       await ctx.invalidation.afterImport(`import ${id} interrupted`);
     }
