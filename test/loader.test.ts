@@ -1,9 +1,10 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FactoryTimeoutError } from '../src/errors.js';
 import { expectTtl } from './support/assertions.js';
 import { cacheFactory } from './support/cache.js';
+import { forkGetOrSetWorker } from './support/get-or-set-worker.js';
 import { captureLogger } from './support/logs.js';
 import { startProxy } from './support/proxy.js';
 import { commandCalls, freePort, startRedis, type TestRedis, waitFor } from './support/redis.js';
@@ -42,29 +43,9 @@ function slowFactory<T>(value: T, delayMs = 50) {
   return factory;
 }
 
-interface WorkerReport {
-  type: string;
-  calls: number;
-  values: string[];
-  errors: number;
-  leaseWaits: number;
-}
-
-/** Forks a getOrSet worker (test/fixtures/get-or-set-worker.ts) and resolves once it is connected. */
-async function worker(job: Record<string, unknown>) {
-  const child = fork('test/fixtures/get-or-set-worker.ts', [JSON.stringify({ url: redis.url, ...job })], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  children.add(child);
-  const messages: WorkerReport[] = [];
-  child.on('message', (m) => messages.push(m as WorkerReport));
-  const next = async (type: string) => {
-    await waitFor(() => messages.some((m) => m.type === type), 20_000, `worker message ${type}`);
-    return messages.find((m) => m.type === type)!;
-  };
-  await next('ready');
-  return { child, next };
+/** A getOrSet worker process on this file's Redis. */
+function worker(job: Record<string, unknown>) {
+  return forkGetOrSetWorker({ url: redis.url, ...job }, children);
 }
 
 describe('getOrSet: reading and storing', () => {

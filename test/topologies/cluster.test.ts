@@ -1,9 +1,10 @@
-import { type ChildProcess, fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
 import { keyBeside, keySlot } from '../../src/tiers/slots.js';
 import { cacheFactory } from '../support/cache.js';
+import { forkGetOrSetWorker } from '../support/get-or-set-worker.js';
 import { type Adapter, adminServer } from '../support/http.js';
 import { captureLogger } from '../support/logs.js';
 import { freePort, type TestRedis, waitFor } from '../support/redis.js';
@@ -785,28 +786,10 @@ async function measureSwitch(
   throw new Error(`writes did not resume within 60 s (${failed} failed)`);
 }
 
-interface WorkerReport {
-  type: string;
-  calls: number;
-  values: string[];
-  errors: number;
-  leaseWaits: number;
-}
-
-/** Forks a getOrSet worker (test/fixtures/get-or-set-worker.ts) on the cluster; resolves once it is connected. */
-async function worker(job: Record<string, unknown>) {
-  const env = { REDIS_CLUSTER_NODES: cluster.addresses().join(',') };
-  const child = fork('test/fixtures/get-or-set-worker.ts', [JSON.stringify({ env, ...job })], {
-    execArgv: ['--import', 'tsx'],
-    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-  });
-  children.add(child);
-  const messages: WorkerReport[] = [];
-  child.on('message', (m) => messages.push(m as WorkerReport));
-  const next = async (type: string) => {
-    await waitFor(() => messages.some((m) => m.type === type), 20_000, `worker message ${type}`);
-    return messages.find((m) => m.type === type)!;
-  };
-  await next('ready');
-  return { child, next };
+/** A getOrSet worker process on the cluster. */
+function worker(job: Record<string, unknown>) {
+  return forkGetOrSetWorker(
+    { env: { REDIS_CLUSTER_NODES: cluster.addresses().join(',') }, ...job },
+    children,
+  );
 }
