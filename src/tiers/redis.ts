@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { createClient, ErrorReply, type RedisClientType } from '@redis/client';
 import { type BreakerState, CircuitBreaker } from '../breaker.js';
@@ -327,17 +328,24 @@ export class RedisDriver implements L2Driver {
     const [script, sha, args] = tagged
       ? [TAGGED_WRITE_SCRIPT, TAGGED_WRITE_SCRIPT_SHA, taggedWriteArgs(entries, this.#deadline())]
       : [WRITE_SCRIPT, WRITE_SCRIPT_SHA, writeArgs(entries, this.#deadline())];
+    // after #deadline(): Redis's clock passes the write's deadline before ours passes sentAt + timeout
+    const sentAt = performance.now();
     const write = client.sendCommand<number>(['EVALSHA', sha, ...args]);
     this.#announce(client, entries);
     let applied: number;
     try {
-      applied = await this.#track(write);
+      try {
+        applied = await this.#track(write);
+      } catch (err) {
+        // the script cache was flushed (restart, SCRIPT FLUSH): send the body, with the same deadline
+        if (!(err instanceof ErrorReply && err.message.startsWith('NOSCRIPT'))) throw err;
+        const retried = client.sendCommand<number>(['EVAL', script, ...args]);
+        this.#announce(client, entries);
+        applied = await this.#track(retried);
+      }
     } catch (err) {
-      // the script cache was flushed (restart, SCRIPT FLUSH): send the body, with the same deadline
-      if (!(err instanceof ErrorReply && err.message.startsWith('NOSCRIPT'))) throw err;
-      const retried = client.sendCommand<number>(['EVAL', script, ...args]);
-      this.#announce(client, entries);
-      applied = await this.#track(retried);
+      if (err instanceof L2UnavailableError) await this.#outliveWrite(sentAt);
+      throw err;
     }
     if (applied !== 1) {
       throw new L2TimeoutError(this.#timeoutMs, 'the write reached Redis after its deadline and was dropped');
@@ -475,6 +483,19 @@ export class RedisDriver implements L2Driver {
       if (this.#consecutiveTimeouts >= TIMEOUTS_BEFORE_RECYCLE) this.#recycle('consecutive timeouts');
     }
   };
+
+  /**
+   * Waits until a write sent at `sentAt` (performance.now) can no longer land. A write whose
+   * connection failed under it (replaced after timeouts, reset) may still be in the network or in
+   * Redis's socket buffer, and its script runs if it arrives before the deadline. Were its caller
+   * told "failed" at once, an invalidation made next (by it or by anyone it tells) could be
+   * overtaken by the write landing after it: a stale value after an invalidation. So the failure is
+   * reported only once the deadline has passed; the call still settles within the deadline.
+   */
+  async #outliveWrite(sentAt: number): Promise<void> {
+    const leftMs = sentAt + this.#timeoutMs - performance.now();
+    if (leftMs > 0) await sleep(leftMs, undefined, { ref: false });
+  }
 
   /** The deadline of a write sent now, in Redis's clock, shortened by every uncertainty so it errs early. */
   #deadline(): number {

@@ -83,6 +83,40 @@ describe('chaos: network faults between the cache and Redis', () => {
     });
   });
 
+  it('a write whose connection is replaced under it reports its failure only after its deadline, so it cannot land after its caller heard "failed"', async () => {
+    const { redis, proxy } = await proxiedRedis();
+    const deadlineMs = 1000;
+    const cache = caches.create({
+      redisUrl: proxy.url,
+      operationTimeoutMs: deadlineMs,
+      logger: captureLogger(),
+    });
+    await cache.ready();
+    const [firstConnection] = clientIds(redis);
+
+    proxy.blackhole();
+    // three reads time out together: the connection is replaced (after 3 timeouts, not enough to
+    // open the breaker), which fails at once whatever it still had in flight...
+    const reads = ['a', 'b', 'c'].map((key) => cache.get(key));
+    await sleep(deadlineMs / 4);
+    // ...among which this write, sent later, whose deadline is still ahead when its connection goes
+    const startedAt = performance.now();
+    const written = await cache.set('late', 'v');
+    const settledMs = performance.now() - startedAt;
+    expect(await Promise.all(reads)).toEqual([undefined, undefined, undefined]);
+    expect(written).toBe(false);
+    // the partition heals the moment the caller heard: the held bytes reach Redis, and the old
+    // connection's close after them
+    await proxy.restore();
+    await waitFor(() => !clientIds(redis).includes(firstConnection!), 3000, 'the old connection to go');
+
+    expect(redis.cli('EXISTS', 'default_late')).toBe('0');
+    // the write was in flight when its connection went (else it would have failed at once, unsent)
+    expect(settledMs).toBeGreaterThan(deadlineMs / 2);
+    expect(cache.status().l2.breakerOpens).toBe(0);
+    report('write failed by a replaced connection', { settledMs });
+  });
+
   it('latency above the deadline: calls time out at the deadline, the breaker opens and stays open, few commands in flight', async () => {
     const { redis, proxy } = await proxiedRedis();
     const logger = captureLogger();
