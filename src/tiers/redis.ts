@@ -325,11 +325,10 @@ export class RedisDriver implements L2Driver {
       await this.#track(Promise.all(writes));
       return;
     }
-    const [script, sha, args] = tagged
-      ? [TAGGED_WRITE_SCRIPT, TAGGED_WRITE_SCRIPT_SHA, taggedWriteArgs(entries, this.#deadline())]
-      : [WRITE_SCRIPT, WRITE_SCRIPT_SHA, writeArgs(entries, this.#deadline())];
-    // after #deadline(): Redis's clock passes the write's deadline before ours passes sentAt + timeout
     const sentAt = performance.now();
+    const [script, sha, args] = tagged
+      ? [TAGGED_WRITE_SCRIPT, TAGGED_WRITE_SCRIPT_SHA, taggedWriteArgs(entries, this.#deadline(sentAt))]
+      : [WRITE_SCRIPT, WRITE_SCRIPT_SHA, writeArgs(entries, this.#deadline(sentAt))];
     const write = client.sendCommand<number>(['EVALSHA', sha, ...args]);
     this.#announce(client, entries);
     let applied: number;
@@ -497,9 +496,12 @@ export class RedisDriver implements L2Driver {
     if (leftMs > 0) await sleep(leftMs, undefined, { ref: false });
   }
 
-  /** The deadline of a write sent now, in Redis's clock, shortened by every uncertainty so it errs early. */
-  #deadline(): number {
-    const now = localNow();
+  /**
+   * The deadline of a write sent at `sentAt` (performance.now), in Redis's clock, shortened by every
+   * uncertainty so it errs early: Redis's clock reaches it before ours reaches `sentAt + timeout`.
+   */
+  #deadline(sentAt: number): number {
+    const now = performance.timeOrigin + sentAt;
     const { offsetMs, uncertaintyMs, at } = this.#clock;
     const margin = uncertaintyMs + 1 + (now - at) * DRIFT_PER_MS;
     return Math.floor(now + this.#timeoutMs + offsetMs - margin);
