@@ -215,9 +215,13 @@ export class ClusterDriver implements L2Driver {
         : { ...entry, tags: entry.tags.map((index) => tagShardKey(index, entry.key)) },
     );
     const groups = await this.#bySlot(entries, (entry) => entry.key);
-    await Promise.all(
+    // every group settles before the call does: a failure reported while another primary's write is
+    // still in flight would let that write land after the caller heard "failed" (see RedisL2.set)
+    const outcomes = await Promise.allSettled(
       groups.map(({ primary, indexes }) => primary.driver.set(indexes.map((i) => entries[i]!))),
-    ).catch(this.#failed);
+    );
+    const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (failed) this.#failed(failed.reason);
   }
 
   async delete(keys: string[]): Promise<number> {

@@ -606,6 +606,40 @@ describe('Redis Cluster: one slow primary', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]!.fields.redis).toContain(`(node 127.0.0.1:${stalled.port})`);
   });
+
+  it('a setMany that one primary fails at once answers only when the other primaries have: nothing lands after the caller heard', async () => {
+    const cache = create({
+      l1: { enabled: false },
+      operationTimeoutMs: 1000,
+      breaker: { failureThreshold: 1 },
+    });
+    const [stalled, held] = cluster.primaries();
+    const keyOn = (primary: TestRedis) => {
+      for (let i = 0; ; i++) if (cluster.primaryOfSlot(keySlot(`default_m${i}`)) === primary) return `m${i}`;
+    };
+    const [stalledKey, heldKey] = [keyOn(stalled!), keyOn(held!)];
+    expect(await cache.set(stalledKey, 'before')).toBe(true);
+    stalled!.cli('CLIENT', 'PAUSE', '2500', 'ALL');
+    expect(await cache.get(stalledKey)).toBeUndefined();
+    await waitFor(() => cache.status().breaker === 'open', 3000, 'the stalled primary’s breaker to open');
+    // the other primary holds writes for a while, well within the deadline: its write is in flight
+    // when the stalled primary's part fails at once (breaker open)
+    held!.cli('CLIENT', 'PAUSE', '300', 'WRITE');
+    const startedAt = performance.now();
+    expect(
+      await cache.setMany([
+        { key: stalledKey, value: 'new' },
+        { key: heldKey, value: 'new' },
+      ]),
+    ).toBe(false);
+    const answeredMs = performance.now() - startedAt;
+    const atAnswer = read(`default_${heldKey}`);
+    await sleep(1200);
+    // what Redis holds when the caller hears is what stays: the held write did not land afterwards
+    expect(read(`default_${heldKey}`)).toBe(atAnswer);
+    expect(atAnswer).toBe('"new"');
+    expect(answeredMs).toBeGreaterThan(150);
+  });
 });
 
 describe('Redis Cluster failover', () => {
