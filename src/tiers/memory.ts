@@ -78,17 +78,6 @@ export class MemoryTier {
     return this.#lru.has(key);
   }
 
-  /** Stores `value` for `ttlMs` milliseconds; `bytes` is the size of its serialised text. */
-  set(key: string, value: unknown, ttlMs: number, bytes: number): void {
-    if (ttlMs <= 0 || value === undefined) {
-      this.#lru.delete(key);
-      return;
-    }
-    const size = bytes + key.length + ENTRY_OVERHEAD_BYTES;
-    // lru-cache refuses (and evicts) entries bigger than maxSize on its own; nothing else to check
-    this.#lru.set(key, value === null ? NULL : value, { ttl: ttlMs, size });
-  }
-
   /**
    * Stores the value whose serialised text is `text` for `ttlMs` milliseconds, parsed on its first
    * read: the caller's own object is never kept, so mutating it later cannot change the cached value.

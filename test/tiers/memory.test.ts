@@ -4,9 +4,9 @@ import { MemoryTier } from '../../src/tiers/memory.js';
 describe('MemoryTier (L1, S1)', () => {
   it('keeps at most maxEntries, evicting the least recently used', () => {
     const l1 = new MemoryTier({ maxEntries: 3, maxBytes: 1_000_000, clone: false });
-    for (const key of ['a', 'b', 'c']) l1.set(key, key, 60_000, 1);
+    for (const key of ['a', 'b', 'c']) l1.setText(key, `"${key}"`, 60_000);
     l1.get('a');
-    l1.set('d', 'd', 60_000, 1);
+    l1.setText('d', '"d"', 60_000);
     expect(l1.size).toBe(3);
     expect(l1.get('b')).toBeUndefined();
     expect(l1.get('a')).toBe('a');
@@ -14,7 +14,7 @@ describe('MemoryTier (L1, S1)', () => {
 
   it('keeps its byte count under maxBytes', () => {
     const l1 = new MemoryTier({ maxEntries: 100_000, maxBytes: 100_000, clone: false });
-    for (let i = 0; i < 1000; i++) l1.set(`k${i}`, 'x'.repeat(1000), 60_000, 1002);
+    for (let i = 0; i < 1000; i++) l1.setText(`k${i}`, `"${'x'.repeat(1000)}"`, 60_000);
     expect(l1.bytes).toBeLessThanOrEqual(100_000);
     expect(l1.size).toBeGreaterThan(50);
     expect(l1.size).toBeLessThan(100);
@@ -22,13 +22,13 @@ describe('MemoryTier (L1, S1)', () => {
 
   it('refuses an entry larger than maxBytes', () => {
     const l1 = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: false });
-    l1.set('big', 'x', 60_000, 5000);
+    l1.setText('big', `"${'x'.repeat(5000)}"`, 60_000);
     expect(l1.get('big')).toBeUndefined();
   });
 
   it('expires entries after their TTL', async () => {
     const l1 = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: false });
-    l1.set('k', 1, 30, 1);
+    l1.setText('k', '1', 30);
     expect(l1.get('k')).toBe(1);
     await new Promise((r) => setTimeout(r, 60));
     expect(l1.get('k')).toBeUndefined();
@@ -36,20 +36,21 @@ describe('MemoryTier (L1, S1)', () => {
 
   it('stores null and tells it apart from a miss', () => {
     const l1 = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: false });
-    l1.set('n', null, 60_000, 4);
+    l1.setText('n', 'null', 60_000);
     expect(l1.get('n')).toBeNull();
     expect(l1.get('missing')).toBeUndefined();
   });
 
   it('returns the shared object by default and a copy with clone', () => {
-    const value = { a: 1 };
     const shared = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: false });
-    shared.set('k', value, 60_000, 7);
-    expect(shared.get('k')).toBe(value);
+    shared.setText('k', '{"a":1}', 60_000);
+    expect(shared.get('k')).toBe(shared.get('k'));
     const cloning = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: true });
-    cloning.set('k', value, 60_000, 7);
-    expect(cloning.get('k')).toEqual(value);
-    expect(cloning.get('k')).not.toBe(value);
+    cloning.setText('k', '{"a":1}', 60_000);
+    const first = cloning.get('k');
+    expect(first).toEqual({ a: 1 });
+    expect(cloning.get('k')).toEqual(first);
+    expect(cloning.get('k')).not.toBe(first);
   });
 
   it('keeps a text given to setText until its first read, then hands out one parsed object', () => {
