@@ -1,9 +1,9 @@
-import { createClient, type RedisClientType } from '@redis/client';
 import type { BreakerState } from '../breaker.js';
 import type { RedisNode, ResolvedConfig } from '../config.js';
 import { CacheError } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
 import { tagShardKey } from '../tags.js';
+import { nodeName, Poll, type SideClient, SideQuery, sideClient, untilReady } from './nodes.js';
 import {
   type L2Driver,
   type L2Entry,
@@ -12,7 +12,6 @@ import {
   L2UnavailableError,
   RedisDriver,
   redactSecrets,
-  tlsSocketOptions,
   withTimeout,
 } from './redis.js';
 import { keySlot, SLOT_COUNT } from './slots.js';
@@ -81,8 +80,6 @@ interface SlotRange {
   replicas: RedisNode[];
 }
 
-type QueryClient = RedisClientType;
-
 /**
  * L2 on Redis Cluster. cachette reads the slot map (`CLUSTER SLOTS`) and talks to each primary
  * through a `RedisDriver` of its own, so every fail-fast promise of the standalone driver holds per
@@ -115,12 +112,11 @@ export class ClusterDriver implements L2Driver {
   #mapped = false;
   #uncoveredSlots = 0;
   #closed = false;
-  #refreshing: Promise<void> | undefined;
-  #lastRefreshAt = -Infinity;
+  /** Reads the slot map every second, and sooner after a failed call. */
+  readonly #mapPoll: Poll;
   readonly #firstMap: Promise<void>;
-  #pollTimer: NodeJS.Timeout | undefined;
-  #query: QueryClient | undefined;
-  #queryAddress: string | undefined;
+  /** The connection that reads the slot map, kept between reads while it works. */
+  readonly #query: SideQuery;
   #unreachableLogged = false;
   /** Breaker opens of the drivers of former primaries, so that the total never goes down. */
   #retiredOpens = 0;
@@ -130,9 +126,9 @@ export class ClusterDriver implements L2Driver {
     this.#config = config;
     this.#log = config.logger;
     this.#seeds = config.topology.nodes;
-    const first = this.#refresh();
-    this.#firstMap = withTimeout(first, config.connectTimeoutMs + 100).catch(() => {});
-    void first.finally(() => this.#schedulePoll());
+    this.#query = new SideQuery((node) => this.#queryClient(node), config.connectTimeoutMs);
+    this.#mapPoll = new Poll(() => this.#readMap(), POLL_INTERVAL_MS);
+    this.#firstMap = withTimeout(this.#mapPoll.start(), config.connectTimeoutMs + 100).catch(() => {});
   }
 
   get state(): L2State {
@@ -163,17 +159,14 @@ export class ClusterDriver implements L2Driver {
   }
 
   async ready(timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (this.#closed) return false;
-      if (this.state === 'ready') return true;
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      // the primaries may change while waiting: wait in slices and look again
-      const waiting = this.#primaries.find(({ driver }) => driver.state !== 'ready');
-      if (waiting) await waiting.driver.ready(Math.min(left, 250));
-      else await sleep(Math.min(left, 50));
-    }
+    return untilReady(
+      {
+        closed: () => this.#closed,
+        ready: () => this.state === 'ready',
+        waitingOn: () => this.#primaries.find(({ driver }) => driver.state !== 'ready')?.driver,
+      },
+      timeoutMs,
+    );
   }
 
   async get(key: string): Promise<L2Read> {
@@ -289,9 +282,8 @@ export class ClusterDriver implements L2Driver {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#pollTimer);
-    discard(this.#query);
-    this.#query = undefined;
+    this.#mapPoll.stop();
+    this.#query.close();
     await Promise.all(this.#primaries.map((primary) => this.#retire(primary)));
   }
 
@@ -351,25 +343,9 @@ export class ClusterDriver implements L2Driver {
   };
 
   #refreshSoon(): void {
-    if (this.#closed || this.#refreshing) return;
-    if (performance.now() - this.#lastRefreshAt < REFRESH_MIN_INTERVAL_MS) return;
-    void this.#refresh();
-  }
-
-  #schedulePoll(): void {
-    if (this.#closed) return;
-    this.#pollTimer = setTimeout(() => {
-      void this.#refresh().finally(() => this.#schedulePoll());
-    }, POLL_INTERVAL_MS);
-    this.#pollTimer.unref();
-  }
-
-  #refresh(): Promise<void> {
-    this.#refreshing ??= this.#readMap().finally(() => {
-      this.#refreshing = undefined;
-      this.#lastRefreshAt = performance.now();
-    });
-    return this.#refreshing;
+    if (this.#closed || this.#mapPoll.asking) return;
+    if (this.#mapPoll.sinceLastMs < REFRESH_MIN_INTERVAL_MS) return;
+    void this.#mapPoll.now();
   }
 
   /** Asks the known nodes, one after the other, for the slot map, and follows the first answer. */
@@ -401,7 +377,7 @@ export class ClusterDriver implements L2Driver {
   #candidates(): RedisNode[] {
     const seen = new Set<string>();
     const nodes: RedisNode[] = [];
-    const last = [...this.#known, ...this.#seeds].find((node) => nodeName(node) === this.#queryAddress);
+    const last = [...this.#known, ...this.#seeds].find((node) => nodeName(node) === this.#query.address);
     for (const node of [...(last ? [last] : []), ...this.#known, ...this.#seeds]) {
       const address = nodeName(node);
       if (seen.has(address)) continue;
@@ -411,36 +387,13 @@ export class ClusterDriver implements L2Driver {
     return nodes;
   }
 
-  /** `CLUSTER SLOTS` on `node`, over a connection kept between reads while it works. */
-  async #ask(node: RedisNode): Promise<unknown> {
-    const { connectTimeoutMs, socketTimeoutMs } = this.#config;
-    const address = nodeName(node);
-    if (this.#query && (this.#queryAddress !== address || !this.#query.isReady)) {
-      discard(this.#query);
-      this.#query = undefined;
-    }
-    if (!this.#query) {
-      const client = this.#queryClient(node);
-      this.#query = client;
-      this.#queryAddress = address;
-      try {
-        await withTimeout(client.connect(), connectTimeoutMs);
-      } catch (err) {
-        discard(client);
-        if (this.#query === client) this.#query = undefined;
-        throw err;
-      }
-    }
-    try {
-      return await withTimeout(
-        this.#query.sendCommand<unknown>(['CLUSTER', 'SLOTS']),
-        Math.min(socketTimeoutMs, MAP_READ_TIMEOUT_MS),
-      );
-    } catch (err) {
-      discard(this.#query);
-      this.#query = undefined;
-      throw err;
-    }
+  /** `CLUSTER SLOTS` on `node`. */
+  #ask(node: RedisNode): Promise<unknown> {
+    return this.#query.send(
+      node,
+      ['CLUSTER', 'SLOTS'],
+      Math.min(this.#config.socketTimeoutMs, MAP_READ_TIMEOUT_MS),
+    );
   }
 
   /** Points every slot at its primary's driver, opening drivers for new primaries and closing former ones. */
@@ -514,25 +467,9 @@ export class ClusterDriver implements L2Driver {
     primary.retire?.();
   }
 
-  #queryClient(node: RedisNode): QueryClient {
-    const { redis, tlsOptions, connectTimeoutMs } = this.#config;
-    const client: QueryClient = createClient({
-      socket: {
-        host: node.host,
-        port: node.port,
-        connectTimeout: connectTimeoutMs,
-        reconnectStrategy: false,
-        ...(redis.tls ? tlsSocketOptions(node.host, tlsOptions) : {}),
-      },
-      username: redis.username,
-      password: redis.password,
-      disableOfflineQueue: true,
-      disableClientInfo: true,
-    });
-    client.on('error', () => {
-      // failures surface through the read that needs this connection
-    });
-    return client;
+  #queryClient(node: RedisNode): SideClient {
+    const { username, password } = this.#config.redis;
+    return sideClient(this.#config, node, { auth: { username, password }, reconnect: false });
   }
 
   #redacted(err: unknown): string {
@@ -557,16 +494,4 @@ export function parseSlots(reply: unknown, asked: RedisNode): SlotRange[] {
     const [from, to, primary, ...replicas] = range;
     return { from: Number(from), to: Number(to), primary: nodeOf(primary), replicas: replicas.map(nodeOf) };
   });
-}
-
-function nodeName({ host, port }: RedisNode): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
-
-function discard(client: QueryClient | undefined): void {
-  if (client?.isOpen) client.destroy();
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -1,7 +1,7 @@
-import { createClient, type RedisClientType } from '@redis/client';
 import type { BreakerState } from '../breaker.js';
 import type { RedisNode, ResolvedConfig } from '../config.js';
 import { describeError, type Logger } from '../logger.js';
+import { discard, nodeName, Poll, type SideClient, SideQuery, sideClient, untilReady } from './nodes.js';
 import {
   type L2Driver,
   type L2Entry,
@@ -9,14 +9,11 @@ import {
   type L2State,
   L2UnavailableError,
   RedisDriver,
-  tlsSocketOptions,
   withTimeout,
 } from './redis.js';
 
 /** How often the Sentinels are asked where the primary is, in ms (the `+switch-master` message is faster). */
 const POLL_INTERVAL_MS = 1000;
-
-type SentinelClient = RedisClientType;
 
 /**
  * L2 behind Redis Sentinel. The Sentinels are only asked where the primary is; the data goes through
@@ -35,14 +32,15 @@ export class SentinelDriver implements L2Driver {
   #primary: RedisDriver | undefined;
   #address: string | undefined;
   #closed = false;
-  #locating: Promise<void> | undefined;
+  /** Asks the Sentinels where the primary is every second (the `+switch-master` message is faster). */
+  readonly #poll: Poll;
   readonly #firstLocation: Promise<void>;
-  #pollTimer: NodeJS.Timeout | undefined;
-  /** The connection used to ask, to the Sentinel at `#queryIndex`. */
-  #query: SentinelClient | undefined;
+  /** The connection that asks where the primary is, kept between polls while it works. */
+  readonly #query: SideQuery;
+  /** The Sentinel asked last: the next poll starts with it. */
   #queryIndex = 0;
   /** The connection subscribed to `+switch-master`. */
-  #watch: SentinelClient | undefined;
+  #watch: SideClient | undefined;
   #unreachableLogged = false;
   #unknownNameLogged = false;
 
@@ -52,9 +50,9 @@ export class SentinelDriver implements L2Driver {
     this.#log = config.logger;
     this.#sentinels = config.topology.sentinels;
     this.#name = config.topology.name;
-    const first = this.#locate();
-    this.#firstLocation = withTimeout(first, config.connectTimeoutMs + 100).catch(() => {});
-    void first.finally(() => this.#schedulePoll());
+    this.#query = new SideQuery((node) => this.#sentinelClient(node, false), config.connectTimeoutMs);
+    this.#poll = new Poll(() => this.#askSentinels(), POLL_INTERVAL_MS);
+    this.#firstLocation = withTimeout(this.#poll.start(), config.connectTimeoutMs + 100).catch(() => {});
   }
 
   get state(): L2State {
@@ -72,17 +70,14 @@ export class SentinelDriver implements L2Driver {
   }
 
   async ready(timeoutMs: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      if (this.#closed) return false;
-      const primary = this.#primary;
-      if (primary?.state === 'ready') return true;
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      // the primary may be replaced while waiting: wait in slices and look again
-      if (primary) await primary.ready(Math.min(left, 250));
-      else await sleep(Math.min(left, 50));
-    }
+    return untilReady(
+      {
+        closed: () => this.#closed,
+        ready: () => this.#primary?.state === 'ready',
+        waitingOn: () => this.#primary,
+      },
+      timeoutMs,
+    );
   }
 
   async get(key: string): Promise<L2Read> {
@@ -120,9 +115,9 @@ export class SentinelDriver implements L2Driver {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    clearTimeout(this.#pollTimer);
-    for (const client of [this.#query, this.#watch]) discard(client);
-    this.#query = undefined;
+    this.#poll.stop();
+    this.#query.close();
+    discard(this.#watch);
     this.#watch = undefined;
     await this.#primary?.close();
   }
@@ -135,22 +130,7 @@ export class SentinelDriver implements L2Driver {
     throw new L2UnavailableError();
   }
 
-  #schedulePoll(): void {
-    if (this.#closed) return;
-    this.#pollTimer = setTimeout(() => {
-      void this.#locate().finally(() => this.#schedulePoll());
-    }, POLL_INTERVAL_MS);
-    this.#pollTimer.unref();
-  }
-
   /** Asks the Sentinels, one after the other, where the primary is, and follows the answer. */
-  #locate(): Promise<void> {
-    this.#locating ??= this.#askSentinels().finally(() => {
-      this.#locating = undefined;
-    });
-    return this.#locating;
-  }
-
   async #askSentinels(): Promise<void> {
     const count = this.#sentinels.length;
     let lastError = 'no Sentinel configured';
@@ -187,35 +167,14 @@ export class SentinelDriver implements L2Driver {
     }
   }
 
-  /** `SENTINEL GET-MASTER-ADDR-BY-NAME` on the Sentinel at `index`, over a connection kept between polls. */
-  async #ask(index: number): Promise<[string, string] | null> {
-    const { connectTimeoutMs, socketTimeoutMs } = this.#config;
-    if (this.#query && (this.#queryIndex !== index || !this.#query.isReady)) {
-      discard(this.#query);
-      this.#query = undefined;
-    }
-    if (!this.#query) {
-      const client = this.#sentinelClient(this.#sentinels[index]!, false);
-      this.#query = client;
-      this.#queryIndex = index;
-      try {
-        await withTimeout(client.connect(), connectTimeoutMs);
-      } catch (err) {
-        discard(client);
-        if (this.#query === client) this.#query = undefined;
-        throw err;
-      }
-    }
-    try {
-      return await withTimeout(
-        this.#query.sendCommand<[string, string] | null>(['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.#name]),
-        socketTimeoutMs,
-      );
-    } catch (err) {
-      discard(this.#query);
-      this.#query = undefined;
-      throw err;
-    }
+  /** `SENTINEL GET-MASTER-ADDR-BY-NAME` on the Sentinel at `index`. */
+  #ask(index: number): Promise<[string, string] | null> {
+    this.#queryIndex = index;
+    return this.#query.send(
+      this.#sentinels[index]!,
+      ['SENTINEL', 'GET-MASTER-ADDR-BY-NAME', this.#name],
+      this.#config.socketTimeoutMs,
+    );
   }
 
   /** Subscribes (once) to `+switch-master` on a Sentinel that answered: the fastest news of a failover. */
@@ -259,38 +218,11 @@ export class SentinelDriver implements L2Driver {
     }
   }
 
-  #sentinelClient(node: RedisNode, reconnect: boolean): SentinelClient {
-    const { redis, tlsOptions, connectTimeoutMs, reconnect: backoff, topology } = this.#config;
-    const auth = topology.kind === 'sentinel' ? topology.auth : undefined;
-    const client = createClient({
-      ...(auth ? { username: auth.username, password: auth.password } : {}),
-      socket: {
-        host: node.host,
-        port: node.port,
-        connectTimeout: connectTimeoutMs,
-        reconnectStrategy: reconnect
-          ? (retries: number) => Math.min(backoff.maxDelayMs, backoff.minDelayMs * 2 ** retries)
-          : false,
-        ...(redis.tls ? tlsSocketOptions(node.host, tlsOptions) : {}),
-      },
-      disableOfflineQueue: !reconnect,
-      disableClientInfo: true,
+  #sentinelClient(node: RedisNode, reconnect: boolean): SideClient {
+    const { topology } = this.#config;
+    return sideClient(this.#config, node, {
+      auth: topology.kind === 'sentinel' ? topology.auth : undefined,
+      reconnect,
     });
-    client.on('error', () => {
-      // failures surface through the calls that need this connection
-    });
-    return client;
   }
-}
-
-function nodeName({ host, port }: RedisNode): string {
-  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
-}
-
-function discard(client: SentinelClient | undefined): void {
-  if (client?.isOpen) client.destroy();
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
