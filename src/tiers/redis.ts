@@ -493,7 +493,8 @@ export class RedisDriver implements L2Driver {
    */
   async #outliveWrite(sentAt: number): Promise<void> {
     const leftMs = sentAt + this.#timeoutMs - performance.now();
-    if (leftMs > 0) await sleep(leftMs, undefined, { ref: false });
+    // a referenced timer: the wait is short, and a script awaiting this write must not exit silently mid-await
+    if (leftMs > 0) await sleep(leftMs);
   }
 
   /**
