@@ -94,7 +94,7 @@ export type Invalidator<D extends string = string, G extends string = never> = I
 
 const GROUP_NAME = /^[A-Za-z][A-Za-z0-9]*$/;
 /** Tag index shards (Redis Cluster) emptied concurrently by `invalidateTags`. */
-const SHARDS_AT_ONCE = 16;
+const SHARDS_AT_ONCE = 64;
 
 /** The function name of group `name`. */
 export function groupFunctionName(name: string): string {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { INTERNAL_NAMESPACE, LEASE_NAMESPACE } from './namespace.js';
 import { Script } from './script.js';
-import { INDEX_LUA, tagShardKey } from './tags.js';
+import { INDEX_LUA, registerShards, type ShardWrite, tagShardKey } from './tags.js';
 import type { L2Driver } from './tiers/redis.js';
 import { keyBeside } from './tiers/slots.js';
 
@@ -145,6 +145,11 @@ function registeredKey(entry: string): string {
   return entry.slice(entry.indexOf('\t') + 1);
 }
 
+/** The tag index shards a tagged load or store of `member` writes on a cluster, for `ttlMs`. */
+function shardWrites(tagKeys: readonly string[], member: string, ttlMs: number): ShardWrite[] {
+  return tagKeys.map((indexKey) => ({ indexKey, member, ttlMs }));
+}
+
 /** A lease this process holds. */
 export interface Lease {
   redisKey: string;
@@ -178,6 +183,7 @@ export class Leases {
     const lease: Lease = { redisKey, registryKey, token };
     let result: number;
     if (this.#l2.sharded) {
+      if (tagKeys.length > 0) await registerShards(this.#l2, shardWrites(tagKeys, redisKey, leaseMs));
       result = await TAKE.run<number>(
         this.#l2,
         [leaseKey(redisKey, true), ...tagKeys.map((index) => tagShardKey(index, redisKey))],
@@ -214,6 +220,8 @@ export class Leases {
     tagKeys: readonly string[] = [],
   ): Promise<boolean> {
     if (this.#l2.sharded) {
+      if (tagKeys.length > 0)
+        await registerShards(this.#l2, shardWrites(tagKeys, lease.redisKey, ttl * 1000));
       const stored = await STORE_AND_DROP_LEASE.run<number>(
         this.#l2,
         [

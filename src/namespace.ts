@@ -14,3 +14,9 @@ export const TAG_NAMESPACE = `${INTERNAL_NAMESPACE}tag:`;
  * standalone tag (which may hold braces) is ever read as a shard.
  */
 export const TAG_SHARD_NAMESPACE = `${INTERNAL_NAMESPACE}tags:`;
+/**
+ * On Redis Cluster, the hash slots in which a tag has index shards (see tags.ts):
+ * `__cachette:tagslots:<tag>`, a set of slot tags, so that `invalidateTags` finds the shards without
+ * walking the key space.
+ */
+export const TAG_SLOTS_NAMESPACE = `${INTERNAL_NAMESPACE}tagslots:`;

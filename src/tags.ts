@@ -1,6 +1,6 @@
 import { CacheKeyError } from './errors.js';
 import { escapeGlob } from './keys.js';
-import { LEASE_NAMESPACE, TAG_NAMESPACE, TAG_SHARD_NAMESPACE } from './namespace.js';
+import { LEASE_NAMESPACE, TAG_NAMESPACE, TAG_SHARD_NAMESPACE, TAG_SLOTS_NAMESPACE } from './namespace.js';
 import { Script } from './script.js';
 import type { L2Driver } from './tiers/redis.js';
 import { keyBeside, keySlot, slotTag } from './tiers/slots.js';
@@ -24,8 +24,10 @@ import { keyBeside, keySlot, slotTag } from './tiers/slots.js';
  * slot (slots.ts `slotTag`; the hash tag comes first, so braces in the tag cannot move it). A write
  * stays one atomic script on one node, value and index together, and a shard only lists keys of its
  * own slot, so pruning and invalidation scripts touch nothing else. `invalidateTags` finds a tag's
- * shards by `SCAN MATCH` on every primary: simple and exact (a shard exists as long as it lists a
- * live or loading key), at the price of walking each primary's key space once per tag.
+ * shards in its slot registry, `__cachette:tagslots:<tag>` (`registerShards`): every write of a shard
+ * first adds the shard's slot there and extends the registry's expiry to cover the shard. The registry
+ * is never pruned (a slot removed while a writer is between registering and writing would hide that
+ * shard); it expires with the tag's longest-lived shard and holds at most one entry per slot.
  *
  * Limits: membership is added, never taken away by a later write without the tag, so invalidating a
  * tag can remove a key re-written without it (more invalidation, never less). A `SET` from outside
@@ -53,9 +55,50 @@ export function tagShardKey(indexKey: string, member: string): string {
   return `${TAG_SHARD_NAMESPACE}{${slotTag(keySlot(member))}}${indexKey.slice(TAG_NAMESPACE.length)}`;
 }
 
+/** On a cluster: the registry of the hash slots in which the index `indexKey` (from `tagKey`) has shards. */
+export function tagSlotsKey(indexKey: string): string {
+  return TAG_SLOTS_NAMESPACE + indexKey.slice(TAG_NAMESPACE.length);
+}
+
+// KEYS: a tag's slot registry. ARGV: ttl ms, then slot tags. Adds them and extends the registry's
+// expiry to at least ttl ms (never shortens it), as `index` does for a shard.
+const REGISTER_SLOTS = new Script(`redis.call('SADD', KEYS[1], unpack(ARGV, 2))
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return 1`);
+
+/** One tag index shard about to be written on a cluster: the index (from `tagKey`), the key it lists, for how long. */
+export interface ShardWrite {
+  indexKey: string;
+  member: string;
+  ttlMs: number;
+}
+
+/**
+ * On a cluster, before tag index shards are written: records the slot of each shard in its tag's
+ * registry, for at least as long as the shard will live, so that any shard written can be found by
+ * `invalidateTags` without walking the key space. Registered first and written second, a shard is
+ * never findable only by a SCAN; a registration whose write then fails only costs one empty look.
+ * One script per tag (each registry lives in its own slot). Rejects when Redis fails.
+ */
+export async function registerShards(l2: L2Driver, writes: readonly ShardWrite[]): Promise<void> {
+  const byTag = new Map<string, { slots: Set<string>; ttlMs: number }>();
+  for (const { indexKey, member, ttlMs } of writes) {
+    const entry = byTag.get(indexKey) ?? { slots: new Set<string>(), ttlMs: 0 };
+    entry.slots.add(slotTag(keySlot(member)));
+    entry.ttlMs = Math.max(entry.ttlMs, ttlMs);
+    byTag.set(indexKey, entry);
+  }
+  await Promise.all(
+    [...byTag].map(([indexKey, { slots, ttlMs }]) =>
+      REGISTER_SLOTS.run(l2, [tagSlotsKey(indexKey)], [String(Math.ceil(ttlMs)), ...slots]),
+    ),
+  );
+}
+
 /**
  * The Redis sets that make up the index `indexKey`, in batches: the key itself on one server; on a
- * cluster (`l2.sharded`), its shards found on every primary. Rejects when Redis fails.
+ * cluster (`l2.sharded`), the shards its slot registry lists (a listed shard may be gone already:
+ * emptied, expired). Rejects when Redis fails.
  */
 export async function* tagIndexes(l2: L2Driver, indexKey: string): AsyncIterable<string[]> {
   if (!l2.sharded) {
@@ -63,10 +106,9 @@ export async function* tagIndexes(l2: L2Driver, indexKey: string): AsyncIterable
     return;
   }
   const tag = indexKey.slice(TAG_NAMESPACE.length);
-  // `{*}` may also match a longer tag ending with this one (`a}b` for `b`): keep exact names only
-  for await (const keys of l2.scan(`${escapeGlob(TAG_SHARD_NAMESPACE)}{*}${escapeGlob(tag)}`)) {
-    const shards = keys.filter((key) => key.slice(key.indexOf('}', TAG_SHARD_NAMESPACE.length) + 1) === tag);
-    if (shards.length > 0) yield shards;
+  const slots = await l2.command<string[]>(['SMEMBERS', tagSlotsKey(indexKey)]);
+  for (let i = 0; i < slots.length; i += INVALIDATION_BATCH) {
+    yield slots.slice(i, i + INVALIDATION_BATCH).map((slot) => `${TAG_SHARD_NAMESPACE}{${slot}}${tag}`);
   }
 }
 

@@ -2,7 +2,7 @@ import type { BreakerState } from '../breaker.js';
 import type { RedisNode, ResolvedConfig } from '../config.js';
 import { CacheError } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
-import { tagShardKey } from '../tags.js';
+import { registerShards, type ShardWrite, tagShardKey } from '../tags.js';
 import { nodeName, Poll, type SideClient, SideQuery, sideClient, untilReady } from './nodes.js';
 import {
   type L2Driver,
@@ -200,13 +200,19 @@ export class ClusterDriver implements L2Driver {
     return results;
   }
 
-  /** Tag indexes go to their shard beside each value (tags.ts), so each slot's write stays one script. */
+  /**
+   * Tag indexes go to their shard beside each value (tags.ts), so each slot's write stays one script;
+   * each shard's slot is registered under its tag first, so that `invalidateTags` finds it.
+   */
   async set(given: L2Entry[]): Promise<void> {
-    const entries = given.map((entry) =>
-      entry.tags === undefined || entry.tags.length === 0
-        ? entry
-        : { ...entry, tags: entry.tags.map((index) => tagShardKey(index, entry.key)) },
-    );
+    const shards: ShardWrite[] = [];
+    const entries = given.map((entry) => {
+      if (entry.tags === undefined || entry.tags.length === 0) return entry;
+      for (const indexKey of entry.tags)
+        shards.push({ indexKey, member: entry.key, ttlMs: entry.ttl * 1000 });
+      return { ...entry, tags: entry.tags.map((index) => tagShardKey(index, entry.key)) };
+    });
+    if (shards.length > 0) await registerShards(this, shards);
     const groups = await this.#bySlot(entries, (entry) => entry.key);
     // every group settles before the call does: a failure reported while another primary's write is
     // still in flight would let that write land after the caller heard "failed" (see RedisL2.set)

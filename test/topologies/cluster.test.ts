@@ -36,9 +36,20 @@ function create(extra: Parameters<typeof caches.create>[0] = {}) {
   return caches.create({ cluster: { nodes: seeds() }, operationTimeoutMs: 2000, ...extra });
 }
 
-/** The raw value of `key`, read on the primary that serves it. */
-function read(key: string): string {
-  return cluster.primaryOfSlot(keySlot(key)).cli('GET', key);
+/** The raw value of `key` (or what `command` answers for it), read on the primary that serves it. */
+function read(key: string, command = 'GET'): string {
+  return cluster.primaryOfSlot(keySlot(key)).cli(command, key);
+}
+
+/** SCAN commands run so far on every primary together (INFO commandstats). */
+function scanCalls(): number {
+  return cluster
+    .primaries()
+    .reduce(
+      (sum, primary) =>
+        sum + Number(/cmdstat_scan:calls=(\d+)/.exec(primary.cli('INFO', 'commandstats'))?.[1] ?? 0),
+      0,
+    );
 }
 
 /** The keys matching `pattern` on every primary, with the port of the primary holding each. */
@@ -303,6 +314,15 @@ describe('Redis Cluster tags', () => {
     // every member lives in its shard's slot, and the shards span every primary
     for (const { slot, members } of shards) for (const member of members) expect(keySlot(member)).toBe(slot);
     expect(new Set(shards.map(({ slot }) => cluster.primaryOfSlot(slot).port)).size).toBe(3);
+    // each shard's slot is registered under its tag, for at least as long as the shard lives
+    const registry = '__cachette:tagslots:product';
+    const registered = read(registry, 'SMEMBERS').split('\n').filter(Boolean).sort();
+    expect(registered).toEqual(
+      shards.map(({ shard }) => shard.slice(shard.indexOf('{') + 1, shard.indexOf('}'))).sort(),
+    );
+    const registryTtl = Number(read(registry, 'PTTL'));
+    for (const { shard } of shards)
+      expect(registryTtl).toBeGreaterThanOrEqual(Number(read(shard, 'PTTL')) - 1000);
     expect(indexedKeys('b')).toEqual(['default_plain']);
     expect(indexedKeys('{x}b')).toEqual(['default_braced']);
     expect(indexedKeys('a}b')).toEqual(['default_braced']);
@@ -313,7 +333,10 @@ describe('Redis Cluster tags', () => {
       expect(await cache.get('dashboard')).toBe('counts');
       expect(await cache.get('loaded')).toBe('from the factory');
     }
+    const scans = scanCalls();
     expect(await writer.invalidateTags(['product'])).toBe(tagged.length);
+    // the registry named the shards: no primary's key space was walked
+    expect(scanCalls()).toBe(scans);
     expect(keysOnPrimaries('catalog_*')).toEqual([]);
     expect(
       keysOnPrimaries('default_*')
