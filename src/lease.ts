@@ -155,6 +155,8 @@ export interface Lease {
   redisKey: string;
   registryKey: string;
   token: string;
+  /** How long the lease was taken for. */
+  leaseMs: number;
 }
 
 export type Acquisition = { acquired: true; lease: Lease } | { acquired: false; remainingMs: number };
@@ -180,10 +182,9 @@ export class Leases {
     const token = `${processTag}:${process.pid}:${++sequence}:${randomBytes(6).toString('hex')}`;
     const registryKey = loadingKey(prefix);
     const ms = String(Math.max(1, Math.round(leaseMs)));
-    const lease: Lease = { redisKey, registryKey, token };
+    const lease: Lease = { redisKey, registryKey, token, leaseMs };
     let result: number;
     if (this.#l2.sharded) {
-      if (tagKeys.length > 0) await registerShards(this.#l2, shardWrites(tagKeys, redisKey, leaseMs));
       result = await TAKE.run<number>(
         this.#l2,
         [leaseKey(redisKey, true), ...tagKeys.map((index) => tagShardKey(index, redisKey))],
@@ -191,7 +192,14 @@ export class Leases {
       );
       if (result === -1) {
         try {
-          await REGISTER.run(this.#l2, [registryKey], [registration(lease), ms]);
+          // after TAKE (which must leave first: the loader's read rides right behind it), before the
+          // factory runs; the shards TAKE wrote expire with the lease, the registry no sooner
+          await Promise.all([
+            REGISTER.run(this.#l2, [registryKey], [registration(lease), ms]),
+            tagKeys.length > 0
+              ? registerShards(this.#l2, shardWrites(tagKeys, redisKey, leaseMs))
+              : undefined,
+          ]);
         } catch (err) {
           // an unregistered lease could not be revoked by an invalidation: do not load under it
           await this.release(lease);
@@ -220,8 +228,10 @@ export class Leases {
     tagKeys: readonly string[] = [],
   ): Promise<boolean> {
     if (this.#l2.sharded) {
-      if (tagKeys.length > 0)
-        await registerShards(this.#l2, shardWrites(tagKeys, lease.redisKey, ttl * 1000));
+      // the store lands only while the lease holds: at most leaseMs after this registration
+      if (tagKeys.length > 0) {
+        await registerShards(this.#l2, shardWrites(tagKeys, lease.redisKey, ttl * 1000 + lease.leaseMs));
+      }
       const stored = await STORE_AND_DROP_LEASE.run<number>(
         this.#l2,
         [

@@ -60,13 +60,10 @@ export function tagSlotsKey(indexKey: string): string {
   return TAG_SLOTS_NAMESPACE + indexKey.slice(TAG_NAMESPACE.length);
 }
 
-// KEYS: a tag's slot registry. ARGV: ttl ms, then slot tags. Adds them and extends the registry's
-// expiry to at least ttl ms (never shortens it), as `index` does for a shard.
-const REGISTER_SLOTS = new Script(`redis.call('SADD', KEYS[1], unpack(ARGV, 2))
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return 1`);
-
-/** One tag index shard about to be written on a cluster: the index (from `tagKey`), the key it lists, for how long. */
+/**
+ * One tag index shard written on a cluster: the index (from `tagKey`), the key it lists, and how long
+ * from now the shard may live at most (its write's TTL, plus how late that write may still land).
+ */
 export interface ShardWrite {
   indexKey: string;
   member: string;
@@ -74,11 +71,14 @@ export interface ShardWrite {
 }
 
 /**
- * On a cluster, before tag index shards are written: records the slot of each shard in its tag's
- * registry, for at least as long as the shard will live, so that any shard written can be found by
- * `invalidateTags` without walking the key space. Registered first and written second, a shard is
- * never findable only by a SCAN; a registration whose write then fails only costs one empty look.
- * One script per tag (each registry lives in its own slot). Rejects when Redis fails.
+ * On a cluster: records the slot of each shard in its tag's registry, and extends the registry's
+ * expiry to cover the shard (never shortens it), so that `invalidateTags` finds every shard without
+ * walking the key space. Called before a value's shard is written (a shard is then never findable
+ * only by SCAN; a registration whose write fails costs one empty look), or, for a getOrSet lease,
+ * right after it is taken and before the factory runs (an invalidation in between changed the data
+ * before the factory reads it). Plain commands, sent in this order on the registry's connection:
+ * no script, so any number of slots, and a Redis user without scripting rights keeps its tags.
+ * Rejects when Redis fails.
  */
 export async function registerShards(l2: L2Driver, writes: readonly ShardWrite[]): Promise<void> {
   const byTag = new Map<string, { slots: Set<string>; ttlMs: number }>();
@@ -89,9 +89,16 @@ export async function registerShards(l2: L2Driver, writes: readonly ShardWrite[]
     byTag.set(indexKey, entry);
   }
   await Promise.all(
-    [...byTag].map(([indexKey, { slots, ttlMs }]) =>
-      REGISTER_SLOTS.run(l2, [tagSlotsKey(indexKey)], [String(Math.ceil(ttlMs)), ...slots]),
-    ),
+    [...byTag].flatMap(([indexKey, { slots, ttlMs }]) => {
+      const registry = tagSlotsKey(indexKey);
+      const ms = String(Math.ceil(ttlMs));
+      return [
+        l2.command(['SADD', registry, ...slots]),
+        // NX gives a new registry its expiry, GT only ever extends it
+        l2.command(['PEXPIRE', registry, ms, 'NX']),
+        l2.command(['PEXPIRE', registry, ms, 'GT']),
+      ];
+    }),
   );
 }
 

@@ -206,14 +206,17 @@ export class ClusterDriver implements L2Driver {
    */
   async set(given: L2Entry[]): Promise<void> {
     const shards: ShardWrite[] = [];
+    // a write lands within its deadline of being sent, or never: the registry outlives the shard
+    const lateMs = this.#config.operationTimeoutMs;
     const entries = given.map((entry) => {
       if (entry.tags === undefined || entry.tags.length === 0) return entry;
-      for (const indexKey of entry.tags)
-        shards.push({ indexKey, member: entry.key, ttlMs: entry.ttl * 1000 });
+      for (const indexKey of entry.tags) {
+        shards.push({ indexKey, member: entry.key, ttlMs: entry.ttl * 1000 + lateMs });
+      }
       return { ...entry, tags: entry.tags.map((index) => tagShardKey(index, entry.key)) };
     });
-    if (shards.length > 0) await registerShards(this, shards);
     const groups = await this.#bySlot(entries, (entry) => entry.key);
+    if (shards.length > 0) await registerShards(this, shards);
     // every group settles before the call does: a failure reported while another primary's write is
     // still in flight would let that write land after the caller heard "failed" (see RedisL2.set)
     const outcomes = await Promise.allSettled(

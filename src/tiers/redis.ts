@@ -2,7 +2,13 @@ import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
-import { createClient, ErrorReply, type RedisClientType } from '@redis/client';
+import {
+  ClientClosedError,
+  ClientOfflineError,
+  createClient,
+  ErrorReply,
+  type RedisClientType,
+} from '@redis/client';
 import { type BreakerState, CircuitBreaker } from '../breaker.js';
 import type { ResolvedConfig } from '../config.js';
 import { CacheError } from '../errors.js';
@@ -113,8 +119,8 @@ export interface NodeConnectionHooks extends ConnectionHooks {
 
 /** Raised when L2 is not connected; the call is skipped at once instead of being queued. */
 export class L2UnavailableError extends CacheError {
-  constructor(code = 'E_L2_UNAVAILABLE', message = 'Redis is not connected') {
-    super(code, message);
+  constructor(code = 'E_L2_UNAVAILABLE', message = 'Redis is not connected', options?: { cause?: unknown }) {
+    super(code, message, options);
   }
 }
 
@@ -343,7 +349,7 @@ export class RedisDriver implements L2Driver {
         applied = await this.#track(retried);
       }
     } catch (err) {
-      if (err instanceof L2UnavailableError) await this.#outliveWrite(sentAt);
+      if (err instanceof L2UnavailableError && mayHaveLeft(err)) await this.#outliveWrite(sentAt);
       throw err;
     }
     if (applied !== 1) {
@@ -885,6 +891,11 @@ export function withTimeout<T>(pending: Promise<T>, timeoutMs: number, onOutcome
   });
 }
 
+/** Whether a command that failed with `err` may have reached the socket (node-redis refuses some before sending). */
+function mayHaveLeft(err: L2UnavailableError): boolean {
+  return !(err.cause instanceof ClientClosedError || err.cause instanceof ClientOfflineError);
+}
+
 /** The error a caller sees when its command failed before the deadline; tells `onOutcome` which kind. */
 function commandFailure(err: unknown, onOutcome?: OutcomeHook): unknown {
   if (err instanceof ErrorReply) {
@@ -893,5 +904,7 @@ function commandFailure(err: unknown, onOutcome?: OutcomeHook): unknown {
   }
   onOutcome?.('failed', err);
   // a lost connection is an outage, which the driver logs once, not a failure of this call
-  return new L2UnavailableError('E_L2_UNAVAILABLE', `Redis connection failed: ${describeError(err)}`);
+  return new L2UnavailableError('E_L2_UNAVAILABLE', `Redis connection failed: ${describeError(err)}`, {
+    cause: err,
+  });
 }
