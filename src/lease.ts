@@ -3,7 +3,7 @@ import { INTERNAL_NAMESPACE, LEASE_NAMESPACE } from './namespace.js';
 import { Script } from './script.js';
 import { INDEX_LUA, registerShards, type ShardWrite, tagShardKey } from './tags.js';
 import type { L2Driver } from './tiers/redis.js';
-import { keyBeside } from './tiers/slots.js';
+import { keyBeside, keySlot, slotTag } from './tiers/slots.js';
 
 /**
  * Cross-process single-flight for `getOrSet`: a short Redis lease per key.
@@ -147,7 +147,8 @@ function registeredKey(entry: string): string {
 
 /** The tag index shards a tagged load or store of `member` writes on a cluster, for `ttlMs`. */
 function shardWrites(tagKeys: readonly string[], member: string, ttlMs: number): ShardWrite[] {
-  return tagKeys.map((indexKey) => ({ indexKey, member, ttlMs }));
+  const slot = slotTag(keySlot(member));
+  return tagKeys.map((indexKey) => ({ indexKey, slot, ttlMs }));
 }
 
 /** A lease this process holds. */

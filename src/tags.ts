@@ -50,9 +50,14 @@ export function tagKey(tag: string): string {
   return TAG_NAMESPACE + tag;
 }
 
+/** On a cluster: the shard of the index `indexKey` (from `tagKey`) in the hash slot whose tag is `slot` (slots.ts `slotTag`). */
+export function shardKey(indexKey: string, slot: string): string {
+  return `${TAG_SHARD_NAMESPACE}{${slot}}${indexKey.slice(TAG_NAMESPACE.length)}`;
+}
+
 /** On a cluster: the shard of the index `indexKey` (from `tagKey`) in the hash slot of `member`. */
 export function tagShardKey(indexKey: string, member: string): string {
-  return `${TAG_SHARD_NAMESPACE}{${slotTag(keySlot(member))}}${indexKey.slice(TAG_NAMESPACE.length)}`;
+  return shardKey(indexKey, slotTag(keySlot(member)));
 }
 
 /** On a cluster: the registry of the hash slots in which the index `indexKey` (from `tagKey`) has shards. */
@@ -61,12 +66,13 @@ export function tagSlotsKey(indexKey: string): string {
 }
 
 /**
- * One tag index shard written on a cluster: the index (from `tagKey`), the key it lists, and how long
- * from now the shard may live at most (its write's TTL, plus how late that write may still land).
+ * One tag index shard written on a cluster: the index (from `tagKey`), the tag of the slot it is in
+ * (its member's, slots.ts `slotTag`), and how long from now the shard may live at most (its write's
+ * TTL, plus how late that write may still land).
  */
 export interface ShardWrite {
   indexKey: string;
-  member: string;
+  slot: string;
   ttlMs: number;
 }
 
@@ -82,9 +88,9 @@ export interface ShardWrite {
  */
 export async function registerShards(l2: L2Driver, writes: readonly ShardWrite[]): Promise<void> {
   const byTag = new Map<string, { slots: Set<string>; ttlMs: number }>();
-  for (const { indexKey, member, ttlMs } of writes) {
+  for (const { indexKey, slot, ttlMs } of writes) {
     const entry = byTag.get(indexKey) ?? { slots: new Set<string>(), ttlMs: 0 };
-    entry.slots.add(slotTag(keySlot(member)));
+    entry.slots.add(slot);
     entry.ttlMs = Math.max(entry.ttlMs, ttlMs);
     byTag.set(indexKey, entry);
   }
@@ -112,10 +118,9 @@ export async function* tagIndexes(l2: L2Driver, indexKey: string): AsyncIterable
     yield [indexKey];
     return;
   }
-  const tag = indexKey.slice(TAG_NAMESPACE.length);
   const slots = await l2.command<string[]>(['SMEMBERS', tagSlotsKey(indexKey)]);
   for (let i = 0; i < slots.length; i += INVALIDATION_BATCH) {
-    yield slots.slice(i, i + INVALIDATION_BATCH).map((slot) => `${TAG_SHARD_NAMESPACE}{${slot}}${tag}`);
+    yield slots.slice(i, i + INVALIDATION_BATCH).map((slot) => shardKey(indexKey, slot));
   }
 }
 

@@ -2,7 +2,7 @@ import type { BreakerState } from '../breaker.js';
 import type { RedisNode, ResolvedConfig } from '../config.js';
 import { CacheError } from '../errors.js';
 import { describeError, type Logger } from '../logger.js';
-import { registerShards, type ShardWrite, tagShardKey } from '../tags.js';
+import { registerShards, type ShardWrite, shardKey } from '../tags.js';
 import { nodeName, Poll, type SideClient, SideQuery, sideClient, untilReady } from './nodes.js';
 import {
   type L2Driver,
@@ -14,7 +14,7 @@ import {
   redactSecrets,
   withTimeout,
 } from './redis.js';
-import { keySlot, SLOT_COUNT } from './slots.js';
+import { keySlot, SLOT_COUNT, slotTag } from './slots.js';
 
 /** How often the slot map is read again, in ms (a failed call asks for it sooner). */
 const POLL_INTERVAL_MS = 1000;
@@ -210,10 +210,9 @@ export class ClusterDriver implements L2Driver {
     const lateMs = this.#config.operationTimeoutMs;
     const entries = given.map((entry) => {
       if (entry.tags === undefined || entry.tags.length === 0) return entry;
-      for (const indexKey of entry.tags) {
-        shards.push({ indexKey, member: entry.key, ttlMs: entry.ttl * 1000 + lateMs });
-      }
-      return { ...entry, tags: entry.tags.map((index) => tagShardKey(index, entry.key)) };
+      const slot = slotTag(keySlot(entry.key));
+      for (const indexKey of entry.tags) shards.push({ indexKey, slot, ttlMs: entry.ttl * 1000 + lateMs });
+      return { ...entry, tags: entry.tags.map((indexKey) => shardKey(indexKey, slot)) };
     });
     const groups = await this.#bySlot(entries, (entry) => entry.key);
     if (shards.length > 0) await registerShards(this, shards);
