@@ -1,11 +1,25 @@
-import type { BreakerState } from './breaker.js';
-import { COHERENCE_OFF, type CoherenceStatus, type L1Coherence } from './coherence.js';
-import type { ResolvedConfig } from './config.js';
-import type { DomainConfig } from './domains.js';
-import { unwrap } from './envelope.js';
+import { COHERENCE_OFF, type CoherenceStatus, type L1Coherence } from './coherence/coherence.js';
+import type { DomainConfig } from './config/domains.js';
+import type { ResolvedConfig } from './config/resolve.js';
 import { CacheKeyError, CacheValueError } from './errors.js';
-import { FillGuard } from './fill-guard.js';
-import { globToRegExp } from './glob.js';
+import { claimSlot, leaseKey, revokeLeases } from './get-set/lease.js';
+import {
+  type BatchFactory,
+  type Factory,
+  Loader,
+  type LoadingStats,
+  type LoadOptions,
+} from './get-set/loader.js';
+import {
+  attachInvalidationHost,
+  buildInvalidator,
+  type FlushOptions,
+  type InvalidationHost,
+  type Invalidator,
+} from './invalidation/invalidator.js';
+import { tagKeys } from './invalidation/tags.js';
+import { FillGuard } from './l1/fill-guard.js';
+import { MemoryTier } from './l1/memory.js';
 import {
   countKeys,
   type KeyCensus,
@@ -14,24 +28,9 @@ import {
   listKeys,
   readServerInfo,
   type ServerInfo,
-} from './inspect.js';
-import {
-  attachInvalidationHost,
-  buildInvalidator,
-  type FlushOptions,
-  type InvalidationHost,
-  type Invalidator,
-} from './invalidation.js';
-import { assertValidKey, confinedPattern } from './keys.js';
-import { claimSlot, leaseKey, revokeLeases } from './lease.js';
-import { type BatchFactory, type Factory, Loader, type LoadingStats, type LoadOptions } from './loader.js';
-import { describeError, type Logger, RateLimitedLog } from './logger.js';
-import { jsonSerializer } from './serializer.js';
-import type { DomainStats } from './stats.js';
-import { type DomainCounters, Stats } from './stats.js';
-import { tagKeys } from './tags.js';
-import { MemoryTier } from './tiers/memory.js';
-import { type L2Observer, ObservedL2 } from './tiers/observed.js';
+} from './l2/inspect.js';
+import { type L2Observer, ObservedL2 } from './l2/observed.js';
+import type { BreakerState } from './l2/redis/breaker.js';
 import {
   L2BreakerOpenError,
   type L2Driver,
@@ -39,7 +38,14 @@ import {
   type L2State,
   L2TimeoutError,
   L2UnavailableError,
-} from './tiers/redis.js';
+} from './l2/redis/driver.js';
+import { describeError, type Logger, RateLimitedLog } from './logger.js';
+import type { DomainStats } from './stats.js';
+import { type DomainCounters, Stats } from './stats.js';
+import { unwrap } from './values/envelope.js';
+import { globToRegExp } from './values/glob.js';
+import { assertValidKey, confinedPattern } from './values/keys.js';
+import { jsonSerializer } from './values/serializer.js';
 
 /** Options every call accepts: the domain ("db type") the key belongs to. Default `default`. */
 export interface CallOptions<D extends string> {

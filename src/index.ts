@@ -1,10 +1,10 @@
 import { Cache } from './cache.js';
-import { ClusterCoherence } from './cluster-coherence.js';
-import { createCoherence } from './coherence.js';
-import { type CacheOptions, resolveConfig } from './config.js';
-import type { BuiltinDomain, DomainConfig } from './domains.js';
-import type { InvalidationGroup } from './invalidation.js';
-import { createL2Driver } from './tiers/topology.js';
+import { ClusterCoherence } from './coherence/cluster-coherence.js';
+import { createCoherence } from './coherence/coherence.js';
+import type { BuiltinDomain, DomainConfig } from './config/domains.js';
+import { type CacheOptions, resolveConfig } from './config/resolve.js';
+import type { InvalidationGroup } from './invalidation/invalidator.js';
+import { createL2Driver } from './l2/redis/topology.js';
 
 /**
  * Creates a two-level cache from options, then the environment (`REDIS_URL`, `REDIS_CACHE_TTL`, …),
@@ -27,7 +27,9 @@ export function createCache<
 
 export type { CacheStats, CacheStatus, CallOptions, GetOrSetOptions, SetEntry, SetOptions } from './cache.js';
 export { Cache, DomainCache } from './cache.js';
-export type { CoherenceStatus } from './coherence.js';
+export type { CoherenceStatus } from './coherence/coherence.js';
+export type { BuiltinDomain, DomainConfig } from './config/domains.js';
+export { BUILTIN_DOMAINS } from './config/domains.js';
 export type {
   CacheOptions,
   ClusterOptions,
@@ -36,10 +38,8 @@ export type {
   L1Options,
   RedisNode,
   SentinelOptions,
-} from './config.js';
-export { DEFAULT_REDIS_URL, parseRedisUrl, redactUrl } from './config.js';
-export type { BuiltinDomain, DomainConfig } from './domains.js';
-export { BUILTIN_DOMAINS } from './domains.js';
+} from './config/resolve.js';
+export { DEFAULT_REDIS_URL, parseRedisUrl, redactUrl } from './config/resolve.js';
 export {
   CacheConfigError,
   CacheError,
@@ -48,7 +48,7 @@ export {
   ConfirmationRequiredError,
   FactoryTimeoutError,
 } from './errors.js';
-export type { KeyCensus, KeyListOptions, KeyPage, ListedKey, ServerInfo } from './inspect.js';
+export type { BatchFactory, Factory, LoadingStats, LoadOptions, LockOptions } from './get-set/loader.js';
 export type {
   FlushOptions,
   GroupFunctionName,
@@ -57,18 +57,18 @@ export type {
   InvalidationOptions,
   Invalidator,
   NamedInvalidations,
-} from './invalidation.js';
-export { createInvalidator } from './invalidation.js';
-export { escapeGlob } from './keys.js';
-export type { BatchFactory, Factory, LoadingStats, LoadOptions, LockOptions } from './loader.js';
+} from './invalidation/invalidator.js';
+export { createInvalidator } from './invalidation/invalidator.js';
+export { MAX_TAG_LENGTH, MAX_TAGS } from './invalidation/tags.js';
+export type { KeyCensus, KeyListOptions, KeyPage, ListedKey, ServerInfo } from './l2/inspect.js';
+export type { L2Observer, L2Operation } from './l2/observed.js';
+export type { L2State } from './l2/redis/driver.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
-export type { Serializer } from './serializer.js';
-export { jsonSerializer } from './serializer.js';
 export type { DomainStats } from './stats.js';
-export { MAX_TAG_LENGTH, MAX_TAGS } from './tags.js';
-export type { L2Observer, L2Operation } from './tiers/observed.js';
-export type { L2State } from './tiers/redis.js';
+export { escapeGlob } from './values/keys.js';
+export type { Serializer } from './values/serializer.js';
+export { jsonSerializer } from './values/serializer.js';
 export type {
   WarmingCache,
   WarmingMetrics,
@@ -77,5 +77,5 @@ export type {
   WarmingTask,
   WarmingTaskFn,
   WarmingTaskMetrics,
-} from './warming.js';
-export { CacheWarmingService } from './warming.js';
+} from './warming/warming.js';
+export { CacheWarmingService } from './warming/warming.js';

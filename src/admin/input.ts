@@ -1,7 +1,7 @@
 import { CacheKeyError } from '../errors.js';
-import { decodeCursor, pageLimit } from '../inspect.js';
-import { assertValidKey } from '../keys.js';
-import { tagKeys } from '../tags.js';
+import { tagKeys } from '../invalidation/tags.js';
+import { decodeCursor, pageLimit } from '../l2/inspect.js';
+import { assertValidKey } from '../values/keys.js';
 
 /** Bad input from an admin request; answered 400 with the name of the offending field. */
 export class BadInput extends Error {

@@ -1,7 +1,7 @@
 import type { Cache, CacheStatus } from '../cache.js';
-import type { KeyCensus, ServerInfo } from '../inspect.js';
+import type { KeyCensus, ServerInfo } from '../l2/inspect.js';
 import type { DomainStats } from '../stats.js';
-import type { WarmingMetrics } from '../warming.js';
+import type { WarmingMetrics } from '../warming/warming.js';
 
 /** What the stats report needs of a warming service (a `CacheWarmingService` fits). */
 export interface WarmingSource {

@@ -2,7 +2,7 @@ import { runClear } from '../admin/handlers.js';
 import { BadInput, parseClearBody, parseKeysQuery } from '../admin/input.js';
 import { StatsReporter } from '../admin/stats-report.js';
 import type { Cache } from '../cache.js';
-import type { ListedKey } from '../inspect.js';
+import type { ListedKey } from '../l2/inspect.js';
 import { redisFailure, usage } from './failure.js';
 
 /** What a command produced: text for a person, a document for `--json`. */

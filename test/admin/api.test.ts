@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/logger.js';
-import { CacheWarmingService } from '../../src/warming.js';
+import { CacheWarmingService } from '../../src/warming/warming.js';
 import { cacheFactory } from '../support/cache.js';
 import { type Adapter, type AdminServer, adminServer } from '../support/http.js';
 import { captureLogger } from '../support/logs.js';

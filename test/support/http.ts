@@ -1,9 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import Fastify from 'fastify';
-import type { CacheRouterOptions } from '../../src/express.js';
-import { createCacheRouter } from '../../src/express.js';
-import cacheAdmin, { type CacheAdminPluginOptions } from '../../src/fastify.js';
+import type { CacheRouterOptions } from '../../src/admin/express.js';
+import { createCacheRouter } from '../../src/admin/express.js';
+import cacheAdmin, { type CacheAdminPluginOptions } from '../../src/admin/fastify.js';
 
 export interface HttpAnswer {
   status: number;

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { keySlot } from '../../src/tiers/slots.js';
+import { keySlot } from '../../src/l2/redis/cluster/slots.js';
 import { cacheFactory } from '../support/cache.js';
 import { generateCertificates, type TestCertificates } from '../support/certificates.js';
 import { captureLogger } from '../support/logs.js';

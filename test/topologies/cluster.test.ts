@@ -1,8 +1,8 @@
 import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { keyBeside, keySlot } from '../../src/l2/redis/cluster/slots.js';
 import { silentLogger } from '../../src/logger.js';
-import { keyBeside, keySlot } from '../../src/tiers/slots.js';
 import { cacheFactory } from '../support/cache.js';
 import { forkGetOrSetWorker } from '../support/get-or-set-worker.js';
 import { type Adapter, adminServer } from '../support/http.js';

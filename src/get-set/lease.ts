@@ -1,0 +1,302 @@
+import { randomBytes } from 'node:crypto';
+import { INDEX_LUA, registerShards, type ShardWrite, tagShardKey } from '../invalidation/tags.js';
+import { INTERNAL_NAMESPACE, LEASE_NAMESPACE } from '../l2/keyspace.js';
+import { keyBeside, keySlot, slotTag } from '../l2/redis/cluster/slots.js';
+import type { L2Driver } from '../l2/redis/driver.js';
+import { Script } from '../l2/script.js';
+
+/**
+ * Cross-process single-flight for `getOrSet`: a short Redis lease per key.
+ *
+ * The process that wins `SET lease token NX PX` calls the factory; the others wait for the value.
+ * The token is unique per acquisition and acts as a fencing token: the final write is a script
+ * that stores the value only if the lease still holds that token, so a holder whose lease expired
+ * (it was too slow, or paused) or was revoked by an invalidation cannot write an outdated value.
+ *
+ * Invalidations revoke leases: `delete` removes the key's lease together with the key, and
+ * `deletePattern` and `flushAll` revoke the leases of matching keys, found in the domain's registry
+ * of keys being loaded (a Redis set that only holds in-flight loads and disappears when none is
+ * left). A load with tags is listed in its tags' indexes from the start, so `invalidateTags`
+ * revokes it too. A `FLUSHDB` removes every lease. Nothing stays in Redis once loads are over.
+ *
+ * On Redis Cluster the registry of a domain lives in another slot than the keys, and a script may
+ * only touch keys of one slot: the registry is then updated by commands of its own. A load
+ * registers right after taking its lease and before calling the factory (if it cannot register,
+ * it gives the lease back and loads unlocked). An invalidation that reads the registry before
+ * the load registered changed the database before the factory reads it, so there is nothing to
+ * revoke; one that reads it later finds the load. Each registration names its token, so that a
+ * load clearing its own entry cannot clear the entry of the next load of the same key. The tags'
+ * index shards of a key share its slot (tags.ts): the lease indexes them in the same script.
+ */
+
+/** Namespace of named cluster-wide slots (one periodic warming per interval). */
+const SLOT_NAMESPACE = `${INTERNAL_NAMESPACE}slot:`;
+/** Namespace of the per-domain registries of keys being loaded. */
+const LOADING_NAMESPACE = `${INTERNAL_NAMESPACE}loading:`;
+
+/**
+ * The lease key that guards the loading of `redisKey`. On a cluster (`sharded`) it carries a hash
+ * tag that puts it in the slot of `redisKey`, so that one script can check the lease and write the value.
+ */
+export function leaseKey(redisKey: string, sharded = false): string {
+  return sharded ? keyBeside(LEASE_NAMESPACE, redisKey) : LEASE_NAMESPACE + redisKey;
+}
+
+/** The set of keys of the domain with prefix `prefix` that some process is loading. */
+export function loadingKey(prefix: string): string {
+  return LOADING_NAMESPACE + prefix;
+}
+
+// KEYS: lease, registry, then the indexes of the value's tags. ARGV: token, lease ms, value key.
+// -> -1 when acquired, else the lease's PTTL (never <= 0). A tagged key is indexed from the start of
+// its load, so that invalidating one of its tags revokes the lease even before the value exists.
+const ACQUIRE = new Script(`${INDEX_LUA}
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  redis.call('SADD', KEYS[2], ARGV[3])
+  if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
+  for i = 3, #KEYS do index(KEYS[i], ARGV[3], tonumber(ARGV[2])) end
+  return -1
+end
+return math.max(redis.call('PTTL', KEYS[1]), 1)
+`);
+
+// KEYS: value, lease, registry, then the indexes of the value's tags. ARGV: token, text, ttl seconds, value key.
+// -> 1 stored, 0 lease lost (expired and taken over, or revoked by an invalidation).
+const STORE_AND_RELEASE = new Script(`${INDEX_LUA}
+local holder = redis.call('GET', KEYS[2])
+if holder ~= ARGV[1] then
+  -- revoked: nobody loads the key any more, so the registry forgets it (a taker-over still needs it)
+  if not holder then redis.call('SREM', KEYS[3], ARGV[4]) end
+  return 0
+end
+redis.call('DEL', KEYS[2])
+redis.call('SREM', KEYS[3], ARGV[4])
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+redis.call('EXISTS', KEYS[1]) -- a read: tracks the stored key for coherence (see WRITE_SCRIPT)
+for i = 4, #KEYS do index(KEYS[i], KEYS[1], tonumber(ARGV[3]) * 1000) end
+return 1
+`);
+
+// Cluster halves of ACQUIRE, one slot each.
+// KEYS: lease, then the shards of the value's tag indexes in its slot. ARGV: token, lease ms, value
+// key. -> -1 when acquired, else the lease's PTTL (<= 0 never).
+const TAKE = new Script(`${INDEX_LUA}
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  for i = 2, #KEYS do index(KEYS[i], ARGV[3], tonumber(ARGV[2])) end
+  return -1
+end
+return math.max(redis.call('PTTL', KEYS[1]), 1)
+`);
+// KEYS: registry. ARGV: registration, lease ms. Registers a load that holds its lease.
+const REGISTER = new Script(`
+redis.call('SADD', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 1
+`);
+// Cluster versions of STORE_AND_RELEASE and RELEASE without the registry (KEYS: value, lease, then
+// the value's tag index shards / lease). ARGV: token, text, ttl seconds.
+const STORE_AND_DROP_LEASE = new Script(`${INDEX_LUA}
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
+redis.call('EXISTS', KEYS[1]) -- a read: tracks the stored key for coherence (see WRITE_SCRIPT)
+for i = 3, #KEYS do index(KEYS[i], KEYS[1], tonumber(ARGV[3]) * 1000) end
+return 1
+`);
+const DROP_LEASE = new Script(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('DEL', KEYS[1])
+`);
+
+// KEYS: lease, registry. ARGV: token, value key. Compare-and-delete: never removes a lease another process took over.
+const RELEASE = new Script(`
+local holder = redis.call('GET', KEYS[1])
+if holder ~= ARGV[1] then
+  if not holder then redis.call('SREM', KEYS[2], ARGV[2]) end
+  return 0
+end
+redis.call('SREM', KEYS[2], ARGV[2])
+return redis.call('DEL', KEYS[1])
+`);
+
+/**
+ * Revokes the leases of the domain's keys for which `matches(redisKey)` holds, so that loads
+ * running for them do not store their results. Rejects when Redis fails.
+ */
+export async function revokeLeases(
+  l2: L2Driver,
+  prefix: string,
+  matches: (redisKey: string) => boolean,
+): Promise<void> {
+  const loading = (await l2.command<string[]>(['SMEMBERS', loadingKey(prefix)])).map(registeredKey);
+  const revoked = loading.filter(matches).map((key) => leaseKey(key, l2.sharded));
+  if (revoked.length > 0) await l2.delete(revoked);
+}
+
+/**
+ * The entry of a load in the registry: the key, preceded on a cluster by the lease token and a tab
+ * (keys hold no control characters, tokens no tab).
+ */
+function registration(lease: Lease): string {
+  return `${lease.token}\t${lease.redisKey}`;
+}
+
+function registeredKey(entry: string): string {
+  return entry.slice(entry.indexOf('\t') + 1);
+}
+
+/** The tag index shards a tagged load or store of `member` writes on a cluster, for `ttlMs`. */
+function shardWrites(tagKeys: readonly string[], member: string, ttlMs: number): ShardWrite[] {
+  const slot = slotTag(keySlot(member));
+  return tagKeys.map((indexKey) => ({ indexKey, slot, ttlMs }));
+}
+
+/** A lease this process holds. */
+export interface Lease {
+  redisKey: string;
+  registryKey: string;
+  token: string;
+  /** How long the lease was taken for. */
+  leaseMs: number;
+}
+
+export type Acquisition = { acquired: true; lease: Lease } | { acquired: false; remainingMs: number };
+
+const processTag = randomBytes(4).toString('hex');
+let sequence = 0;
+
+/** Takes, uses and releases per-key leases; every method rejects when Redis fails (callers degrade). */
+export class Leases {
+  readonly #l2: L2Driver;
+
+  constructor(l2: L2Driver) {
+    this.#l2 = l2;
+  }
+
+  /** Tries to take the lease of `redisKey` (domain `prefix`) for `leaseMs` ms; `tagKeys` index it from now on. */
+  async acquire(
+    redisKey: string,
+    prefix: string,
+    leaseMs: number,
+    tagKeys: readonly string[] = [],
+  ): Promise<Acquisition> {
+    const token = `${processTag}:${process.pid}:${++sequence}:${randomBytes(6).toString('hex')}`;
+    const registryKey = loadingKey(prefix);
+    const ms = String(Math.max(1, Math.round(leaseMs)));
+    const lease: Lease = { redisKey, registryKey, token, leaseMs };
+    let result: number;
+    if (this.#l2.sharded) {
+      result = await TAKE.run<number>(
+        this.#l2,
+        [leaseKey(redisKey, true), ...tagKeys.map((index) => tagShardKey(index, redisKey))],
+        [token, ms, redisKey],
+      );
+      if (result === -1) {
+        try {
+          // after TAKE (which must leave first: the loader's read rides right behind it), before the
+          // factory runs; the shards TAKE wrote expire with the lease, the registry no sooner
+          await Promise.all([
+            REGISTER.run(this.#l2, [registryKey], [registration(lease), ms]),
+            tagKeys.length > 0
+              ? registerShards(this.#l2, shardWrites(tagKeys, redisKey, leaseMs))
+              : undefined,
+          ]);
+        } catch (err) {
+          // an unregistered lease could not be revoked by an invalidation: do not load under it
+          await this.release(lease);
+          throw err;
+        }
+      }
+    } else {
+      result = await ACQUIRE.run<number>(
+        this.#l2,
+        [leaseKey(redisKey), registryKey, ...tagKeys],
+        [token, ms, redisKey],
+      );
+    }
+    if (result === -1) return { acquired: true, lease };
+    return { acquired: false, remainingMs: result };
+  }
+
+  /**
+   * Writes `text` under the leased key with `ttl` seconds, indexed under `tagKeys`, if the lease
+   * still holds, and releases it; `true` if stored.
+   */
+  async storeAndRelease(
+    lease: Lease,
+    text: string,
+    ttl: number,
+    tagKeys: readonly string[] = [],
+  ): Promise<boolean> {
+    if (this.#l2.sharded) {
+      // the store lands only while the lease holds: at most leaseMs after this registration
+      if (tagKeys.length > 0) {
+        await registerShards(this.#l2, shardWrites(tagKeys, lease.redisKey, ttl * 1000 + lease.leaseMs));
+      }
+      const stored = await STORE_AND_DROP_LEASE.run<number>(
+        this.#l2,
+        [
+          lease.redisKey,
+          leaseKey(lease.redisKey, true),
+          ...tagKeys.map((index) => tagShardKey(index, lease.redisKey)),
+        ],
+        [lease.token, text, String(ttl)],
+      );
+      await this.#unregister(lease);
+      return stored === 1;
+    }
+    const result = await STORE_AND_RELEASE.run<number>(
+      this.#l2,
+      [lease.redisKey, leaseKey(lease.redisKey), lease.registryKey, ...tagKeys],
+      [lease.token, text, String(ttl), lease.redisKey],
+    );
+    return result === 1;
+  }
+
+  /** Gives the lease back without writing; never throws (an unreleased lease expires by itself). */
+  async release(lease: Lease): Promise<void> {
+    try {
+      if (this.#l2.sharded) {
+        await DROP_LEASE.run<number>(this.#l2, [leaseKey(lease.redisKey, true)], [lease.token]);
+        await this.#unregister(lease);
+      } else {
+        await RELEASE.run<number>(
+          this.#l2,
+          [leaseKey(lease.redisKey), lease.registryKey],
+          [lease.token, lease.redisKey],
+        );
+      }
+    } catch {
+      // the lease expires after its TTL anyway
+    }
+  }
+
+  /**
+   * Cluster only: removes the load from the registry once its lease is gone; never throws (an entry
+   * left behind only costs the next invalidation a useless lease delete, and expires with the registry).
+   */
+  async #unregister(lease: Lease): Promise<void> {
+    try {
+      await this.#l2.command(['SREM', lease.registryKey, registration(lease)]);
+    } catch {
+      // see above
+    }
+  }
+}
+
+/**
+ * Claims the cluster-wide slot `name` for `ttlMs` ms with `SET … NX PX`: `true` if this process
+ * got it, `false` if another process holds it. The slot is not released: it marks a period.
+ */
+export async function claimSlot(l2: L2Driver, name: string, ttlMs: number): Promise<boolean> {
+  const token = `${processTag}:${process.pid}`;
+  const reply = await l2.command<string | null>([
+    'SET',
+    SLOT_NAMESPACE + name,
+    token,
+    'NX',
+    'PX',
+    String(Math.max(1, Math.round(ttlMs))),
+  ]);
+  return reply === 'OK';
+}

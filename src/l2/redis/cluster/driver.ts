@@ -1,0 +1,505 @@
+import type { RedisNode, ResolvedConfig } from '../../../config/resolve.js';
+import { CacheError } from '../../../errors.js';
+import { registerShards, type ShardWrite, shardKey } from '../../../invalidation/tags.js';
+import { describeError, type Logger } from '../../../logger.js';
+import type { BreakerState } from '../breaker.js';
+import {
+  type L2Driver,
+  type L2Entry,
+  type L2Read,
+  type L2State,
+  L2UnavailableError,
+  RedisDriver,
+  redactSecrets,
+  withTimeout,
+} from '../driver.js';
+import { nodeName, Poll, type SideClient, SideQuery, sideClient, untilReady } from '../nodes.js';
+import { keySlot, SLOT_COUNT, slotTag } from './slots.js';
+
+/** How often the slot map is read again, in ms (a failed call asks for it sooner). */
+const POLL_INTERVAL_MS = 1000;
+/** Least time between two slot-map reads triggered by failed calls, in ms: an outage fails many calls. */
+const REFRESH_MIN_INTERVAL_MS = 100;
+/**
+ * Longest wait for one node's `CLUSTER SLOTS`, in ms (capped by `socketTimeoutMs`): a node that hangs
+ * (paused, overloaded) must not hold up reading the map from the next node during a failover.
+ */
+const MAP_READ_TIMEOUT_MS = 1000;
+
+/** Keyless commands that any node answers alike. */
+const ANY_NODE = new Set(['PING', 'ECHO', 'TIME', 'PUBLISH']);
+/** Keyless commands whose answer depends on the node: they need `commandOnPrimaries`. */
+const PER_NODE = new Set([
+  'INFO',
+  'DBSIZE',
+  'SCAN',
+  'KEYS',
+  'RANDOMKEY',
+  'FLUSHDB',
+  'FLUSHALL',
+  'SCRIPT',
+  'CONFIG',
+  'CLIENT',
+  'CLUSTER',
+  'MEMORY',
+  'LATENCY',
+  'SLOWLOG',
+]);
+const SCRIPT_CALLS = new Set(['EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO', 'FCALL', 'FCALL_RO']);
+
+/** A command sent through `command()` on a cluster names no key to route it by. */
+export class L2RoutingError extends CacheError {
+  constructor(command: string) {
+    super(
+      'E_L2_CLUSTER_ROUTE',
+      `${command} names no key, so Redis Cluster cannot route it; send it to every primary with commandOnPrimaries`,
+    );
+  }
+}
+
+/** A primary of the cluster: its address, the first hash slot it serves, and the driver talking to it. */
+interface Primary {
+  address: string;
+  firstSlot: number;
+  driver: RedisDriver;
+  /**
+   * Found after start-up (a failover, a new node). A driver makes calls wait for its first
+   * connection attempt, which is right at start-up only: calls for a new primary fail at once until
+   * it is connected, so that a failover never holds a call longer than the operation deadline.
+   */
+  late: boolean;
+  /** Tells the per-node connection hooks (coherence) that this primary is gone. */
+  retire: (() => void) | undefined;
+}
+
+/** One range of `CLUSTER SLOTS`: slots `from` to `to` (inclusive), their primary and replicas. */
+interface SlotRange {
+  from: number;
+  to: number;
+  primary: RedisNode;
+  replicas: RedisNode[];
+}
+
+/**
+ * L2 on Redis Cluster. cachette reads the slot map (`CLUSTER SLOTS`) and talks to each primary
+ * through a `RedisDriver` of its own, so every fail-fast promise of the standalone driver holds per
+ * node: no queue, the deadline on every command, a breaker, reconnection, dead-connection
+ * replacement, writes that cannot land after their deadline (with the clock of the node that runs
+ * them), one log line per outage. Each key goes to the primary of its slot; calls on several keys
+ * are split per slot (Redis refuses a command or script across slots with CROSSSLOT).
+ *
+ * Failover: while a primary is down, calls for its slots fail as misses and `false` at once; a
+ * failed call, a `MOVED` reply, or the poll every second reads the slot map again, and calls go to
+ * the promoted replica as soon as the cluster names it. Redirections are not followed: the call
+ * fails (a miss), and the map is refreshed for the next one.
+ *
+ * Why not node-redis's `createCluster`: its `connect()` rejects for good when no seed answers at
+ * start (cachette must start with Redis down and connect later), and it routes, queues and
+ * redirects commands over node connections it owns, where cachette needs, per node, the write
+ * deadline in that node's clock, a breaker, a health check and the replacement of a dead connection.
+ */
+export class ClusterDriver implements L2Driver {
+  readonly sharded = true;
+  readonly #config: ResolvedConfig;
+  readonly #log: Logger;
+  readonly #seeds: RedisNode[];
+  /** The primary of every slot; `undefined` for a slot no primary serves (or before the first map). */
+  #slots: Array<Primary | undefined> = new Array(SLOT_COUNT);
+  /** The primaries, by first slot served. */
+  #primaries: Primary[] = [];
+  /** Every node of the last map (primaries and replicas), asked first when the map is read again. */
+  #known: RedisNode[] = [];
+  #mapped = false;
+  #uncoveredSlots = 0;
+  #closed = false;
+  /** Reads the slot map every second, and sooner after a failed call. */
+  readonly #mapPoll: Poll;
+  readonly #firstMap: Promise<void>;
+  /** The connection that reads the slot map, kept between reads while it works. */
+  readonly #query: SideQuery;
+  #unreachableLogged = false;
+  /** Breaker opens of the drivers of former primaries, so that the total never goes down. */
+  #retiredOpens = 0;
+
+  constructor(config: ResolvedConfig) {
+    if (config.topology.kind !== 'cluster') throw new Error('ClusterDriver needs a cluster topology');
+    this.#config = config;
+    this.#log = config.logger;
+    this.#seeds = config.topology.nodes;
+    this.#query = new SideQuery((node) => this.#queryClient(node), config.connectTimeoutMs);
+    this.#mapPoll = new Poll(() => this.#readMap(), POLL_INTERVAL_MS);
+    this.#firstMap = withTimeout(this.#mapPoll.start(), config.connectTimeoutMs + 100).catch(() => {});
+  }
+
+  get state(): L2State {
+    if (this.#closed) return 'closed';
+    if (!this.#mapped) return 'connecting';
+    let reconnecting = this.#uncoveredSlots > 0;
+    let ready = !reconnecting;
+    for (const { driver } of this.#primaries) {
+      if (driver.state !== 'ready') ready = false;
+      if (driver.state === 'reconnecting') reconnecting = true;
+    }
+    if (ready) return 'ready';
+    return reconnecting ? 'reconnecting' : 'connecting';
+  }
+
+  /** The worst breaker among the primaries: `open` if any is open, then `half-open`, else `closed`. */
+  get breaker(): BreakerState {
+    let worst: BreakerState = 'closed';
+    for (const { driver } of this.#primaries) {
+      if (driver.breaker === 'open') return 'open';
+      if (driver.breaker === 'half-open') worst = 'half-open';
+    }
+    return worst;
+  }
+
+  get breakerOpens(): number {
+    return this.#primaries.reduce((sum, { driver }) => sum + driver.breakerOpens, this.#retiredOpens);
+  }
+
+  async ready(timeoutMs: number): Promise<boolean> {
+    return untilReady(
+      {
+        closed: () => this.#closed,
+        ready: () => this.state === 'ready',
+        waitingOn: () => this.#primaries.find(({ driver }) => driver.state !== 'ready')?.driver,
+      },
+      timeoutMs,
+    );
+  }
+
+  async get(key: string): Promise<L2Read> {
+    const primary = await this.#primaryOf(key);
+    return primary.driver.get(key).catch(this.#failed);
+  }
+
+  async getMany(keys: string[]): Promise<L2Read[]> {
+    const groups = await this.#bySlot(keys, (key) => key);
+    const results: L2Read[] = new Array(keys.length);
+    const outcomes = await Promise.allSettled(
+      groups.map(({ primary, indexes }) => primary.driver.getMany(indexes.map((i) => keys[i]!))),
+    );
+    // one failed primary (an open breaker, a failover) costs the keys it holds, not the whole call
+    let failures = 0;
+    outcomes.forEach((outcome, g) => {
+      const { indexes } = groups[g]!;
+      if (outcome.status === 'fulfilled') {
+        indexes.forEach((index, j) => {
+          results[index] = outcome.value[j]!;
+        });
+        return;
+      }
+      failures++;
+      for (const index of indexes) results[index] = { text: null, pttlMs: -2, failed: outcome.reason };
+    });
+    if (failures > 0 && failures === outcomes.length) {
+      this.#failed((outcomes[0] as PromiseRejectedResult).reason);
+    }
+    if (failures > 0) this.#refreshSoon();
+    return results;
+  }
+
+  /**
+   * Tag indexes go to their shard beside each value (tags.ts), so each slot's write stays one script;
+   * each shard's slot is registered under its tag first, so that `invalidateTags` finds it.
+   */
+  async set(given: L2Entry[]): Promise<void> {
+    const shards: ShardWrite[] = [];
+    // a write lands within its deadline of being sent, or never: the registry outlives the shard
+    const lateMs = this.#config.operationTimeoutMs;
+    const entries = given.map((entry) => {
+      if (entry.tags === undefined || entry.tags.length === 0) return entry;
+      const slot = slotTag(keySlot(entry.key));
+      for (const indexKey of entry.tags) shards.push({ indexKey, slot, ttlMs: entry.ttl * 1000 + lateMs });
+      return { ...entry, tags: entry.tags.map((indexKey) => shardKey(indexKey, slot)) };
+    });
+    const groups = await this.#bySlot(entries, (entry) => entry.key);
+    if (shards.length > 0) await registerShards(this, shards);
+    // every group settles before the call does: a failure reported while another primary's write is
+    // still in flight would let that write land after the caller heard "failed" (see RedisL2.set)
+    const outcomes = await Promise.allSettled(
+      groups.map(({ primary, indexes }) => primary.driver.set(indexes.map((i) => entries[i]!))),
+    );
+    const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (failed) this.#failed(failed.reason);
+  }
+
+  async delete(keys: string[]): Promise<number> {
+    if (keys.length === 0) return 0;
+    const groups = await this.#bySlot(keys, (key) => key);
+    const counts = await Promise.all(
+      groups.map(({ primary, indexes }) => primary.driver.delete(indexes.map((i) => keys[i]!))),
+    ).catch(this.#failed);
+    return counts.reduce((sum, count) => sum + count, 0);
+  }
+
+  /** Walks every primary in turn (keys live only on the primary of their slot). */
+  async *scan(pattern: string, count?: number): AsyncIterable<string[]> {
+    for (const primary of await this.#allPrimaries()) {
+      try {
+        yield* primary.driver.scan(pattern, count);
+      } catch (err) {
+        this.#failed(err);
+      }
+    }
+  }
+
+  /**
+   * The cursor is `<first slot of the node>-<node's SCAN cursor>`: the node is found again by the
+   * slot (which its replica keeps after a failover), and the walk moves to the primary with the
+   * next first slot when the node's own cursor comes back to 0.
+   */
+  async scanPage(cursor: string, pattern: string, count: number): Promise<[string, string[]]> {
+    await this.#allPrimaries();
+    const dash = cursor.indexOf('-');
+    const slot = dash === -1 ? 0 : Number(cursor.slice(0, dash));
+    const nodeCursor = dash === -1 ? cursor : cursor.slice(dash + 1);
+    if (!Number.isInteger(slot) || slot < 0 || slot >= SLOT_COUNT) {
+      throw new CacheError('E_L2_CURSOR', `cursor ${JSON.stringify(cursor)} names no hash slot`);
+    }
+    const primary = this.#usable(this.#slots[slot]);
+    const [next, keys] = await primary.driver.scanPage(nodeCursor, pattern, count).catch(this.#failed);
+    if (next !== '0') return [`${slot}-${next}`, keys];
+    const following = this.#primaries.find((candidate) => candidate.firstSlot > slot);
+    return [following ? `${following.firstSlot}-0` : '0', keys];
+  }
+
+  async command<T>(args: string[]): Promise<T> {
+    const name = (args[0] ?? '').toUpperCase();
+    let primary: Primary;
+    if (SCRIPT_CALLS.has(name)) {
+      if (!(Number(args[2]) > 0)) throw new L2RoutingError(name);
+      primary = await this.#primaryOf(args[3]!);
+    } else if (ANY_NODE.has(name)) {
+      const [first] = await this.#allPrimaries();
+      primary = first!;
+    } else if (PER_NODE.has(name) || args.length < 2) {
+      throw new L2RoutingError(name);
+    } else {
+      primary = await this.#primaryOf(args[1]!);
+    }
+    return primary.driver.command<T>(args).catch(this.#failed);
+  }
+
+  async commandOnPrimaries<T>(args: string[]): Promise<T[]> {
+    const primaries = await this.#allPrimaries();
+    return Promise.all(primaries.map(({ driver }) => driver.command<T>(args))).catch(this.#failed);
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#mapPoll.stop();
+    this.#query.close();
+    await Promise.all(this.#primaries.map((primary) => this.#retire(primary)));
+  }
+
+  /** The primary serving `key`'s slot; before the first slot map, waits for it (bounded). */
+  async #primaryOf(key: string): Promise<Primary> {
+    if (!this.#mapped && !this.#closed) await this.#firstMap;
+    return this.#usable(this.#slots[keySlot(key)]);
+  }
+
+  /** `primary` if calls may go to it now; otherwise asks for a fresh slot map and throws. */
+  #usable(primary: Primary | undefined): Primary {
+    if (primary && !(primary.late && primary.driver.state !== 'ready')) return primary;
+    this.#refreshSoon();
+    throw new L2UnavailableError(
+      'E_L2_UNAVAILABLE',
+      primary
+        ? `the Redis Cluster primary ${primary.address} is not connected yet`
+        : 'no Redis Cluster primary serves this slot now',
+    );
+  }
+
+  /** Every primary, by first slot; rejects unless the map covers every slot. */
+  async #allPrimaries(): Promise<Primary[]> {
+    if (!this.#mapped && !this.#closed) await this.#firstMap;
+    if (!this.#mapped || this.#uncoveredSlots > 0) {
+      this.#refreshSoon();
+      throw new L2UnavailableError('E_L2_UNAVAILABLE', 'the Redis Cluster does not serve every slot now');
+    }
+    const primaries = this.#primaries;
+    for (const primary of primaries) this.#usable(primary);
+    return primaries;
+  }
+
+  /** The positions of `items` grouped by hash slot, each group with the primary serving it. */
+  async #bySlot<I>(
+    items: I[],
+    keyOf: (item: I) => string,
+  ): Promise<Array<{ primary: Primary; indexes: number[] }>> {
+    if (!this.#mapped && !this.#closed) await this.#firstMap;
+    const groups = new Map<number, { primary: Primary; indexes: number[] }>();
+    for (let i = 0; i < items.length; i++) {
+      const slot = keySlot(keyOf(items[i]!));
+      let group = groups.get(slot);
+      if (!group) {
+        group = { primary: this.#usable(this.#slots[slot]), indexes: [] };
+        groups.set(slot, group);
+      }
+      group.indexes.push(i);
+    }
+    return [...groups.values()];
+  }
+
+  /** A call failed: the slot map may be outdated (a failover, a MOVED reply), so read it again soon. */
+  readonly #failed = (err: unknown): never => {
+    this.#refreshSoon();
+    throw err;
+  };
+
+  #refreshSoon(): void {
+    if (this.#closed || this.#mapPoll.asking) return;
+    if (this.#mapPoll.sinceLastMs < REFRESH_MIN_INTERVAL_MS) return;
+    void this.#mapPoll.now();
+  }
+
+  /** Asks the known nodes, one after the other, for the slot map, and follows the first answer. */
+  async #readMap(): Promise<void> {
+    let lastError = 'no cluster node configured';
+    for (const node of this.#candidates()) {
+      if (this.#closed) return;
+      let ranges: SlotRange[];
+      try {
+        ranges = parseSlots(await this.#ask(node), node);
+      } catch (err) {
+        lastError = `${nodeName(node)}: ${this.#redacted(err)}`;
+        continue;
+      }
+      this.#unreachableLogged = false;
+      this.#apply(ranges);
+      return;
+    }
+    if (!this.#unreachableLogged && !this.#closed) {
+      this.#unreachableLogged = true;
+      this.#log.warn(
+        { redis: this.#config.redis.safeUrl, err: lastError },
+        'cachette: no Redis Cluster node told the slot map; serving misses until one does',
+      );
+    }
+  }
+
+  /** The node asked last time first, then the nodes of the last map, then the configured ones. */
+  #candidates(): RedisNode[] {
+    const seen = new Set<string>();
+    const nodes: RedisNode[] = [];
+    const last = [...this.#known, ...this.#seeds].find((node) => nodeName(node) === this.#query.address);
+    for (const node of [...(last ? [last] : []), ...this.#known, ...this.#seeds]) {
+      const address = nodeName(node);
+      if (seen.has(address)) continue;
+      seen.add(address);
+      nodes.push(node);
+    }
+    return nodes;
+  }
+
+  /** `CLUSTER SLOTS` on `node`. */
+  #ask(node: RedisNode): Promise<unknown> {
+    return this.#query.send(
+      node,
+      ['CLUSTER', 'SLOTS'],
+      Math.min(this.#config.socketTimeoutMs, MAP_READ_TIMEOUT_MS),
+    );
+  }
+
+  /** Points every slot at its primary's driver, opening drivers for new primaries and closing former ones. */
+  #apply(ranges: SlotRange[]): void {
+    if (this.#closed) return;
+    const previous = new Map(this.#primaries.map((primary) => [primary.address, primary]));
+    const next = new Map<string, Primary>();
+    const slots: Array<Primary | undefined> = new Array(SLOT_COUNT);
+    const known: RedisNode[] = [];
+    for (const { from, to, primary: node, replicas } of ranges) {
+      const address = nodeName(node);
+      let primary = next.get(address);
+      if (!primary) {
+        const kept = previous.get(address);
+        primary = kept
+          ? { ...kept, firstSlot: from }
+          : { address, firstSlot: from, late: this.#mapped, ...this.#connect(node, address) };
+        next.set(address, primary);
+        known.push(node);
+      }
+      primary.firstSlot = Math.min(primary.firstSlot, from);
+      slots.fill(primary, from, to + 1);
+      known.push(...replicas);
+    }
+    let uncovered = 0;
+    for (let slot = 0; slot < SLOT_COUNT; slot++) if (!slots[slot]) uncovered++;
+    const changed = next.size !== previous.size || [...next.keys()].some((address) => !previous.has(address));
+    for (const [address, former] of previous) {
+      if (next.has(address)) continue;
+      this.#retiredOpens += former.driver.breakerOpens;
+      void this.#retire(former);
+    }
+    this.#slots = slots;
+    this.#primaries = [...next.values()].sort((a, b) => a.firstSlot - b.firstSlot);
+    this.#known = known;
+    const wasMapped = this.#mapped;
+    this.#mapped = true;
+    if (changed) {
+      const fields = { redis: this.#config.redis.safeUrl, primaries: [...next.keys()] };
+      if (wasMapped)
+        this.#log.info(fields, 'cachette: the Redis Cluster primaries changed; calls follow them');
+      else this.#log.debug(fields, 'cachette: Redis Cluster slot map read');
+    }
+    if (uncovered > 0 && uncovered !== this.#uncoveredSlots) {
+      this.#log.warn(
+        { redis: this.#config.redis.safeUrl, uncoveredSlots: uncovered },
+        'cachette: some Redis Cluster hash slots have no primary; their keys are misses until they do',
+      );
+    }
+    this.#uncoveredSlots = uncovered;
+  }
+
+  /**
+   * A standalone driver for one primary, with the cluster's credentials and TLS settings, and the
+   * primary's own connection hooks when coherence is on (a subscriber and tracking per node).
+   */
+  #connect(node: RedisNode, address: string): { driver: RedisDriver; retire: (() => void) | undefined } {
+    const { redis, nodeHooks } = this.#config;
+    const hooks = nodeHooks?.(address);
+    const driver = new RedisDriver({
+      ...this.#config,
+      connectionHooks: hooks,
+      redis: { ...redis, host: node.host, port: node.port, safeUrl: `${redis.safeUrl} (node ${address})` },
+    });
+    return { driver, retire: hooks && (() => hooks.retire()) };
+  }
+
+  /** Closes the driver of a primary that is gone (or on close), then retires its hooks. */
+  async #retire(primary: Primary): Promise<void> {
+    await primary.driver.close();
+    primary.retire?.();
+  }
+
+  #queryClient(node: RedisNode): SideClient {
+    const { username, password } = this.#config.redis;
+    return sideClient(this.#config, node, { auth: { username, password }, reconnect: false });
+  }
+
+  #redacted(err: unknown): string {
+    return redactSecrets(describeError(err), this.#config.redis.password);
+  }
+}
+
+/**
+ * Reads a `CLUSTER SLOTS` reply: `[from, to, [host, port, id…], …replicas]` per range. A node that
+ * does not know its own address answers an empty host: it is then the node that was asked.
+ */
+export function parseSlots(reply: unknown, asked: RedisNode): SlotRange[] {
+  if (!Array.isArray(reply) || reply.length === 0)
+    throw new Error('the node serves no slot (not in a cluster yet?)');
+  const nodeOf = (entry: unknown): RedisNode => {
+    if (!Array.isArray(entry)) throw new Error('unexpected CLUSTER SLOTS reply');
+    const host = String(entry[0] ?? '');
+    return { host: host === '' || host === '?' ? asked.host : host, port: Number(entry[1]) };
+  };
+  return reply.map((range: unknown) => {
+    if (!Array.isArray(range) || range.length < 3) throw new Error('unexpected CLUSTER SLOTS reply');
+    const [from, to, primary, ...replicas] = range;
+    return { from: Number(from), to: Number(to), primary: nodeOf(primary), replicas: replicas.map(nodeOf) };
+  });
+}

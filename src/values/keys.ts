@@ -1,0 +1,32 @@
+import { CacheKeyError } from '../errors.js';
+
+/** Longest key accepted, in UTF-16 code units (a Redis key may be larger, a sane cache key is not). */
+export const MAX_KEY_LENGTH = 1024;
+
+const CONTROL_CHARS = /[\x00-\x1f\x7f]/;
+const GLOB_CHARS = /[*?[\]\\]/g;
+
+/** Throws `CacheKeyError` unless `key` is a non-empty string of at most 1 KiB without control characters. */
+export function assertValidKey(key: unknown, what = 'key'): asserts key is string {
+  if (typeof key !== 'string') {
+    throw new CacheKeyError(`Cache ${what} must be a string, got ${key === null ? 'null' : typeof key}`);
+  }
+  if (key.length === 0) throw new CacheKeyError(`Cache ${what} must not be empty`);
+  if (key.length > MAX_KEY_LENGTH) {
+    throw new CacheKeyError(`Cache ${what} is ${key.length} characters long; the limit is ${MAX_KEY_LENGTH}`);
+  }
+  if (CONTROL_CHARS.test(key)) {
+    throw new CacheKeyError(`Cache ${what} ${JSON.stringify(key)} contains control characters`);
+  }
+}
+
+/** Escapes Redis glob characters so that `text` matches only itself in `SCAN MATCH`. */
+export function escapeGlob(text: string): string {
+  return text.replace(GLOB_CHARS, '\\$&');
+}
+
+/** Builds the `SCAN MATCH` pattern for `pattern` (a glob) confined to `prefix` (taken literally). */
+export function confinedPattern(prefix: string, pattern: string): string {
+  assertValidKey(pattern, 'pattern');
+  return escapeGlob(prefix) + pattern;
+}

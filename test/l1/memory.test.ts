@@ -1,0 +1,99 @@
+import { describe, expect, it } from 'vitest';
+import { MemoryTier } from '../../src/l1/memory.js';
+
+describe('MemoryTier (L1, S1)', () => {
+  it('keeps at most maxEntries, evicting the least recently used', () => {
+    const l1 = new MemoryTier({ maxEntries: 3, maxBytes: 1_000_000, clone: false });
+    for (const key of ['a', 'b', 'c']) l1.setText(key, `"${key}"`, 60_000);
+    l1.get('a');
+    l1.setText('d', '"d"', 60_000);
+    expect(l1.size).toBe(3);
+    expect(l1.get('b')).toBeUndefined();
+    expect(l1.get('a')).toBe('a');
+  });
+
+  it('keeps its byte count under maxBytes', () => {
+    const l1 = new MemoryTier({ maxEntries: 100_000, maxBytes: 100_000, clone: false });
+    for (let i = 0; i < 1000; i++) l1.setText(`k${i}`, `"${'x'.repeat(1000)}"`, 60_000);
+    expect(l1.bytes).toBeLessThanOrEqual(100_000);
+    expect(l1.size).toBeGreaterThan(50);
+    expect(l1.size).toBeLessThan(100);
+  });
+
+  it('refuses an entry larger than maxBytes', () => {
+    const l1 = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: false });
+    l1.setText('big', `"${'x'.repeat(5000)}"`, 60_000);
+    expect(l1.get('big')).toBeUndefined();
+  });
+
+  it('expires entries after their TTL', async () => {
+    const l1 = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: false });
+    l1.setText('k', '1', 30);
+    expect(l1.get('k')).toBe(1);
+    await new Promise((r) => setTimeout(r, 60));
+    expect(l1.get('k')).toBeUndefined();
+  });
+
+  it('stores null and tells it apart from a miss', () => {
+    const l1 = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: false });
+    l1.setText('n', 'null', 60_000);
+    expect(l1.get('n')).toBeNull();
+    expect(l1.get('missing')).toBeUndefined();
+  });
+
+  it('returns the shared object by default and a copy with clone', () => {
+    const shared = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: false });
+    shared.setText('k', '{"a":1}', 60_000);
+    expect(shared.get('k')).toBe(shared.get('k'));
+    const cloning = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: true });
+    cloning.setText('k', '{"a":1}', 60_000);
+    const first = cloning.get('k');
+    expect(first).toEqual({ a: 1 });
+    expect(cloning.get('k')).toEqual(first);
+    expect(cloning.get('k')).not.toBe(first);
+  });
+
+  it('keeps a text given to setText until its first read, then hands out one parsed object', () => {
+    const parsed: string[] = [];
+    const l1 = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: false }, (text) => {
+      parsed.push(text);
+      return JSON.parse(text);
+    });
+    l1.setText('k', '{"a":1}', 60_000);
+    expect(parsed).toEqual([]);
+    const first = l1.get('k');
+    expect(first).toEqual({ a: 1 });
+    expect(l1.get('k')).toBe(first);
+    expect(parsed).toEqual(['{"a":1}']);
+    expect(l1.bytes).toBe('{"a":1}'.length + 'k'.length + 64);
+  });
+
+  it('hands out copies of a text entry with clone', () => {
+    const l1 = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: true });
+    l1.setText('k', '{"a":1}', 60_000);
+    const first = l1.get('k') as { a: number };
+    first.a = 2;
+    expect(l1.get('k')).toEqual({ a: 1 });
+  });
+
+  it('answers a text that does not parse as a miss and drops it', () => {
+    const l1 = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: false });
+    l1.setText('k', '{not json', 60_000);
+    expect(l1.get('k')).toBeUndefined();
+    expect(l1.size).toBe(0);
+  });
+
+  it('keeps the TTL of a text entry when its first read parses it', async () => {
+    const ttlMs = 1000;
+    const l1 = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: false });
+    const setAt = performance.now();
+    l1.setText('k', 'null', ttlMs);
+    await new Promise((r) => setTimeout(r, ttlMs / 2));
+    const readAt = performance.now();
+    expect(l1.get('k')).toBeNull();
+    while (l1.get('k') !== undefined) await new Promise((r) => setTimeout(r, 5));
+    // gone at the original expiry, not one TTL after the parse
+    expect(performance.now() - setAt).toBeGreaterThanOrEqual(ttlMs - 1);
+    expect(performance.now()).toBeLessThan(readAt + ttlMs);
+  });
+});
