@@ -1,14 +1,16 @@
 import { Cache } from './cache.js';
-import { ClusterCoherence } from './coherence/cluster-coherence.js';
-import { createCoherence } from './coherence/coherence.js';
+import { createCoherence } from './coherence/create.js';
 import type { BuiltinDomain, DomainConfig } from './config/domains.js';
-import { type CacheOptions, resolveConfig } from './config/resolve.js';
-import type { InvalidationGroup } from './invalidation/invalidator.js';
+import type { InvalidationGroup } from './config/invalidation-groups.js';
+import type { CacheOptions } from './config/options.js';
+import { resolveConfig } from './config/resolve.js';
+import { CacheConfigError } from './errors.js';
+import type { Invalidator } from './invalidation/invalidator.js';
 import { createL2Driver } from './l2/redis/topology.js';
 
 /**
  * Creates a two-level cache from options, then the environment (`REDIS_URL`, `REDIS_CACHE_TTL`, …),
- * then the seed's defaults. Throws `CacheConfigError` for bad configuration; connects in the
+ * then the documented defaults. Throws `CacheConfigError` for bad configuration; connects in the
  * background (calls made meanwhile wait for the first attempt, bounded by the connect timeout).
  */
 export function createCache<
@@ -19,17 +21,31 @@ export function createCache<
 ): Cache<BuiltinDomain | Extract<keyof X, string>, Extract<keyof G, string>> {
   const config = resolveConfig(options);
   const coherence = createCoherence(config);
-  const hooks =
-    coherence instanceof ClusterCoherence ? { nodeHooks: coherence.forNode } : { connectionHooks: coherence };
-  const l2 = createL2Driver(coherence ? { ...config, ...hooks } : config);
+  const l2 = createL2Driver(config, coherence?.hooksFor);
   return new Cache(config, l2, coherence);
 }
 
-export type { CacheStats, CacheStatus, CallOptions, GetOrSetOptions, SetEntry, SetOptions } from './cache.js';
-export { Cache, DomainCache } from './cache.js';
-export type { CoherenceStatus } from './coherence/coherence.js';
+/**
+ * An invalidator over `cache` with its own `groups` (validated like the `invalidation.groups`
+ * option; throws `CacheConfigError`). `cache.invalidation` is the one built from the cache's options.
+ */
+export function createInvalidator<
+  D extends string,
+  G extends Record<string, InvalidationGroup<NoInfer<D>>> = Record<never, InvalidationGroup>,
+>(cache: Cache<D>, groups?: G): Invalidator<D, Extract<keyof G, string>> {
+  if (!(cache instanceof Cache))
+    throw new CacheConfigError('createInvalidator needs a cache made by createCache()');
+  return cache.invalidator<Extract<keyof G, string>>(
+    groups as Record<Extract<keyof G, string>, InvalidationGroup<D>>,
+  );
+}
+
+export type { CacheStats, CacheStatus } from './cache.js';
+export { Cache } from './cache.js';
+export type { CoherenceStatus } from './coherence/l1-coherence.js';
 export type { BuiltinDomain, DomainConfig } from './config/domains.js';
 export { BUILTIN_DOMAINS } from './config/domains.js';
+export type { InvalidationGroup, InvalidationOptions } from './config/invalidation-groups.js';
 export type {
   CacheOptions,
   ClusterOptions,
@@ -38,8 +54,11 @@ export type {
   L1Options,
   RedisNode,
   SentinelOptions,
-} from './config/resolve.js';
-export { DEFAULT_REDIS_URL, parseRedisUrl, redactUrl } from './config/resolve.js';
+} from './config/options.js';
+export { DEFAULT_REDIS_URL, parseRedisUrl, redactUrl } from './config/redis-target.js';
+export type { CallOptions, GetOrSetOptions, SetEntry, SetOptions } from './domains/domain-cache.js';
+export { DomainCache } from './domains/domain-cache.js';
+export type { DomainStats } from './domains/stats.js';
 export {
   CacheConfigError,
   CacheError,
@@ -48,27 +67,23 @@ export {
   ConfirmationRequiredError,
   FactoryTimeoutError,
 } from './errors.js';
-export type { BatchFactory, Factory, LoadingStats, LoadOptions, LockOptions } from './get-set/loader.js';
+export type { BatchFactory, Factory, LoadingStats, LoadOptions, LockOptions } from './get-set/plan.js';
 export type {
   FlushOptions,
   GroupFunctionName,
   InvalidationFunctions,
-  InvalidationGroup,
-  InvalidationOptions,
   Invalidator,
   NamedInvalidations,
 } from './invalidation/invalidator.js';
-export { createInvalidator } from './invalidation/invalidator.js';
-export { MAX_TAG_LENGTH, MAX_TAGS } from './invalidation/tags.js';
+export type { L2State } from './l2/driver.js';
 export type { KeyCensus, KeyListOptions, KeyPage, ListedKey, ServerInfo } from './l2/inspect.js';
 export type { L2Observer, L2Operation } from './l2/observed.js';
-export type { L2State } from './l2/redis/driver.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
-export type { DomainStats } from './stats.js';
 export { escapeGlob } from './values/keys.js';
 export type { Serializer } from './values/serializer.js';
 export { jsonSerializer } from './values/serializer.js';
+export { MAX_TAG_LENGTH, MAX_TAGS } from './values/tags.js';
 export type {
   WarmingCache,
   WarmingMetrics,

@@ -1,8 +1,10 @@
 import type { Cache } from '../cache.js';
+import { AdminInputError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
+import type { WarmingSource } from '../warming/warming.js';
 import { type AdminAction, type AuthorizeHook, bearerTokenPolicy, toVerdict, type Verdict } from './auth.js';
-import { BadInput, type ClearRequest, parseClearBody, parseKeysQuery } from './input.js';
-import { StatsReporter, type WarmingSource } from './stats-report.js';
+import { type ClearRequest, parseClearBody, parseKeysQuery } from './input.js';
+import { StatsReporter } from './stats-report.js';
 
 /** Where the admin routes live unless told otherwise (S9). */
 export const DEFAULT_ADMIN_PREFIX = '/api/v1/cache';
@@ -105,7 +107,7 @@ export function createAdminHandlers<R>(options: AdminOptions<R>): AdminHandlers<
       try {
         return await work(request, decision.who);
       } catch (err) {
-        if (err instanceof BadInput) return failure(400, 'bad_request', err.message, err.field);
+        if (err instanceof AdminInputError) return failure(400, 'bad_request', err.message, err.field);
         throw err;
       }
     };

@@ -1,17 +1,7 @@
-import { CacheKeyError } from '../errors.js';
-import { tagKeys } from '../invalidation/tags.js';
+import { AdminInputError, CacheKeyError } from '../errors.js';
 import { decodeCursor, pageLimit } from '../l2/inspect.js';
+import { tagKeys } from '../l2/keyspace.js';
 import { assertValidKey } from '../values/keys.js';
-
-/** Bad input from an admin request; answered 400 with the name of the offending field. */
-export class BadInput extends Error {
-  readonly field: string;
-
-  constructor(field: string, message: string) {
-    super(message);
-    this.field = field;
-  }
-}
 
 /** A parsed `GET /keys` query. */
 export interface KeysQuery {
@@ -38,16 +28,19 @@ function single(query: Record<string, unknown>, field: string): string | undefin
   if (value === undefined) return undefined;
   // Fastify has already turned numeric query values into numbers
   if (typeof value === 'number') return String(value);
-  if (typeof value !== 'string') throw new BadInput(field, `${field} must be given once, as text`);
+  if (typeof value !== 'string') throw new AdminInputError(field, `${field} must be given once, as text`);
   return value;
 }
 
 function knownDomain(value: unknown, domains: readonly string[]): string {
   if (value === undefined || value === '') {
-    throw new BadInput('dbType', `dbType is required; one of ${domains.join(', ')}`);
+    throw new AdminInputError('dbType', `dbType is required; one of ${domains.join(', ')}`);
   }
   if (typeof value !== 'string' || !domains.includes(value)) {
-    throw new BadInput('dbType', `dbType must be one of ${domains.join(', ')}, got ${JSON.stringify(value)}`);
+    throw new AdminInputError(
+      'dbType',
+      `dbType must be one of ${domains.join(', ')}, got ${JSON.stringify(value)}`,
+    );
   }
   return value;
 }
@@ -57,12 +50,12 @@ function checked<T>(field: string, check: () => T): T {
   try {
     return check();
   } catch (err) {
-    if (err instanceof CacheKeyError) throw new BadInput(field, err.message);
+    if (err instanceof CacheKeyError) throw new AdminInputError(field, err.message);
     throw err;
   }
 }
 
-/** Parses `dbType`, `pattern`, `cursor`, `limit` of `GET /keys`; throws `BadInput`. */
+/** Parses `dbType`, `pattern`, `cursor`, `limit` of `GET /keys`; throws `AdminInputError`. */
 export function parseKeysQuery(query: Record<string, unknown>, domains: readonly string[]): KeysQuery {
   const dbType = knownDomain(single(query, 'dbType'), domains);
   const pattern = single(query, 'pattern');
@@ -81,33 +74,38 @@ export function parseKeysQuery(query: Record<string, unknown>, domains: readonly
 /** Parses the body of `POST /clear`; an empty body is refused, never read as "everything". */
 export function parseClearBody(body: unknown, domains: readonly string[]): ClearRequest {
   if (body === undefined || body === null || body === '') {
-    throw new BadInput(
+    throw new AdminInputError(
       'body',
       `the body is empty: send JSON ${CLEAR_SHAPES} with Content-Type: application/json`,
     );
   }
   if (typeof body !== 'object' || Array.isArray(body)) {
-    throw new BadInput('body', `the body must be a JSON object: ${CLEAR_SHAPES}`);
+    throw new AdminInputError('body', `the body must be a JSON object: ${CLEAR_SHAPES}`);
   }
   const fields = body as Record<string, unknown>;
   const names = Object.keys(fields);
   if (names.length === 0) {
-    throw new BadInput('body', `the body is empty: say what to clear with ${CLEAR_SHAPES}`);
+    throw new AdminInputError('body', `the body is empty: say what to clear with ${CLEAR_SHAPES}`);
   }
   const unknown = names.find((name) => !CLEAR_FIELDS.includes(name));
   if (unknown !== undefined) {
-    throw new BadInput(unknown, `unknown field ${JSON.stringify(unknown)}; the body is ${CLEAR_SHAPES}`);
+    throw new AdminInputError(
+      unknown,
+      `unknown field ${JSON.stringify(unknown)}; the body is ${CLEAR_SHAPES}`,
+    );
   }
   if (fields.all !== undefined) {
     // { all: false } or { all: true, dbType } is a confused request, not a smaller flush
-    if (fields.all !== true) throw new BadInput('all', 'all must be true (it removes every key of the app)');
-    if (names.length > 1) throw new BadInput('all', `all: true stands alone; the body is ${CLEAR_SHAPES}`);
+    if (fields.all !== true)
+      throw new AdminInputError('all', 'all must be true (it removes every key of the app)');
+    if (names.length > 1)
+      throw new AdminInputError('all', `all: true stands alone; the body is ${CLEAR_SHAPES}`);
     return { scope: 'all' };
   }
   if (fields.tags !== undefined) {
     const other = names.find((name) => name !== 'tags');
     if (other !== undefined) {
-      throw new BadInput(other, 'tags reach every domain and stand alone: send { "tags": [...] }');
+      throw new AdminInputError(other, 'tags reach every domain and stand alone: send { "tags": [...] }');
     }
     checked('tags', () => {
       if (tagKeys(fields.tags).length === 0) throw new CacheKeyError('tags must name at least one tag');
@@ -117,7 +115,7 @@ export function parseClearBody(body: unknown, domains: readonly string[]): Clear
   const dbType = knownDomain(fields.dbType, domains);
   const { key, pattern } = fields;
   if (key !== undefined && pattern !== undefined) {
-    throw new BadInput('pattern', 'give either key or pattern, not both');
+    throw new AdminInputError('pattern', 'give either key or pattern, not both');
   }
   if (key !== undefined) {
     checked('key', () => assertValidKey(key));

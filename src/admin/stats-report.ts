@@ -1,12 +1,7 @@
 import type { Cache, CacheStatus } from '../cache.js';
+import type { DomainStats } from '../domains/stats.js';
 import type { KeyCensus, ServerInfo } from '../l2/inspect.js';
-import type { DomainStats } from '../stats.js';
-import type { WarmingMetrics } from '../warming/warming.js';
-
-/** What the stats report needs of a warming service (a `CacheWarmingService` fits). */
-export interface WarmingSource {
-  getMetrics(): WarmingMetrics;
-}
+import type { WarmingMetrics, WarmingSource } from '../warming/warming.js';
 
 /** Reads that one tier answered (`hits`) or passed on (`misses`), and their ratio. */
 export interface TierReads {

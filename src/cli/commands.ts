@@ -1,7 +1,8 @@
 import { runClear } from '../admin/handlers.js';
-import { BadInput, parseClearBody, parseKeysQuery } from '../admin/input.js';
+import { parseClearBody, parseKeysQuery } from '../admin/input.js';
 import { StatsReporter } from '../admin/stats-report.js';
 import type { Cache } from '../cache.js';
+import { AdminInputError } from '../errors.js';
 import type { ListedKey } from '../l2/inspect.js';
 import { redisFailure, usage } from './failure.js';
 
@@ -77,7 +78,7 @@ function parsed<T>(parse: () => T): T {
   try {
     return parse();
   } catch (err) {
-    if (err instanceof BadInput) throw usage(`--${FLAGS[err.field] ?? err.field}: ${err.message}`);
+    if (err instanceof AdminInputError) throw usage(`--${FLAGS[err.field] ?? err.field}: ${err.message}`);
     throw err;
   }
 }

@@ -1,12 +1,11 @@
 import { parseArgs } from 'node:util';
 import type { Cache } from '../cache.js';
-import { parseRedisUrl, redactUrl } from '../config/resolve.js';
-import { CacheConfigError, CacheKeyError } from '../errors.js';
+import { parseRedisUrl, redactSecrets, redactUrl } from '../config/redis-target.js';
+import { CacheConfigError, CacheKeyError, CliFailure } from '../errors.js';
 import { createCache } from '../index.js';
-import { redactSecrets } from '../l2/redis/driver.js';
 import { describeError, type Logger } from '../logger.js';
 import { type CommandOptions, clear, flush, keys, type Outcome, ping, stats } from './commands.js';
-import { CliFailure, EXIT, redisFailure, usage } from './failure.js';
+import { EXIT, redisFailure, usage } from './failure.js';
 import { COMMANDS, type CommandName, helpText } from './help.js';
 
 /** Where the CLI writes, and the environment it reads (tests pass their own). */

@@ -1,19 +1,20 @@
-import type { ResolvedConfig } from '../config/resolve.js';
-import type { NodeConnectionHooks } from '../l2/redis/driver.js';
-import type { Coherence, CoherenceStatus, CoherenceTarget } from './coherence.js';
+import type { ResolvedConfig } from '../config/options.js';
+import type { NodeConnectionHooks } from '../l2/driver.js';
+import type { Coherence } from './coherence.js';
+import type { CoherenceStatus, CoherenceTarget, L1Coherence } from './l1-coherence.js';
 
 /**
  * Coherence on Redis Cluster: one `Coherence` per primary. A node reports changes of its own keys
  * only, and `CLIENT TRACKING … REDIRECT` must name a subscriber on the same node, so each primary
  * gets its own subscriber and its own tracking; the cluster driver asks for the hooks of a primary
- * when it connects to it (`forNode`) and retires them when the primary is gone (failover).
+ * when it connects to it (`hooksFor`) and retires them when the primary is gone (failover).
  *
  * Invalidations flow when they flow from every primary: until then L1 copies live at most
  * `degradedL1TtlMs`, and a primary whose invalidations come back empties L1 (what it reported
  * meanwhile is lost), as with one server. In `'pubsub'` mode each node's subscriber receives every
  * message (Redis Cluster forwards PUBLISH to all nodes): evicting a key twice is harmless.
  */
-export class ClusterCoherence {
+export class ClusterCoherence implements L1Coherence {
   readonly #config: ResolvedConfig;
   readonly #create: () => Coherence;
   readonly #nodes = new Map<string, Coherence>();
@@ -33,7 +34,7 @@ export class ClusterCoherence {
   }
 
   /** The connection hooks of the primary at `address` (a Coherence of its own), until `retire()`. */
-  readonly forNode = (address: string): NodeConnectionHooks => {
+  readonly hooksFor = (address: string): NodeConnectionHooks => {
     this.#nodes.get(address)?.close();
     const node = this.#create();
     if (this.#target) node.attach(this.#target);

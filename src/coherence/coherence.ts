@@ -1,67 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import { ErrorReply } from '@redis/client';
-import type { CoherenceMode, ResolvedConfig } from '../config/resolve.js';
-import { L2PermissionError } from '../l2/redis/acl.js';
-import type { CommandConnection, ConnectionHooks } from '../l2/redis/driver.js';
+import type { ResolvedConfig } from '../config/options.js';
+import type { CommandConnection, HooksFor, NodeConnectionHooks } from '../l2/driver.js';
+import { isRefusal } from '../l2/redis/outcome.js';
 import type { Logger } from '../logger.js';
-import { ClusterCoherence } from './cluster-coherence.js';
+import type { CoherenceStatus, CoherenceTarget, L1Coherence } from './l1-coherence.js';
 import type { RespValue } from './resp.js';
 import { Subscriber, type Subscription } from './subscriber.js';
 
 /** The channel Redis sends client-side caching invalidations on (RESP2 `REDIRECT`). */
 const INVALIDATE_CHANNEL = '__redis__:invalidate';
 
-/** What coherence does to the process's L1 (the cache implements it). */
-export interface CoherenceTarget {
-  /** Another process or client changed `redisKey`: drop the L1 copy, and any read of it in flight. */
-  evict(redisKey: string): void;
-  /** Any key may have changed: empty L1 and stop every read in flight from filling it. */
-  evictAll(): void;
-  /** Shortens every L1 entry to at most `ttlMs` from now. */
-  capL1Ttl(ttlMs: number): void;
-}
-
-/** Coherence as `cache.status()` reports it. */
-export interface CoherenceStatus {
-  /** In force now: `tracking`, `pubsub` (configured, or the fallback when tracking is refused), or `none`. */
-  mode: CoherenceMode;
-  /** Whether invalidations are flowing; while not, L1 copies live at most `degradedL1TtlMs`. */
-  connected: boolean;
-  /** Invalidation messages received. */
-  messages: number;
-  /** Keys under a domain prefix reported changed by another process or client (dropped from L1 if held). */
-  invalidatedKeys: number;
-  /** Times L1 was emptied because invalidations may have been lost (reconnection) or by a flush. */
-  l1Flushes: number;
-  /** Times the invalidation stream was lost after it had been flowing. */
-  disconnects: number;
-  degradedL1TtlMs: number;
-}
-
-/** What `status()` reports when coherence is off. */
-export const COHERENCE_OFF: Readonly<CoherenceStatus> = Object.freeze({
-  mode: 'none',
-  connected: false,
-  messages: 0,
-  invalidatedKeys: 0,
-  l1Flushes: 0,
-  disconnects: 0,
-  degradedL1TtlMs: 0,
-});
-
-/** The coherence the cache drives: of one server (or Sentinel's primary), or of every primary of a cluster. */
-export type L1Coherence = Coherence | ClusterCoherence;
-
-/** The coherence of this configuration, or `undefined` when it is off (`'none'`, or no L1 to keep coherent). */
-export function createCoherence(config: ResolvedConfig): L1Coherence | undefined {
-  if (config.coherence.mode === 'none' || !config.l1.enabled || config.l1.ttl <= 0) return undefined;
-  // tracking is per node on a cluster: one Coherence (subscriber, tracking) per primary
-  if (config.topology.kind === 'cluster') return new ClusterCoherence(config, () => new Coherence(config));
-  return new Coherence(config);
-}
-
 /**
- * Keeps this process's L1 coherent with every other writer of the shared Redis (G2).
+ * Keeps this process's L1 coherent with every other writer of the shared Redis.
  *
  * `tracking`: Redis server-assisted client-side caching, in its default mode. Every command
  * connection enables `CLIENT TRACKING on REDIRECT <subscriber> NOLOOP` before it counts as ready.
@@ -78,9 +28,9 @@ export function createCoherence(config: ResolvedConfig): L1Coherence | undefined
  * While invalidations are not flowing (subscriber down, tracking not yet re-enabled on a new
  * command connection), L1 copies live at most `degradedL1TtlMs`; once they flow again L1 is
  * emptied, since what was sent meanwhile is lost. Every eviction also stops a read already in
- * flight from filling L1 with the value it is bringing back (see fill-guard.ts).
+ * flight from filling L1 with the value it is bringing back (see l1/fill-guard.ts).
  */
-export class Coherence implements ConnectionHooks {
+export class Coherence implements L1Coherence, NodeConnectionHooks {
   readonly #log: Logger;
   readonly #prefixes: string[];
   readonly #channel: string;
@@ -135,6 +85,9 @@ export class Coherence implements ConnectionHooks {
       },
     );
   }
+
+  /** One server: its command connection follows the server (a Sentinel failover too), so one set of hooks serves. */
+  readonly hooksFor: HooksFor = () => this;
 
   /** Connects coherence to the L1 it keeps coherent. */
   attach(target: CoherenceTarget): void {
@@ -201,6 +154,10 @@ export class Coherence implements ConnectionHooks {
     const cached = keys.filter((key) => this.#isCached(key));
     if (cached.length === 0) return undefined;
     return [this.#channel, `${this.#id}\n${cached.join('\n')}`];
+  }
+
+  retire(): void {
+    this.close();
   }
 
   close(): void {
@@ -375,9 +332,4 @@ export class Coherence implements ConnectionHooks {
       target?.evict(keys[i]!);
     }
   }
-}
-
-/** Whether Redis answered CLIENT TRACKING with an error (ACL, a managed service that disabled it): retrying cannot help. */
-function isRefusal(err: unknown): boolean {
-  return err instanceof ErrorReply || err instanceof L2PermissionError;
 }

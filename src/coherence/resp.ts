@@ -5,6 +5,8 @@
  * resubscribes on reconnection before the new connection's `CLIENT ID` can be asked.
  */
 
+import { RespProtocolError } from '../errors.js';
+
 /** An error reply (`-ERR …`, `-NOPERM …`). */
 export class RespError {
   constructor(readonly message: string) {}
@@ -12,9 +14,6 @@ export class RespError {
 
 /** A decoded reply: simple or bulk string, integer, null, error, or array of those. */
 export type RespValue = string | number | null | RespError | RespValue[];
-
-/** Thrown on bytes that are not RESP: the connection must be dropped. */
-export class RespProtocolError extends Error {}
 
 /** The bytes of one command, as an array of bulk strings. */
 export function encodeCommand(args: readonly string[]): Buffer {

@@ -1,7 +1,8 @@
 import net from 'node:net';
 import tls, { type ConnectionOptions as TlsOptions } from 'node:tls';
-import { tlsSocketOptions } from '../l2/redis/driver.js';
-import { encodeCommand, RespError, RespProtocolError, RespReader, type RespValue } from './resp.js';
+import { RespProtocolError } from '../errors.js';
+import { tlsSocketOptions } from '../l2/redis/outcome.js';
+import { encodeCommand, RespError, RespReader, type RespValue } from './resp.js';
 
 /** Where the subscriber connects, and as whom. */
 export interface SubscriberTarget {

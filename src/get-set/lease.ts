@@ -1,8 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { INDEX_LUA, registerShards, type ShardWrite, tagShardKey } from '../invalidation/tags.js';
-import { INTERNAL_NAMESPACE, LEASE_NAMESPACE } from '../l2/keyspace.js';
-import { keyBeside, keySlot, slotTag } from '../l2/redis/cluster/slots.js';
-import type { L2Driver } from '../l2/redis/driver.js';
+import type { L2Driver } from '../l2/driver.js';
+import { claimKey, INDEX_LUA, leaseKey, loadingKey, tagShardKey } from '../l2/keyspace.js';
+import { registerShards, type ShardWrite } from '../l2/redis/cluster/shard-registry.js';
+import { keySlot, slotTag } from '../l2/redis/cluster/slots.js';
 import { Script } from '../l2/script.js';
 
 /**
@@ -26,26 +26,8 @@ import { Script } from '../l2/script.js';
  * the load registered changed the database before the factory reads it, so there is nothing to
  * revoke; one that reads it later finds the load. Each registration names its token, so that a
  * load clearing its own entry cannot clear the entry of the next load of the same key. The tags'
- * index shards of a key share its slot (tags.ts): the lease indexes them in the same script.
+ * index shards of a key share its slot (l2/keyspace.ts): the lease indexes them in the same script.
  */
-
-/** Namespace of named cluster-wide slots (one periodic warming per interval). */
-const SLOT_NAMESPACE = `${INTERNAL_NAMESPACE}slot:`;
-/** Namespace of the per-domain registries of keys being loaded. */
-const LOADING_NAMESPACE = `${INTERNAL_NAMESPACE}loading:`;
-
-/**
- * The lease key that guards the loading of `redisKey`. On a cluster (`sharded`) it carries a hash
- * tag that puts it in the slot of `redisKey`, so that one script can check the lease and write the value.
- */
-export function leaseKey(redisKey: string, sharded = false): string {
-  return sharded ? keyBeside(LEASE_NAMESPACE, redisKey) : LEASE_NAMESPACE + redisKey;
-}
-
-/** The set of keys of the domain with prefix `prefix` that some process is loading. */
-export function loadingKey(prefix: string): string {
-  return LOADING_NAMESPACE + prefix;
-}
 
 // KEYS: lease, registry, then the indexes of the value's tags. ARGV: token, lease ms, value key.
 // -> -1 when acquired, else the lease's PTTL (never <= 0). A tagged key is indexed from the start of
@@ -72,7 +54,7 @@ end
 redis.call('DEL', KEYS[2])
 redis.call('SREM', KEYS[3], ARGV[4])
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-redis.call('EXISTS', KEYS[1]) -- a read: tracks the stored key for coherence (see WRITE_SCRIPT)
+redis.call('EXISTS', KEYS[1]) -- a read: tracks the stored key for coherence (see l2/redis/write-scripts.ts)
 for i = 4, #KEYS do index(KEYS[i], KEYS[1], tonumber(ARGV[3]) * 1000) end
 return 1
 `);
@@ -99,7 +81,7 @@ const STORE_AND_DROP_LEASE = new Script(`${INDEX_LUA}
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
-redis.call('EXISTS', KEYS[1]) -- a read: tracks the stored key for coherence (see WRITE_SCRIPT)
+redis.call('EXISTS', KEYS[1]) -- a read: tracks the stored key for coherence (see l2/redis/write-scripts.ts)
 for i = 3, #KEYS do index(KEYS[i], KEYS[1], tonumber(ARGV[3]) * 1000) end
 return 1
 `);
@@ -147,8 +129,8 @@ function registeredKey(entry: string): string {
 
 /** The tag index shards a tagged load or store of `member` writes on a cluster, for `ttlMs`. */
 function shardWrites(tagKeys: readonly string[], member: string, ttlMs: number): ShardWrite[] {
-  const slot = slotTag(keySlot(member));
-  return tagKeys.map((indexKey) => ({ indexKey, slot, ttlMs }));
+  const hashTag = slotTag(keySlot(member));
+  return tagKeys.map((indexKey) => ({ indexKey, hashTag, ttlMs }));
 }
 
 /** A lease this process holds. */
@@ -285,14 +267,15 @@ export class Leases {
 }
 
 /**
- * Claims the cluster-wide slot `name` for `ttlMs` ms with `SET … NX PX`: `true` if this process
- * got it, `false` if another process holds it. The slot is not released: it marks a period.
+ * Claims the period `name` for `ttlMs` ms across every process sharing the Redis, with `SET … NX
+ * PX`: `true` if this process got it, `false` if another process holds it. A claim is not
+ * released: it marks a period (one periodic warming per interval).
  */
-export async function claimSlot(l2: L2Driver, name: string, ttlMs: number): Promise<boolean> {
+export async function claimPeriod(l2: L2Driver, name: string, ttlMs: number): Promise<boolean> {
   const token = `${processTag}:${process.pid}`;
   const reply = await l2.command<string | null>([
     'SET',
-    SLOT_NAMESPACE + name,
+    claimKey(name),
     token,
     'NX',
     'PX',

@@ -1,36 +1,25 @@
-import type { Cache } from '../cache.js';
-import type { DomainConfig } from '../config/domains.js';
+import type { ResolvedGroup } from '../config/invalidation-groups.js';
+import { groupFunctionName } from '../config/invalidation-groups.js';
+import type { Domains } from '../domains/registry.js';
+import type { L2Failures } from '../domains/stats.js';
 import { CacheConfigError, CacheKeyError, ConfirmationRequiredError } from '../errors.js';
-import { leaseKey, revokeLeases } from '../get-set/lease.js';
-import type { FillGuard } from '../l1/fill-guard.js';
-import type { MemoryTier } from '../l1/memory.js';
-import type { L2Driver } from '../l2/redis/driver.js';
+import { revokeLeases } from '../get-set/lease.js';
+import type { L1 } from '../l1/l1.js';
+import type { L2Driver } from '../l2/driver.js';
+import { leaseKey, tagIndexPattern, tagKeys } from '../l2/keyspace.js';
 import { describeError, type Logger } from '../logger.js';
-import { assertValidKey, escapeGlob } from '../values/keys.js';
-import { removeTagged, tagIndexes, tagIndexPattern, tagKeys } from './tags.js';
+import { globToRegExp } from '../values/glob.js';
+import { confinedPattern, escapeGlob } from '../values/keys.js';
+import { removeTagged, tagIndexes } from './tags.js';
 
 /**
- * The invalidation module (S7): the seed's four strategies as named functions — targeted
- * (`invalidate`), pattern (`invalidatePattern`, `invalidateDomain`), dashboard (configured groups:
- * `invalidateDashboardCache()`, `invalidateGroup(name)`), total (`flushAll`) — plus tags (G3).
+ * The invalidation module: the four strategies as named functions — targeted (`invalidate`),
+ * pattern (`invalidatePattern`, `invalidateDomain`), groups such as a dashboard's
+ * (`invalidateDashboardCache()`, `invalidateGroup(name)`), total (`flushAll`) — plus tags.
  * Each resolves to the number of Redis keys removed, or `false` when Redis failed (never rejects
  * for that), and logs at info what it removed, why and how many. Other workers' L1 copies go through
  * the coherence mechanism, which sees every key removed in Redis.
  */
-
-/** What one group removes: values carrying any of `tags`, the `keys`, and the keys matching the `patterns`. */
-export interface InvalidationGroup<D extends string = string> {
-  tags?: readonly string[];
-  keys?: ReadonlyArray<{ key: string; dbType: D }>;
-  patterns?: ReadonlyArray<{ pattern: string; dbType: D }>;
-}
-
-/** `invalidation` option of `createCache()`: groups by name; each name `x` gets `invalidateXCache()`. */
-export interface InvalidationOptions<
-  G extends Record<string, InvalidationGroup> = Record<string, InvalidationGroup>,
-> {
-  groups?: G;
-}
 
 /**
  * `flushAll` options. `app`: every key under every configured prefix (SCAN + UNLINK) and this app's
@@ -41,27 +30,13 @@ export type FlushOptions =
   | { scope: 'app'; reason?: string }
   | { scope: 'database'; confirm: true; reason?: string };
 
-/** A validated group. */
-export interface ResolvedGroup {
-  tags: string[];
-  keys: Array<{ key: string; dbType: string }>;
-  patterns: Array<{ pattern: string; dbType: string }>;
-}
-
-/** What the invalidator needs from the cache that owns it. */
-export interface InvalidationHost {
-  readonly l1: MemoryTier | undefined;
+/** What invalidations work on: both tiers, the domains, and where Redis failures are counted. */
+export interface InvalidationParts {
+  readonly l1: L1;
   readonly l2: L2Driver;
-  readonly guard: FillGuard;
+  readonly domains: Domains;
+  readonly failures: L2Failures;
   readonly log: Logger;
-  readonly domains: Readonly<Record<string, DomainConfig>>;
-  readonly groups: Readonly<Record<string, ResolvedGroup>>;
-  /** The prefix of `dbType`; throws `CacheKeyError` for an unknown one. */
-  prefixOf(dbType: string): string;
-  /** `cache.deletePattern`: never rejects for Redis failures (`false`). */
-  deletePattern(pattern: string, dbType: string): Promise<number | false>;
-  /** Counts `removed` deletes in the domain's statistics. */
-  deleted(dbType: string, removed: number): void;
 }
 
 /** The function a group `name` gets: `dashboard` → `invalidateDashboardCache`. */
@@ -92,148 +67,32 @@ export interface InvalidationFunctions<D extends string = string, G extends stri
 export type Invalidator<D extends string = string, G extends string = never> = InvalidationFunctions<D, G> &
   NamedInvalidations<G>;
 
-const GROUP_NAME = /^[A-Za-z][A-Za-z0-9]*$/;
 /** Tag index shards (Redis Cluster) emptied concurrently by `invalidateTags`. */
 const SHARDS_AT_ONCE = 64;
 
-/** The function name of group `name`. */
-export function groupFunctionName(name: string): string {
-  return `invalidate${name[0]!.toUpperCase()}${name.slice(1)}Cache`;
-}
-
-/** Validates the `invalidation.groups` option against the configured domains; throws `CacheConfigError`. */
-export function resolveGroups(
-  groups: unknown,
-  domains: Readonly<Record<string, DomainConfig>>,
-  source = 'invalidation.groups',
-): Record<string, ResolvedGroup> {
-  if (groups === undefined) return {};
-  if (groups === null || typeof groups !== 'object' || Array.isArray(groups)) {
-    throw new CacheConfigError(
-      `${source} must be an object of groups: { dashboard: { tags: ['dashboard'] } }`,
-    );
-  }
-  const resolved: Record<string, ResolvedGroup> = {};
-  const functionNames = new Map<string, string>();
-  for (const [name, group] of Object.entries(groups)) {
-    const at = `${source}.${name}`;
-    if (!GROUP_NAME.test(name)) {
-      throw new CacheConfigError(
-        `${at}: a group name must be letters and digits starting with a letter (it becomes ${groupFunctionName('name')})`,
-      );
-    }
-    const fn = groupFunctionName(name);
-    const clash = functionNames.get(fn);
-    if (clash !== undefined)
-      throw new CacheConfigError(`${source}: groups ${clash} and ${name} both give ${fn}()`);
-    functionNames.set(fn, name);
-    resolved[name] = resolveGroup(group, domains, at);
-  }
-  return resolved;
-}
-
-function resolveGroup(
-  group: unknown,
-  domains: Readonly<Record<string, DomainConfig>>,
-  at: string,
-): ResolvedGroup {
-  if (group === null || typeof group !== 'object' || Array.isArray(group)) {
-    throw new CacheConfigError(`${at} must be an object { tags?, keys?, patterns? }`);
-  }
-  const { tags, keys, patterns, ...rest } = group as Record<string, unknown>;
-  const unknown = Object.keys(rest)[0];
-  if (unknown !== undefined) {
-    throw new CacheConfigError(`${at}.${unknown} is not a group field; use tags, keys and patterns`);
-  }
-  const checked = <T>(field: string, check: () => T): T => {
-    try {
-      return check();
-    } catch (err) {
-      if (err instanceof CacheKeyError) throw new CacheConfigError(`${at}.${field}: ${err.message}`);
-      throw err;
-    }
-  };
-  const list = (field: string, value: unknown): unknown[] => {
-    if (value === undefined) return [];
-    if (!Array.isArray(value)) throw new CacheConfigError(`${at}.${field} must be an array`);
-    return value;
-  };
-  const domain = (field: string, dbType: unknown): string => {
-    if (typeof dbType !== 'string' || !Object.hasOwn(domains, dbType)) {
-      throw new CacheConfigError(
-        `${at}.${field}.dbType must be one of ${Object.keys(domains).join(', ')}, got ${JSON.stringify(dbType)}`,
-      );
-    }
-    return dbType;
-  };
-  checked('tags', () => tagKeys(tags));
-  const resolved: ResolvedGroup = {
-    tags: [...new Set(list('tags', tags) as string[])],
-    keys: list('keys', keys).map((entry, i) => {
-      const { key, dbType } = (entry ?? {}) as { key?: unknown; dbType?: unknown };
-      checked(`keys[${i}].key`, () => assertValidKey(key));
-      return { key: key as string, dbType: domain(`keys[${i}]`, dbType) };
-    }),
-    patterns: list('patterns', patterns).map((entry, i) => {
-      const { pattern, dbType } = (entry ?? {}) as { pattern?: unknown; dbType?: unknown };
-      checked(`patterns[${i}].pattern`, () => assertValidKey(pattern, 'pattern'));
-      return { pattern: pattern as string, dbType: domain(`patterns[${i}]`, dbType) };
-    }),
-  };
-  if (resolved.tags.length + resolved.keys.length + resolved.patterns.length === 0) {
-    throw new CacheConfigError(`${at} is empty; give it tags, keys or patterns`);
-  }
-  return resolved;
-}
-
-/** A Redis failure inside an invalidation that already reported itself (deletePattern's `false`). */
-class AlreadyReported extends Error {}
-
-const hosts = new WeakMap<object, InvalidationHost>();
-
-/** Lets `createInvalidator(cache, …)` reach the internals of `cache`; called by the cache itself. */
-export function attachInvalidationHost(cache: object, host: InvalidationHost): void {
-  hosts.set(cache, host);
-}
-
-/**
- * An invalidator over `cache` with its own `groups` (validated like the `invalidation.groups`
- * option; throws `CacheConfigError`). `cache.invalidation` is the one built from the cache's options.
- */
-export function createInvalidator<
-  D extends string,
-  G extends Record<string, InvalidationGroup<NoInfer<D>>> = Record<never, InvalidationGroup>,
->(cache: Cache<D>, groups?: G): Invalidator<D, Extract<keyof G, string>> {
-  const host = hosts.get(cache);
-  if (host === undefined) throw new CacheConfigError('createInvalidator needs a cache made by createCache()');
-  const own = resolveGroups(groups, host.domains, 'groups');
-  return buildInvalidator<D, Extract<keyof G, string>>({ ...host, groups: own });
-}
-
-/** Builds the invalidator of `host` with one named function per group of `host.groups`. */
+/** Builds the invalidator over `parts` with one named function per group of `groups`. */
 export function buildInvalidator<D extends string, G extends string>(
-  host: InvalidationHost,
-): Invalidator<D, G> {
-  const invalidator = new InvalidationService(host);
-  for (const name of Object.keys(host.groups)) {
+  parts: InvalidationParts,
+  groups: Readonly<Record<string, ResolvedGroup>>,
+): Invalidator<D, G> & Invalidations {
+  const invalidator = new Invalidations(parts, groups);
+  for (const name of Object.keys(groups)) {
     Object.defineProperty(invalidator, groupFunctionName(name), {
       value: (reason?: string) => invalidator.invalidateGroup(name, reason),
       enumerable: true,
     });
   }
-  return invalidator as unknown as Invalidator<D, G>;
+  return invalidator as unknown as Invalidator<D, G> & Invalidations;
 }
 
-class InvalidationService implements InvalidationFunctions<string, string> {
-  readonly #host: InvalidationHost;
-  /** [prefix, dbType] of every domain, longest prefix first. */
-  readonly #prefixes: Array<[string, string]>;
+/** The invalidation functions over one cache's tiers; `buildInvalidator` adds the named group functions. */
+export class Invalidations implements InvalidationFunctions<string, string> {
+  readonly #parts: InvalidationParts;
+  readonly #groups: Readonly<Record<string, ResolvedGroup>>;
 
-  constructor(host: InvalidationHost) {
-    this.#host = host;
-    this.#prefixes = Object.entries(host.domains)
-      .map(([dbType, { prefix }]): [string, string] => [prefix, dbType])
-      .sort(([a], [b]) => b.length - a.length);
+  constructor(parts: InvalidationParts, groups: Readonly<Record<string, ResolvedGroup>>) {
+    this.#parts = parts;
+    this.#groups = groups;
   }
 
   invalidate(key: string, dbType: string, reason?: string): Promise<number | false> {
@@ -242,12 +101,12 @@ class InvalidationService implements InvalidationFunctions<string, string> {
 
   invalidatePattern(pattern: string, dbType: string, reason?: string): Promise<number | false> {
     return this.#run({ invalidation: 'pattern', dbType, pattern }, reason, () =>
-      this.#deletePattern(pattern, dbType),
+      this.deletePattern(pattern, dbType),
     );
   }
 
   invalidateDomain(dbType: string, reason?: string): Promise<number | false> {
-    return this.#run({ invalidation: 'domain', dbType }, reason, () => this.#deletePattern('*', dbType));
+    return this.#run({ invalidation: 'domain', dbType }, reason, () => this.deletePattern('*', dbType));
   }
 
   invalidateTags(tags: readonly string[], reason?: string): Promise<number | false> {
@@ -256,9 +115,9 @@ class InvalidationService implements InvalidationFunctions<string, string> {
 
   invalidateGroup(name: string, reason?: string): Promise<number | false> {
     return this.#run({ invalidation: 'group', group: name }, reason, async () => {
-      const group = Object.hasOwn(this.#host.groups, name) ? this.#host.groups[name] : undefined;
+      const group = Object.hasOwn(this.#groups, name) ? this.#groups[name] : undefined;
       if (group === undefined) {
-        const names = Object.keys(this.#host.groups);
+        const names = Object.keys(this.#groups);
         throw new CacheKeyError(
           `Unknown invalidation group ${JSON.stringify(name)}; configured groups: ${names.join(', ') || 'none'}`,
         );
@@ -267,11 +126,16 @@ class InvalidationService implements InvalidationFunctions<string, string> {
       const parts = await Promise.allSettled([
         group.tags.length > 0 ? this.#removeTags(group.tags) : 0,
         ...group.keys.map(({ key, dbType }) => this.#removeKey(key, dbType)),
-        ...group.patterns.map(({ pattern, dbType }) => this.#deletePattern(pattern, dbType)),
+        ...group.patterns.map(({ pattern, dbType }) => this.deletePattern(pattern, dbType)),
       ]);
-      const failure = parts.find((part) => part.status === 'rejected');
-      if (failure) throw failure.reason;
-      return parts.reduce((sum, part) => sum + (part.status === 'fulfilled' ? part.value : 0), 0);
+      let removed = 0;
+      let reported = false;
+      for (const part of parts) {
+        if (part.status === 'rejected') throw part.reason;
+        if (part.value === false) reported = true;
+        else removed += part.value;
+      }
+      return reported ? false : removed;
     });
   }
 
@@ -291,44 +155,73 @@ class InvalidationService implements InvalidationFunctions<string, string> {
     return this.#run({ invalidation: 'flush', scope }, options.reason, () => this.#flushApp());
   }
 
-  /** Runs `work`, logs its outcome at info (or warn on failure); programming errors reject. */
-  async #run(
-    what: Record<string, unknown>,
-    reason: string | undefined,
-    work: () => Promise<number>,
-  ): Promise<number | false> {
-    const log = this.#host.log;
+  /**
+   * Removes every key of the domain matching `pattern` (a Redis glob on the part after the prefix),
+   * with SCAN + UNLINK in batches, from Redis and L1, and stops getOrSet loads of matching keys from
+   * storing. Resolves to the number of keys removed in Redis, `false` if Redis failed (counted and
+   * logged); a bad pattern or dbType throws `CacheKeyError`.
+   */
+  async deletePattern(pattern: string, dbType: string | undefined): Promise<number | false> {
+    const { l1, l2, domains, failures } = this.#parts;
+    const { config, counters } = domains.resolve(dbType);
+    const { prefix } = config;
+    const match = confinedPattern(prefix, pattern);
+    const matcher = globToRegExp(pattern);
+    const matches = (rest: string) => matcher.test(rest);
+    l1.evictWhere(prefix, matches);
+    let removed = 0;
     try {
-      const removed = await work();
-      log.info({ ...what, reason, removed }, 'cachette: cache invalidated');
+      // getOrSet loads already running for matching keys will not store their results (see get-set/lease.ts)
+      await revokeLeases(l2, prefix, (key) => matches(key.slice(prefix.length)));
+      for await (const keys of l2.scan(match)) removed += await l2.delete(keys);
+      counters.deletes += removed;
       return removed;
     } catch (err) {
-      if (err instanceof CacheKeyError || err instanceof CacheConfigError) throw err;
-      const cause = err instanceof AlreadyReported ? 'see the previous warning' : describeError(err);
-      log.warn({ ...what, reason, err: cause }, 'cachette: invalidation failed; Redis did not complete it');
+      failures.report('deletePattern', counters, err);
       return false;
+    } finally {
+      // keys read from Redis while the scan ran must not come back into L1
+      l1.evictWhere(prefix, matches);
     }
   }
 
+  /**
+   * Runs `work`, logs its outcome at info (or warn on failure; `false` is a failure already
+   * reported); programming errors reject.
+   */
+  async #run(
+    what: Record<string, unknown>,
+    reason: string | undefined,
+    work: () => Promise<number | false>,
+  ): Promise<number | false> {
+    const log = this.#parts.log;
+    let cause = 'see the previous warning';
+    try {
+      const removed = await work();
+      if (removed !== false) {
+        log.info({ ...what, reason, removed }, 'cachette: cache invalidated');
+        return removed;
+      }
+    } catch (err) {
+      if (err instanceof CacheKeyError || err instanceof CacheConfigError) throw err;
+      cause = describeError(err);
+    }
+    log.warn({ ...what, reason, err: cause }, 'cachette: invalidation failed; Redis did not complete it');
+    return false;
+  }
+
   async #removeKey(key: string, dbType: string): Promise<number> {
-    const host = this.#host;
-    assertValidKey(key);
-    const redisKey = host.prefixOf(dbType) + key;
-    host.guard.touch(redisKey);
-    host.l1?.delete(redisKey);
+    const { l1, l2, domains } = this.#parts;
+    const domain = domains.resolve(dbType);
+    const redisKey = domains.redisKey(domain, key);
+    l1.evict(redisKey);
     // the lease goes first, in the same round trip: a getOrSet store landing between the two finds
     // no lease and writes nothing (the single UNLINK of `delete` cannot tell which key existed)
     const [, removed] = await Promise.all([
-      host.l2.delete([leaseKey(redisKey, host.l2.sharded)]),
-      host.l2.delete([redisKey]),
+      l2.delete([leaseKey(redisKey, l2.sharded)]),
+      l2.delete([redisKey]),
     ]);
-    host.deleted(dbType, removed);
-    return removed;
-  }
-
-  async #deletePattern(pattern: string, dbType: string): Promise<number> {
-    const removed = await this.#host.deletePattern(pattern, dbType);
-    if (removed === false) throw new AlreadyReported();
+    domain.counters.deletes += removed;
     return removed;
   }
 
@@ -339,7 +232,7 @@ class InvalidationService implements InvalidationFunctions<string, string> {
     for (const index of indexes) {
       // one server: the index itself; a cluster: its shards, up to one per hash slot, on every
       // primary, mostly small: emptied a few at a time rather than one round trip after the other
-      for await (const sets of tagIndexes(this.#host.l2, index)) {
+      for await (const sets of tagIndexes(this.#parts.l2, index)) {
         for (let i = 0; i < sets.length; i += SHARDS_AT_ONCE) {
           const counts = await Promise.all(
             sets.slice(i, i + SHARDS_AT_ONCE).map((set) => this.#removeIndexed(set)),
@@ -353,62 +246,51 @@ class InvalidationService implements InvalidationFunctions<string, string> {
 
   /** Removes the values listed in one tag index (or shard), evicting them from this process's L1 batch by batch. */
   #removeIndexed(index: string): Promise<number> {
-    const host = this.#host;
-    return removeTagged(
-      host.l2,
-      index,
-      this.#prefixes.map(([prefix]) => prefix),
-      (member, existed) => {
-        host.guard.touch(member);
-        host.l1?.delete(member);
-        if (!existed) return;
-        // the longest matching prefix names the domain (prefixes may nest: `cat_`, `cat_x_`)
-        const domain = this.#prefixes.find(([prefix]) => member.startsWith(prefix));
-        if (domain !== undefined) host.deleted(domain[1], 1);
-      },
-    );
+    const { l1, l2, domains } = this.#parts;
+    return removeTagged(l2, index, domains.prefixes, (member, existed) => {
+      l1.evict(member);
+      if (!existed) return;
+      const domain = domains.owning(member);
+      if (domain !== undefined) domain.counters.deletes++;
+    });
   }
 
   async #flushApp(): Promise<number> {
-    const host = this.#host;
-    this.#forgetLocal();
+    const { l1, l2, domains } = this.#parts;
+    l1.evictAll();
     try {
       let removed = 0;
-      for (const [dbType, { prefix }] of Object.entries(host.domains)) {
-        await revokeLeases(host.l2, prefix, () => true);
+      for (const name of Object.keys(domains.configs)) {
+        const domain = domains.resolve(name);
+        const { prefix } = domain.config;
+        await revokeLeases(l2, prefix, () => true);
         let inDomain = 0;
-        for await (const keys of host.l2.scan(`${escapeGlob(prefix)}*`))
-          inDomain += await host.l2.delete(keys);
-        host.deleted(dbType, inDomain);
+        for await (const keys of l2.scan(`${escapeGlob(prefix)}*`)) inDomain += await l2.delete(keys);
+        domain.counters.deletes += inDomain;
         removed += inDomain;
       }
       // the app's entries in every tag index or shard (other apps' entries stay), and values written meanwhile
-      for await (const indexes of host.l2.scan(tagIndexPattern(host.l2.sharded))) {
+      for await (const indexes of l2.scan(tagIndexPattern(l2.sharded))) {
         for (const index of indexes) removed += await this.#removeIndexed(index);
       }
       return removed;
     } finally {
       // values read from Redis while the scan ran must not come back into L1
-      this.#forgetLocal();
+      l1.evictAll();
     }
   }
 
   async #flushDatabase(): Promise<number> {
-    const host = this.#host;
-    this.#forgetLocal();
+    const { l1, l2 } = this.#parts;
+    l1.evictAll();
     try {
       // every primary of a cluster (one server: just it)
-      const sizes = await host.l2.commandOnPrimaries<number>(['DBSIZE']);
+      const sizes = await l2.commandOnPrimaries<number>(['DBSIZE']);
       // ASYNC: keys are gone at once, their memory is freed in the background (no long block)
-      await host.l2.commandOnPrimaries(['FLUSHDB', 'ASYNC']);
+      await l2.commandOnPrimaries(['FLUSHDB', 'ASYNC']);
       return sizes.reduce((sum, size) => sum + size, 0);
     } finally {
-      this.#forgetLocal();
+      l1.evictAll();
     }
-  }
-
-  #forgetLocal(): void {
-    this.#host.guard.touchAll();
-    this.#host.l1?.clear();
   }
 }

@@ -1,6 +1,7 @@
-import { CacheKeyError } from '../errors.js';
+import { CacheKeyError, L2UnavailableError } from '../errors.js';
+import { describeError, type Logger, RateLimitedLog } from '../logger.js';
 import { confinedPattern } from '../values/keys.js';
-import { type L2Driver, L2UnavailableError } from './redis/driver.js';
+import type { L2Driver } from './driver.js';
 
 /** Largest page `keys()` returns; larger limits are capped to it. */
 export const MAX_KEYS_PAGE = 1000;
@@ -224,4 +225,54 @@ export async function countKeys(
     exact,
     durationMs: performance.now() - started,
   };
+}
+
+/**
+ * The admin reads of a cache (`keys`, `serverInfo`, `countKeys`): each answers `false` when Redis
+ * failed, logged once per operation, reason and interval (an outage is logged by the driver);
+ * bad input still throws `CacheKeyError`.
+ */
+export class Inspector {
+  readonly #l2: L2Driver;
+  readonly #log: Logger;
+  readonly #problems = new RateLimitedLog();
+
+  constructor(l2: L2Driver, log: Logger) {
+    this.#l2 = l2;
+    this.#log = log;
+  }
+
+  keys(
+    prefix: string,
+    options: { pattern?: string; cursor?: string; limit?: number },
+  ): Promise<KeyPage | false> {
+    return this.#run('keys', () => listKeys(this.#l2, prefix, options));
+  }
+
+  serverInfo(db: number): Promise<ServerInfo | false> {
+    return this.#run('serverInfo', () => readServerInfo(this.#l2, db));
+  }
+
+  countKeys(
+    prefixes: Record<string, string>,
+    options: { budgetMs?: number; maxCalls?: number },
+  ): Promise<KeyCensus | false> {
+    const limits = { budgetMs: options.budgetMs ?? 50, maxCalls: options.maxCalls ?? 20 };
+    return this.#run('countKeys', () => countKeys(this.#l2, prefixes, limits));
+  }
+
+  async #run<T>(operation: string, read: () => Promise<T>): Promise<T | false> {
+    try {
+      return await read();
+    } catch (err) {
+      if (err instanceof CacheKeyError) throw err;
+      if (!(err instanceof L2UnavailableError)) {
+        const reason = describeError(err);
+        this.#problems.emit(`${operation}:${reason}`, (suppressed) =>
+          this.#log.warn({ operation, err: reason, suppressed }, `cachette: ${operation} failed`),
+        );
+      }
+      return false;
+    }
+  }
 }

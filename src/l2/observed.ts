@@ -1,5 +1,4 @@
-import type { BreakerState } from './redis/breaker.js';
-import type { L2Driver, L2Entry, L2Read, L2State } from './redis/driver.js';
+import type { BreakerState, L2Driver, L2Entry, L2Read, L2State } from './driver.js';
 
 /** The L2 operations timed for metrics; a bounded set, safe as a label value. */
 export type L2Operation = 'get' | 'get_many' | 'set' | 'set_many' | 'delete' | 'scan' | 'command';

@@ -7,11 +7,11 @@ import {
   Histogram,
   type Registry,
 } from 'prom-client';
-import type { WarmingSource } from '../admin/stats-report.js';
 import type { Cache } from '../cache.js';
-import type { CoherenceStatus } from '../coherence/coherence.js';
-import type { BreakerState } from '../l2/redis/breaker.js';
-import type { DomainCounters } from '../stats.js';
+import type { CoherenceStatus } from '../coherence/l1-coherence.js';
+import type { DomainCounters } from '../domains/stats.js';
+import type { BreakerState } from '../l2/driver.js';
+import type { WarmingSource } from '../warming/warming.js';
 
 /** Options of `registerCacheMetrics`. */
 export interface CacheMetricsOptions {

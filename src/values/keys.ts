@@ -6,6 +6,14 @@ export const MAX_KEY_LENGTH = 1024;
 const CONTROL_CHARS = /[\x00-\x1f\x7f]/;
 const GLOB_CHARS = /[*?[\]\\]/g;
 
+/**
+ * Whether `text` holds a control character (U+0000-U+001F, U+007F): refused in keys, patterns, tags
+ * and prefixes, since they would break log lines, the CLI's output and line-based protocols.
+ */
+export function hasControlChars(text: string): boolean {
+  return CONTROL_CHARS.test(text);
+}
+
 /** Throws `CacheKeyError` unless `key` is a non-empty string of at most 1 KiB without control characters. */
 export function assertValidKey(key: unknown, what = 'key'): asserts key is string {
   if (typeof key !== 'string') {
@@ -15,7 +23,7 @@ export function assertValidKey(key: unknown, what = 'key'): asserts key is strin
   if (key.length > MAX_KEY_LENGTH) {
     throw new CacheKeyError(`Cache ${what} is ${key.length} characters long; the limit is ${MAX_KEY_LENGTH}`);
   }
-  if (CONTROL_CHARS.test(key)) {
+  if (hasControlChars(key)) {
     throw new CacheKeyError(`Cache ${what} ${JSON.stringify(key)} contains control characters`);
   }
 }

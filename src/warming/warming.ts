@@ -1,4 +1,4 @@
-import { CacheConfigError } from '../errors.js';
+import { CacheConfigError, WarmingTimeoutError } from '../errors.js';
 import { defaultLogger, describeError, type Logger } from '../logger.js';
 
 /** A warming task: loads data into the cache. It may watch `signal`, aborted when the task times out. */
@@ -63,6 +63,11 @@ export interface WarmingReport {
   failed: string[];
 }
 
+/** What reads warming metrics (the admin stats report, the exporter) needs of a warming service: a `CacheWarmingService` fits. */
+export interface WarmingSource {
+  getMetrics(): WarmingMetrics;
+}
+
 /** The part of the cache the warming service needs. */
 export interface WarmingCache {
   claim(name: string, ttlMs: number): Promise<boolean | undefined>;
@@ -95,13 +100,6 @@ function positiveMs(name: string, value: number | undefined, fallback: number): 
   if (value === undefined) return fallback;
   if (!Number.isFinite(value) || value <= 0) throw new CacheConfigError(`${name} must be a number of ms > 0`);
   return value;
-}
-
-class TaskTimeoutError extends Error {
-  constructor(timeoutMs: number) {
-    super(`timed out after ${timeoutMs} ms`);
-    this.name = 'TaskTimeoutError';
-  }
 }
 
 /**
@@ -269,7 +267,7 @@ export class CacheWarmingService {
         Promise.resolve().then(() => registered.task({ signal: controller.signal })),
         new Promise((_, reject) => {
           timer = setTimeout(() => {
-            const err = new TaskTimeoutError(timeoutMs);
+            const err = new WarmingTimeoutError(timeoutMs);
             controller.abort(err);
             reject(err);
           }, timeoutMs);

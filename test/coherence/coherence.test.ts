@@ -1,8 +1,9 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Cache, CacheStats, CacheStatus } from '../../src/cache.js';
 import { ClusterCoherence } from '../../src/coherence/cluster-coherence.js';
-import { createCoherence } from '../../src/coherence/coherence.js';
-import { type CacheOptions, resolveConfig } from '../../src/config/resolve.js';
+import { createCoherence } from '../../src/coherence/create.js';
+import type { CacheOptions } from '../../src/config/options.js';
+import { resolveConfig } from '../../src/config/resolve.js';
 import { CacheConfigError } from '../../src/errors.js';
 import { createCache } from '../../src/index.js';
 import { silentLogger } from '../../src/logger.js';

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { encodeCommand, RespError, RespProtocolError, RespReader } from '../../src/coherence/resp.js';
+import { encodeCommand, RespError, RespReader } from '../../src/coherence/resp.js';
+import { RespProtocolError } from '../../src/errors.js';
 
 describe('RESP reader of the coherence subscriber', () => {
   it('decodes an invalidation message split at every byte, in order', () => {

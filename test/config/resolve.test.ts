@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseRedisUrl, redactUrl, resolveConfig } from '../../src/config/resolve.js';
+import { parseRedisUrl, redactUrl } from '../../src/config/redis-target.js';
+import { resolveConfig } from '../../src/config/resolve.js';
 import { CacheConfigError } from '../../src/errors.js';
 import { createCache } from '../../src/index.js';
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { parseNodeList, resolveConfig } from '../../src/config/resolve.js';
+import { parseNodeList } from '../../src/config/redis-target.js';
+import { resolveConfig } from '../../src/config/resolve.js';
 import { CacheConfigError } from '../../src/errors.js';
 
 describe('Sentinel and Cluster configuration', () => {

@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import type { DomainConfig } from '../../src/config/domains.js';
-import type { CacheOptions } from '../../src/config/resolve.js';
+import type { CacheOptions } from '../../src/config/options.js';
 import { createCache, type InvalidationGroup } from '../../src/index.js';
 import { silentLogger } from '../../src/logger.js';
 import { startRedis, type TestRedis } from './redis.js';

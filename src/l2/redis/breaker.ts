@@ -1,13 +1,5 @@
-/** Where the circuit breaker in front of L2 stands, as reported by `cache.status().breaker`. */
-export type BreakerState = 'closed' | 'open' | 'half-open';
-
-/** Circuit breaker settings, resolved (see `CacheOptions.breaker` for the documented defaults). */
-export interface BreakerSettings {
-  /** Consecutive failed or timed-out L2 operations that open the breaker. */
-  failureThreshold: number;
-  /** While open, the pause between two probes, in ms. */
-  probeIntervalMs: number;
-}
+import type { BreakerSettings } from '../../config/options.js';
+import type { BreakerState } from '../driver.js';
 
 /** What the breaker needs from its owner: a probe that resolves `true` once Redis answers in time. */
 export interface BreakerHooks {

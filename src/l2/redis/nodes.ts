@@ -1,6 +1,6 @@
 import { createClient, type RedisClientType } from '@redis/client';
-import type { RedisNode, ResolvedConfig } from '../../config/resolve.js';
-import { tlsSocketOptions, withTimeout } from './driver.js';
+import type { RedisNode, ResolvedConfig } from '../../config/options.js';
+import { tlsSocketOptions, withTimeout } from './outcome.js';
 
 /**
  * What the Sentinel and Cluster drivers share: they find their data nodes through side connections

@@ -1,16 +1,10 @@
-import type { RedisNode, ResolvedConfig } from '../../config/resolve.js';
+import type { RedisNode, ResolvedConfig } from '../../config/options.js';
+import { L2UnavailableError } from '../../errors.js';
 import { describeError, type Logger } from '../../logger.js';
-import type { BreakerState } from './breaker.js';
-import {
-  type L2Driver,
-  type L2Entry,
-  type L2Read,
-  type L2State,
-  L2UnavailableError,
-  RedisDriver,
-  withTimeout,
-} from './driver.js';
+import type { BreakerState, ConnectionHooks, L2Driver, L2Entry, L2Read, L2State } from '../driver.js';
+import { RedisDriver } from './driver.js';
 import { discard, nodeName, Poll, type SideClient, SideQuery, sideClient, untilReady } from './nodes.js';
+import { withTimeout } from './outcome.js';
 
 /** How often the Sentinels are asked where the primary is, in ms (the `+switch-master` message is faster). */
 const POLL_INTERVAL_MS = 1000;
@@ -44,9 +38,13 @@ export class SentinelDriver implements L2Driver {
   #unreachableLogged = false;
   #unknownNameLogged = false;
 
-  constructor(config: ResolvedConfig) {
+  readonly #hooks: ConnectionHooks | undefined;
+
+  /** `hooks`: coherence's, given to the driver of each primary in turn. */
+  constructor(config: ResolvedConfig, hooks?: ConnectionHooks) {
     if (config.topology.kind !== 'sentinel') throw new Error('SentinelDriver needs a sentinel topology');
     this.#config = config;
+    this.#hooks = hooks;
     this.#log = config.logger;
     this.#sentinels = config.topology.sentinels;
     this.#name = config.topology.name;
@@ -202,10 +200,18 @@ export class SentinelDriver implements L2Driver {
     if (this.#closed || address === this.#address) return;
     const previous = this.#primary;
     const { redis } = this.#config;
-    this.#primary = new RedisDriver({
-      ...this.#config,
-      redis: { ...redis, host: node.host, port: node.port, safeUrl: `${redis.safeUrl} (primary ${address})` },
-    });
+    this.#primary = new RedisDriver(
+      {
+        ...this.#config,
+        redis: {
+          ...redis,
+          host: node.host,
+          port: node.port,
+          safeUrl: `${redis.safeUrl} (primary ${address})`,
+        },
+      },
+      this.#hooks,
+    );
     this.#address = address;
     if (previous) {
       this.#log.info(

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type BreakerState, CircuitBreaker } from '../../../src/l2/redis/breaker.js';
+import type { BreakerState } from '../../../src/l2/driver.js';
+import { CircuitBreaker } from '../../../src/l2/redis/breaker.js';
 import { waitFor } from '../../support/redis.js';
 
 const breakers: CircuitBreaker[] = [];

@@ -1,19 +1,13 @@
-import type { RedisNode, ResolvedConfig } from '../../../config/resolve.js';
-import { CacheError } from '../../../errors.js';
-import { registerShards, type ShardWrite, shardKey } from '../../../invalidation/tags.js';
+import type { RedisNode, ResolvedConfig } from '../../../config/options.js';
+import { redactSecrets } from '../../../config/redis-target.js';
+import { L2CursorError, L2RoutingError, L2UnavailableError } from '../../../errors.js';
 import { describeError, type Logger } from '../../../logger.js';
-import type { BreakerState } from '../breaker.js';
-import {
-  type L2Driver,
-  type L2Entry,
-  type L2Read,
-  type L2State,
-  L2UnavailableError,
-  RedisDriver,
-  redactSecrets,
-  withTimeout,
-} from '../driver.js';
+import type { BreakerState, HooksFor, L2Driver, L2Entry, L2Read, L2State } from '../../driver.js';
+import { shardKey } from '../../keyspace.js';
+import { RedisDriver } from '../driver.js';
 import { nodeName, Poll, type SideClient, SideQuery, sideClient, untilReady } from '../nodes.js';
+import { withTimeout } from '../outcome.js';
+import { registerShards, type ShardWrite } from './shard-registry.js';
 import { keySlot, SLOT_COUNT, slotTag } from './slots.js';
 
 /** How often the slot map is read again, in ms (a failed call asks for it sooner). */
@@ -46,16 +40,6 @@ const PER_NODE = new Set([
   'SLOWLOG',
 ]);
 const SCRIPT_CALLS = new Set(['EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO', 'FCALL', 'FCALL_RO']);
-
-/** A command sent through `command()` on a cluster names no key to route it by. */
-export class L2RoutingError extends CacheError {
-  constructor(command: string) {
-    super(
-      'E_L2_CLUSTER_ROUTE',
-      `${command} names no key, so Redis Cluster cannot route it; send it to every primary with commandOnPrimaries`,
-    );
-  }
-}
 
 /** A primary of the cluster: its address, the first hash slot it serves, and the driver talking to it. */
 interface Primary {
@@ -121,9 +105,13 @@ export class ClusterDriver implements L2Driver {
   /** Breaker opens of the drivers of former primaries, so that the total never goes down. */
   #retiredOpens = 0;
 
-  constructor(config: ResolvedConfig) {
+  readonly #hooksFor: HooksFor | undefined;
+
+  /** `hooksFor`: coherence's hooks of each primary, asked when the driver connects to it. */
+  constructor(config: ResolvedConfig, hooksFor?: HooksFor) {
     if (config.topology.kind !== 'cluster') throw new Error('ClusterDriver needs a cluster topology');
     this.#config = config;
+    this.#hooksFor = hooksFor;
     this.#log = config.logger;
     this.#seeds = config.topology.nodes;
     this.#query = new SideQuery((node) => this.#queryClient(node), config.connectTimeoutMs);
@@ -201,7 +189,7 @@ export class ClusterDriver implements L2Driver {
   }
 
   /**
-   * Tag indexes go to their shard beside each value (tags.ts), so each slot's write stays one script;
+   * Tag indexes go to their shard beside each value (invalidation/tags.ts), so each slot's write stays one script;
    * each shard's slot is registered under its tag first, so that `invalidateTags` finds it.
    */
   async set(given: L2Entry[]): Promise<void> {
@@ -210,14 +198,14 @@ export class ClusterDriver implements L2Driver {
     const lateMs = this.#config.operationTimeoutMs;
     const entries = given.map((entry) => {
       if (entry.tags === undefined || entry.tags.length === 0) return entry;
-      const slot = slotTag(keySlot(entry.key));
-      for (const indexKey of entry.tags) shards.push({ indexKey, slot, ttlMs: entry.ttl * 1000 + lateMs });
-      return { ...entry, tags: entry.tags.map((indexKey) => shardKey(indexKey, slot)) };
+      const hashTag = slotTag(keySlot(entry.key));
+      for (const indexKey of entry.tags) shards.push({ indexKey, hashTag, ttlMs: entry.ttl * 1000 + lateMs });
+      return { ...entry, tags: entry.tags.map((indexKey) => shardKey(indexKey, hashTag)) };
     });
     const groups = await this.#bySlot(entries, (entry) => entry.key);
     if (shards.length > 0) await registerShards(this, shards);
     // every group settles before the call does: a failure reported while another primary's write is
-    // still in flight would let that write land after the caller heard "failed" (see RedisL2.set)
+    // still in flight would let that write land after the caller heard "failed" (see RedisDriver.set)
     const outcomes = await Promise.allSettled(
       groups.map(({ primary, indexes }) => primary.driver.set(indexes.map((i) => entries[i]!))),
     );
@@ -256,7 +244,7 @@ export class ClusterDriver implements L2Driver {
     const slot = dash === -1 ? 0 : Number(cursor.slice(0, dash));
     const nodeCursor = dash === -1 ? cursor : cursor.slice(dash + 1);
     if (!Number.isInteger(slot) || slot < 0 || slot >= SLOT_COUNT) {
-      throw new CacheError('E_L2_CURSOR', `cursor ${JSON.stringify(cursor)} names no hash slot`);
+      throw new L2CursorError(`cursor ${JSON.stringify(cursor)} names no hash slot`);
     }
     const primary = this.#usable(this.#slots[slot]);
     const [next, keys] = await primary.driver.scanPage(nodeCursor, pattern, count).catch(this.#failed);
@@ -459,13 +447,15 @@ export class ClusterDriver implements L2Driver {
    * primary's own connection hooks when coherence is on (a subscriber and tracking per node).
    */
   #connect(node: RedisNode, address: string): { driver: RedisDriver; retire: (() => void) | undefined } {
-    const { redis, nodeHooks } = this.#config;
-    const hooks = nodeHooks?.(address);
-    const driver = new RedisDriver({
-      ...this.#config,
-      connectionHooks: hooks,
-      redis: { ...redis, host: node.host, port: node.port, safeUrl: `${redis.safeUrl} (node ${address})` },
-    });
+    const { redis } = this.#config;
+    const hooks = this.#hooksFor?.(address);
+    const driver = new RedisDriver(
+      {
+        ...this.#config,
+        redis: { ...redis, host: node.host, port: node.port, safeUrl: `${redis.safeUrl} (node ${address})` },
+      },
+      hooks,
+    );
     return { driver, retire: hooks && (() => hooks.retire()) };
   }
 

@@ -1,3 +1,6 @@
+import { L2BreakerOpenError, L2TimeoutError, L2UnavailableError } from '../errors.js';
+import { describeError, type Logger, RateLimitedLog } from '../logger.js';
+
 /** Counters of one domain. Plain numbers, updated on the data path; exporters read snapshots. */
 export interface DomainCounters {
   l1Hits: number;
@@ -46,4 +49,32 @@ function withHitRate(counters: DomainCounters): DomainStats {
   const hits = counters.l1Hits + counters.l2Hits;
   const reads = hits + counters.misses;
   return { ...counters, hitRate: reads === 0 ? 0 : hits / reads };
+}
+
+/**
+ * Counts and logs Redis failures of cache calls: every failure is an error in the domain's counters
+ * (and a skip when the breaker answered); outages and timeouts are logged once per episode by the
+ * driver, so only other Redis errors are logged here, at most once per operation, reason and interval.
+ */
+export class L2Failures {
+  readonly #log: Logger;
+  readonly #problems = new RateLimitedLog();
+
+  constructor(log: Logger) {
+    this.#log = log;
+  }
+
+  /** `operation` failed against Redis with `err`; the caller answers a miss or `false`. */
+  report(operation: string, counters: DomainCounters, err: unknown): void {
+    counters.errors++;
+    if (err instanceof L2BreakerOpenError) counters.skipped++;
+    if (err instanceof L2UnavailableError || err instanceof L2TimeoutError) return;
+    const reason = describeError(err);
+    this.#problems.emit(`${operation}:${reason}`, (suppressed) =>
+      this.#log.warn(
+        { operation, err: reason, suppressed },
+        `cachette: ${operation} failed; answered as a miss`,
+      ),
+    );
+  }
 }

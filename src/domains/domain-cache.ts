@@ -1,0 +1,92 @@
+import type { BatchFactory, Factory, LoadOptions } from '../get-set/plan.js';
+
+/** Options every call accepts: the domain ("db type") the key belongs to. Default `default`. */
+export interface CallOptions<D extends string> {
+  dbType?: D;
+}
+
+/** Options of `set` / `setMany`: an explicit TTL in seconds instead of the domain's, and tags. */
+export interface SetOptions<D extends string> extends CallOptions<D> {
+  ttl?: number;
+  /** Tags the value carries (see `invalidateTags`): non-empty strings, at most 64 of 256 characters. */
+  tags?: readonly string[];
+}
+
+/** Options of `getOrSet` / `getOrSetMany`: see `LoadOptions`. */
+export interface GetOrSetOptions<D extends string> extends CallOptions<D>, LoadOptions {}
+
+/** One entry of `setMany`. */
+export interface SetEntry {
+  key: string;
+  value: unknown;
+  /** TTL in seconds; default the call's `ttl`, else the domain's. */
+  ttl?: number;
+  /** Tags of this value, in addition to the call's `tags`. */
+  tags?: readonly string[];
+}
+
+/** The calls of a cache that `DomainCache` binds to one domain (`Cache` has them all). */
+export interface DomainCalls<D extends string> {
+  get<T = unknown>(key: string, options?: CallOptions<D>): Promise<T | undefined>;
+  set(key: string, value: unknown, options?: SetOptions<D>): Promise<boolean>;
+  delete(key: string, options?: CallOptions<D>): Promise<boolean>;
+  deletePattern(pattern: string, options?: CallOptions<D>): Promise<number | false>;
+  getMany<T = unknown>(keys: readonly string[], options?: CallOptions<D>): Promise<Array<T | undefined>>;
+  setMany(entries: readonly SetEntry[], options?: SetOptions<D>): Promise<boolean>;
+  getOrSet<T>(key: string, factory: Factory<T>, options?: GetOrSetOptions<D>): Promise<T>;
+  getOrSetMany<T>(
+    keys: readonly string[],
+    batchFactory: BatchFactory<T>,
+    options?: GetOrSetOptions<D>,
+  ): Promise<Array<T | undefined>>;
+}
+
+/** A view of the cache with `dbType` bound; created by `cache.db(name)`. */
+export class DomainCache<D extends string = string> {
+  readonly #cache: DomainCalls<D>;
+  readonly dbType: D;
+
+  constructor(cache: DomainCalls<D>, dbType: D) {
+    this.#cache = cache;
+    this.dbType = dbType;
+  }
+
+  get<T = unknown>(key: string): Promise<T | undefined> {
+    return this.#cache.get<T>(key, { dbType: this.dbType });
+  }
+
+  set(key: string, value: unknown, options?: { ttl?: number; tags?: readonly string[] }): Promise<boolean> {
+    return this.#cache.set(key, value, { ...options, dbType: this.dbType });
+  }
+
+  delete(key: string): Promise<boolean> {
+    return this.#cache.delete(key, { dbType: this.dbType });
+  }
+
+  deletePattern(pattern: string): Promise<number | false> {
+    return this.#cache.deletePattern(pattern, { dbType: this.dbType });
+  }
+
+  getMany<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {
+    return this.#cache.getMany<T>(keys, { dbType: this.dbType });
+  }
+
+  setMany(
+    entries: readonly SetEntry[],
+    options?: { ttl?: number; tags?: readonly string[] },
+  ): Promise<boolean> {
+    return this.#cache.setMany(entries, { ...options, dbType: this.dbType });
+  }
+
+  getOrSet<T>(key: string, factory: Factory<T>, options?: LoadOptions): Promise<T> {
+    return this.#cache.getOrSet<T>(key, factory, { ...options, dbType: this.dbType });
+  }
+
+  getOrSetMany<T>(
+    keys: readonly string[],
+    batchFactory: BatchFactory<T>,
+    options?: LoadOptions,
+  ): Promise<Array<T | undefined>> {
+    return this.#cache.getOrSetMany<T>(keys, batchFactory, { ...options, dbType: this.dbType });
+  }
+}

@@ -1,0 +1,92 @@
+import { FactoryTimeoutError } from '../errors.js';
+import type { LoadContext } from './context.js';
+import type { Plan } from './plan.js';
+
+/** One load of one key in this process; every concurrent caller of that key shares it. */
+export interface Flight<T> {
+  /** A stale value found in L2, known once the first read returned. */
+  stale: { value: T } | undefined;
+  done: Promise<T>;
+}
+
+/** A flight whose outcome is decided from outside (by `getOrSetMany`'s batch). */
+export interface Pending<T> {
+  flight: Flight<T>;
+  settle(outcome: Promise<T>): void;
+}
+
+/** A flight settled later by `settle`. */
+export function pendingFlight<T>(): Pending<T> {
+  let settle: (outcome: Promise<T>) => void = () => {};
+  const done = new Promise<T>((resolve) => {
+    settle = resolve;
+  });
+  return { flight: { stale: undefined, done }, settle };
+}
+
+/**
+ * Single-flight within this process: the loads running now, by Redis key, and each caller's wait
+ * on one, bounded by that caller's own soft and hard timeouts.
+ */
+export class Flights {
+  readonly #context: LoadContext;
+  readonly #running = new Map<string, Flight<unknown>>();
+
+  constructor(context: LoadContext) {
+    this.#context = context;
+  }
+
+  /** The load of `redisKey` running now, if any. */
+  get<T>(redisKey: string): Flight<T> | undefined {
+    return this.#running.get(redisKey) as Flight<T> | undefined;
+  }
+
+  /** Records `flight` as the load of `redisKey` until it settles. */
+  track<T>(redisKey: string, flight: Flight<T>): void {
+    this.#running.set(redisKey, flight as Flight<unknown>);
+    const forget = () => {
+      if (this.#running.get(redisKey) === flight) this.#running.delete(redisKey);
+    };
+    // handles the rejection too, so a flight nobody awaits any more never raises an unhandled rejection
+    flight.done.then(forget, forget);
+  }
+
+  /** One caller's wait on a flight, bounded by its own soft and hard timeouts. */
+  await<T>(flight: Flight<T>, redisKey: string, plan: Plan): Promise<T> {
+    const { softTimeoutMs, hardTimeoutMs } = plan;
+    if (softTimeoutMs === undefined && hardTimeoutMs === undefined) return flight.done;
+    const context = this.#context;
+    return new Promise<T>((resolve, reject) => {
+      const timers: NodeJS.Timeout[] = [];
+      const settle = (finish: () => void) => {
+        for (const timer of timers) clearTimeout(timer);
+        finish();
+      };
+      flight.done.then(
+        (value) => settle(() => resolve(value)),
+        (err: unknown) => settle(() => reject(err)),
+      );
+      if (softTimeoutMs !== undefined) {
+        timers.push(
+          setTimeout(() => {
+            if (flight.stale === undefined) return;
+            context.stats.staleServed++;
+            settle(() => resolve(flight.stale!.value));
+          }, softTimeoutMs),
+        );
+      }
+      if (hardTimeoutMs !== undefined) {
+        timers.push(
+          setTimeout(() => {
+            context.stats.factoryTimeouts++;
+            const timeout = new FactoryTimeoutError(redisKey, hardTimeoutMs);
+            if (flight.stale !== undefined) {
+              context.servedStale(redisKey, timeout);
+              settle(() => resolve(flight.stale!.value));
+            } else settle(() => reject(timeout));
+          }, hardTimeoutMs),
+        );
+      }
+    });
+  }
+}

@@ -1,0 +1,68 @@
+import type { Domain } from '../domains/registry.js';
+import type { L2Failures } from '../domains/stats.js';
+import type { L1 } from '../l1/l1.js';
+import type { L2Driver, L2Entry } from '../l2/driver.js';
+import type { Codec } from '../values/codec.js';
+
+/** One value to write: the key in its domain, the value, TTL in seconds, tag index keys. */
+export interface WriteEntry {
+  key: string;
+  value: unknown;
+  ttl: number;
+  tags: string[];
+}
+
+/** The write path of `set` and `setMany`: both tiers, kept consistent when Redis fails. */
+export class Writer {
+  readonly #l1: L1;
+  readonly #l2: L2Driver;
+  readonly #codec: Codec;
+  readonly #failures: L2Failures;
+
+  constructor(l1: L1, l2: L2Driver, codec: Codec, failures: L2Failures) {
+    this.#l1 = l1;
+    this.#l2 = l2;
+    this.#codec = codec;
+    this.#failures = failures;
+  }
+
+  /**
+   * Serialises and writes entries of one domain in one round trip, then keeps them in L1; refused
+   * values are logged and skipped. `false` if any was refused or Redis failed.
+   */
+  async write(domain: Domain, entries: WriteEntry[]): Promise<boolean> {
+    const { counters } = domain;
+    const { prefix } = domain.config;
+    const writes: L2Entry[] = [];
+    const tickets: number[] = [];
+    let allAccepted = true;
+    for (const { key, value, ttl, tags } of entries) {
+      const redisKey = prefix + key;
+      this.#l1.evict(redisKey);
+      const text = this.#codec.serialize(value, redisKey, counters);
+      if (text === undefined) {
+        allAccepted = false;
+        continue;
+      }
+      writes.push(tags.length > 0 ? { key: redisKey, text, ttl, tags } : { key: redisKey, text, ttl });
+      tickets.push(this.#l1.ticket(redisKey));
+    }
+    if (writes.length === 0) return false;
+    try {
+      await this.#l2.set(writes);
+    } catch (err) {
+      // the outcome is unknown: no copy may stay in L1, nor come in from a read in flight
+      for (const { key } of writes) this.#l1.evict(key);
+      this.#failures.report(writes.length === 1 ? 'set' : 'setMany', counters, err);
+      return false;
+    }
+    counters.sets += writes.length;
+    for (let i = 0; i < writes.length; i++) {
+      const { key, text, ttl } = writes[i]!;
+      // another writer's change reported while this write was in flight may have come after it in Redis;
+      // L1 keeps the text (parsed on first read), so a caller mutating `value` after set() cannot change it
+      this.#l1.fill(key, text, ttl * 1000, tickets[i]!);
+    }
+    return allAccepted;
+  }
+}

@@ -1,0 +1,116 @@
+import type { L1Options } from '../config/options.js';
+import { FillGuard } from './fill-guard.js';
+import { MemoryTier } from './memory.js';
+
+/** What bounds an L1 copy's life from outside: coherence, while its invalidations do not flow. */
+export interface L1Bound {
+  /** The longest an L1 copy may live now, in ms (`Infinity`: no bound). */
+  readonly maxL1TtlMs: number;
+}
+
+/**
+ * This process's copies of values: the memory tier (absent when L1 is off) and the fill guard that
+ * keeps a read's outdated reply out of it. Every eviction goes through here, so that a key leaving
+ * L1 always also stops a read in flight from bringing it back (`ticket` before a read, `fill` after).
+ */
+export class L1 {
+  readonly #memory: MemoryTier | undefined;
+  readonly #guard = new FillGuard();
+  readonly #ttlMs: number;
+  readonly #options: Required<L1Options>;
+  #bound: L1Bound | undefined;
+  #closed = false;
+
+  /** `parse` turns stored texts into values (the cache's serializer). */
+  constructor(options: Required<L1Options>, parse: (text: string) => unknown) {
+    this.#options = options;
+    this.#ttlMs = options.ttl * 1000;
+    this.#memory = options.enabled && options.ttl > 0 ? new MemoryTier(options, parse) : undefined;
+  }
+
+  /** Bounds every later fill by `bound.maxL1TtlMs` (coherence). */
+  boundBy(bound: L1Bound): void {
+    this.#bound = bound;
+  }
+
+  get enabled(): boolean {
+    return this.#memory !== undefined;
+  }
+
+  /** The value under `redisKey`, or `undefined`. */
+  get(redisKey: string): unknown {
+    return this.#memory?.get(redisKey);
+  }
+
+  /** A ticket to take before sending a read of `redisKey` (see `fill`). */
+  ticket(redisKey: string): number {
+    return this.#guard.ticket(redisKey);
+  }
+
+  /** Whether nothing evicted `redisKey` since `ticket` was taken. */
+  unchangedSince(redisKey: string, ticket: number): boolean {
+    return this.#guard.stillValid(redisKey, ticket);
+  }
+
+  /**
+   * Keeps `text` (a value's serialised form) for at most `ttlMs` (`Infinity`: no Redis expiry), never
+   * longer than the L1 TTL nor than the bound (coherence down), unless `redisKey` was evicted since
+   * `ticket`. L1 parses it on its first read here: a value read or written once and never again
+   * here costs no second object graph on the heap, the byte bound counts what is actually held, and
+   * a caller mutating the value it got (or set) cannot change the cached one.
+   */
+  fill(redisKey: string, text: string, ttlMs: number, ticket: number): void {
+    if (this.#memory === undefined || this.#closed || !this.#guard.stillValid(redisKey, ticket)) return;
+    const bound = this.#bound === undefined ? this.#ttlMs : Math.min(this.#ttlMs, this.#bound.maxL1TtlMs);
+    this.#memory.setText(redisKey, text, Math.min(bound, ttlMs));
+  }
+
+  /** `redisKey` changed (or may have): its copy leaves L1, and a read of it in flight will not fill it. */
+  evict(redisKey: string): void {
+    this.#guard.touch(redisKey);
+    this.#memory?.delete(redisKey);
+  }
+
+  /** Any key may have changed: L1 is emptied, and no read in flight will fill it. */
+  evictAll(): void {
+    this.#guard.touchAll();
+    this.#memory?.clear();
+  }
+
+  /** Evicts every key under `prefix` whose rest `matches`; no read in flight will fill any key. */
+  evictWhere(prefix: string, matches: (rest: string) => boolean): void {
+    this.#guard.touchAll();
+    this.#memory?.deleteWhere((key) => key.startsWith(prefix) && matches(key.slice(prefix.length)));
+  }
+
+  /** Shortens every copy to expire within `ttlMs` from now. */
+  capTtl(ttlMs: number): void {
+    this.#memory?.capTtl(ttlMs);
+  }
+
+  /** Empties L1 for good: later fills are ignored. */
+  close(): void {
+    this.#closed = true;
+    this.#memory?.clear();
+  }
+
+  /** What `cache.status().l1` reports. */
+  status(): {
+    enabled: boolean;
+    entries: number;
+    bytes: number;
+    maxEntries: number;
+    maxBytes: number;
+    ttl: number;
+  } {
+    const { maxEntries, maxBytes, ttl } = this.#options;
+    return {
+      enabled: this.enabled,
+      entries: this.#memory?.size ?? 0,
+      bytes: this.#memory?.bytes ?? 0,
+      maxEntries,
+      maxBytes,
+      ttl,
+    };
+  }
+}
