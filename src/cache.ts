@@ -8,10 +8,9 @@ import { DomainCache } from './domains/domain-cache.js';
 import { type Domain, Domains } from './domains/registry.js';
 import { type DomainStats, L2Failures, Stats } from './domains/stats.js';
 import { CacheKeyError } from './errors.js';
-import type { LoadTarget } from './get-set/context.js';
 import { claimPeriod } from './get-set/lease.js';
 import { Loader } from './get-set/loader.js';
-import type { BatchFactory, Factory, LoadingStats, LoadOptions } from './get-set/plan.js';
+import { type BatchFactory, type Factory, hasLoadOptions, type LoadingStats } from './get-set/plan.js';
 import { type WriteEntry, Writer } from './get-set/writer.js';
 import {
   buildInvalidator,
@@ -152,7 +151,7 @@ export class Cache<D extends string = string, in G extends string = never> {
     try {
       domain = this.#domains.resolve(options?.dbType);
       assertValidKey(key);
-      entry = { key, value, ttl: this.#ttlFor(domain, options?.ttl), tags: tagKeys(options?.tags) };
+      entry = { key, value, ttl: this.#domains.ttlFor(domain, options?.ttl), tags: tagKeys(options?.tags) };
     } catch (err) {
       return Promise.reject(err);
     }
@@ -242,7 +241,7 @@ export class Cache<D extends string = string, in G extends string = never> {
       return {
         key,
         value,
-        ttl: this.#ttlFor(domain, ttl ?? options?.ttl),
+        ttl: this.#domains.ttlFor(domain, ttl ?? options?.ttl),
         tags: own.length === 0 ? callTags : [...new Set([...callTags, ...own])],
       };
     });
@@ -258,14 +257,14 @@ export class Cache<D extends string = string, in G extends string = never> {
     const domain = this.#domains.resolve(options?.dbType);
     const redisKey = this.#domains.redisKey(domain, key);
     // an L1 hit of a call without load options (nothing to validate) builds no load plan
-    if (options === undefined || onlyDbType(options)) {
+    if (options === undefined || !hasLoadOptions(options)) {
       const local = this.#l1.get(redisKey);
       if (local !== undefined) {
         domain.counters.l1Hits++;
         return local as T;
       }
     }
-    return this.#loader.getOrSet(this.#loadTarget(domain, options), redisKey, factory, options);
+    return this.#loader.getOrSet(this.#domains.loadTarget(domain, options?.ttl), redisKey, factory, options);
   }
 
   /**
@@ -280,7 +279,12 @@ export class Cache<D extends string = string, in G extends string = never> {
   ): Promise<Array<T | undefined>> {
     const domain = this.#domains.resolve(options?.dbType);
     for (const key of keys) assertValidKey(key);
-    return this.#loader.getOrSetMany(this.#loadTarget(domain, options), keys, batchFactory, options);
+    return this.#loader.getOrSetMany(
+      this.#domains.loadTarget(domain, options?.ttl),
+      keys,
+      batchFactory,
+      options,
+    );
   }
 
   /**
@@ -387,26 +391,4 @@ export class Cache<D extends string = string, in G extends string = never> {
   get closed(): boolean {
     return this.#closed;
   }
-
-  #loadTarget(domain: Domain, options: LoadOptions | undefined): LoadTarget {
-    return {
-      prefix: domain.config.prefix,
-      ttl: this.#ttlFor(domain, options?.ttl),
-      counters: domain.counters,
-    };
-  }
-
-  #ttlFor(domain: Domain, ttl: number | undefined): number {
-    if (ttl === undefined) return domain.config.ttl;
-    if (!Number.isInteger(ttl) || ttl < 1) {
-      throw new CacheKeyError(`ttl must be a whole number of seconds >= 1, got ${String(ttl)}`);
-    }
-    return ttl;
-  }
-}
-
-/** Whether `options` holds nothing but `dbType`. */
-function onlyDbType(options: object): boolean {
-  for (const name in options) if (name !== 'dbType') return false;
-  return true;
 }

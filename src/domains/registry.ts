@@ -83,4 +83,21 @@ export class Domains {
     domain.redisKeys.set(key, redisKey);
     return redisKey;
   }
+
+  /** The TTL of a value of `domain` in seconds: `ttl` if given (a whole number >= 1, else `CacheKeyError`), else the domain's. */
+  ttlFor(domain: Domain, ttl: number | undefined): number {
+    if (ttl === undefined) return domain.config.ttl;
+    if (!Number.isInteger(ttl) || ttl < 1) {
+      throw new CacheKeyError(`ttl must be a whole number of seconds >= 1, got ${String(ttl)}`);
+    }
+    return ttl;
+  }
+
+  /** What a getOrSet load of `domain` works with: prefix, TTL (`ttlFor`), counters. */
+  loadTarget(
+    domain: Domain,
+    ttl: number | undefined,
+  ): { prefix: string; ttl: number; counters: DomainCounters } {
+    return { prefix: domain.config.prefix, ttl: this.ttlFor(domain, ttl), counters: domain.counters };
+  }
 }

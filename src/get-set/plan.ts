@@ -99,3 +99,9 @@ export function planFor(ttl: number, options: LoadOptions | undefined): Plan {
     tagKeys: tagKeys(options?.tags),
   };
 }
+
+/** Whether a call's `options` hold any load option besides `dbType` (an L1 hit then still validates them). */
+export function hasLoadOptions(options: object): boolean {
+  for (const name in options) if (name !== 'dbType') return true;
+  return false;
+}

@@ -1,24 +1,12 @@
 import type { RedisNode, ResolvedConfig } from '../../../config/options.js';
-import { redactSecrets } from '../../../config/redis-target.js';
 import { L2CursorError, L2RoutingError, L2UnavailableError } from '../../../errors.js';
-import { describeError, type Logger } from '../../../logger.js';
 import type { BreakerState, HooksFor, L2Driver, L2Entry, L2Read, L2State } from '../../driver.js';
 import { shardKey } from '../../keyspace.js';
 import { RedisDriver } from '../driver.js';
-import { nodeName, Poll, type SideClient, SideQuery, sideClient, untilReady } from '../nodes.js';
-import { withTimeout } from '../outcome.js';
+import { untilReady } from '../nodes.js';
 import { registerShards, type ShardWrite } from './shard-registry.js';
+import { type Primary, SlotMap } from './slot-map.js';
 import { keySlot, SLOT_COUNT, slotTag } from './slots.js';
-
-/** How often the slot map is read again, in ms (a failed call asks for it sooner). */
-const POLL_INTERVAL_MS = 1000;
-/** Least time between two slot-map reads triggered by failed calls, in ms: an outage fails many calls. */
-const REFRESH_MIN_INTERVAL_MS = 100;
-/**
- * Longest wait for one node's `CLUSTER SLOTS`, in ms (capped by `socketTimeoutMs`): a node that hangs
- * (paused, overloaded) must not hold up reading the map from the next node during a failover.
- */
-const MAP_READ_TIMEOUT_MS = 1000;
 
 /** Keyless commands that any node answers alike. */
 const ANY_NODE = new Set(['PING', 'ECHO', 'TIME', 'PUBLISH']);
@@ -41,29 +29,6 @@ const PER_NODE = new Set([
 ]);
 const SCRIPT_CALLS = new Set(['EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO', 'FCALL', 'FCALL_RO']);
 
-/** A primary of the cluster: its address, the first hash slot it serves, and the driver talking to it. */
-interface Primary {
-  address: string;
-  firstSlot: number;
-  driver: RedisDriver;
-  /**
-   * Found after start-up (a failover, a new node). A driver makes calls wait for its first
-   * connection attempt, which is right at start-up only: calls for a new primary fail at once until
-   * it is connected, so that a failover never holds a call longer than the operation deadline.
-   */
-  late: boolean;
-  /** Tells the per-node connection hooks (coherence) that this primary is gone. */
-  retire: (() => void) | undefined;
-}
-
-/** One range of `CLUSTER SLOTS`: slots `from` to `to` (inclusive), their primary and replicas. */
-interface SlotRange {
-  from: number;
-  to: number;
-  primary: RedisNode;
-  replicas: RedisNode[];
-}
-
 /**
  * L2 on Redis Cluster. cachette reads the slot map (`CLUSTER SLOTS`) and talks to each primary
  * through a `RedisDriver` of its own, so every fail-fast promise of the standalone driver holds per
@@ -85,46 +50,24 @@ interface SlotRange {
 export class ClusterDriver implements L2Driver {
   readonly sharded = true;
   readonly #config: ResolvedConfig;
-  readonly #log: Logger;
-  readonly #seeds: RedisNode[];
-  /** The primary of every slot; `undefined` for a slot no primary serves (or before the first map). */
-  #slots: Array<Primary | undefined> = new Array(SLOT_COUNT);
-  /** The primaries, by first slot served. */
-  #primaries: Primary[] = [];
-  /** Every node of the last map (primaries and replicas), asked first when the map is read again. */
-  #known: RedisNode[] = [];
-  #mapped = false;
-  #uncoveredSlots = 0;
-  #closed = false;
-  /** Reads the slot map every second, and sooner after a failed call. */
-  readonly #mapPoll: Poll;
-  readonly #firstMap: Promise<void>;
-  /** The connection that reads the slot map, kept between reads while it works. */
-  readonly #query: SideQuery;
-  #unreachableLogged = false;
-  /** Breaker opens of the drivers of former primaries, so that the total never goes down. */
-  #retiredOpens = 0;
-
   readonly #hooksFor: HooksFor | undefined;
+  readonly #map: SlotMap;
+  #closed = false;
 
   /** `hooksFor`: coherence's hooks of each primary, asked when the driver connects to it. */
   constructor(config: ResolvedConfig, hooksFor?: HooksFor) {
     if (config.topology.kind !== 'cluster') throw new Error('ClusterDriver needs a cluster topology');
     this.#config = config;
     this.#hooksFor = hooksFor;
-    this.#log = config.logger;
-    this.#seeds = config.topology.nodes;
-    this.#query = new SideQuery((node) => this.#queryClient(node), config.connectTimeoutMs);
-    this.#mapPoll = new Poll(() => this.#readMap(), POLL_INTERVAL_MS);
-    this.#firstMap = withTimeout(this.#mapPoll.start(), config.connectTimeoutMs + 100).catch(() => {});
+    this.#map = new SlotMap(config, config.topology.nodes, (node, address) => this.#connect(node, address));
   }
 
   get state(): L2State {
     if (this.#closed) return 'closed';
-    if (!this.#mapped) return 'connecting';
-    let reconnecting = this.#uncoveredSlots > 0;
+    if (!this.#map.mapped) return 'connecting';
+    let reconnecting = this.#map.uncoveredSlots > 0;
     let ready = !reconnecting;
-    for (const { driver } of this.#primaries) {
+    for (const { driver } of this.#map.primaries) {
       if (driver.state !== 'ready') ready = false;
       if (driver.state === 'reconnecting') reconnecting = true;
     }
@@ -135,7 +78,7 @@ export class ClusterDriver implements L2Driver {
   /** The worst breaker among the primaries: `open` if any is open, then `half-open`, else `closed`. */
   get breaker(): BreakerState {
     let worst: BreakerState = 'closed';
-    for (const { driver } of this.#primaries) {
+    for (const { driver } of this.#map.primaries) {
       if (driver.breaker === 'open') return 'open';
       if (driver.breaker === 'half-open') worst = 'half-open';
     }
@@ -143,7 +86,7 @@ export class ClusterDriver implements L2Driver {
   }
 
   get breakerOpens(): number {
-    return this.#primaries.reduce((sum, { driver }) => sum + driver.breakerOpens, this.#retiredOpens);
+    return this.#map.primaries.reduce((sum, { driver }) => sum + driver.breakerOpens, this.#map.retiredOpens);
   }
 
   async ready(timeoutMs: number): Promise<boolean> {
@@ -151,7 +94,7 @@ export class ClusterDriver implements L2Driver {
       {
         closed: () => this.#closed,
         ready: () => this.state === 'ready',
-        waitingOn: () => this.#primaries.find(({ driver }) => driver.state !== 'ready')?.driver,
+        waitingOn: () => this.#map.primaries.find(({ driver }) => driver.state !== 'ready')?.driver,
       },
       timeoutMs,
     );
@@ -184,7 +127,7 @@ export class ClusterDriver implements L2Driver {
     if (failures > 0 && failures === outcomes.length) {
       this.#failed((outcomes[0] as PromiseRejectedResult).reason);
     }
-    if (failures > 0) this.#refreshSoon();
+    if (failures > 0) this.#map.refreshSoon();
     return results;
   }
 
@@ -246,10 +189,10 @@ export class ClusterDriver implements L2Driver {
     if (!Number.isInteger(slot) || slot < 0 || slot >= SLOT_COUNT) {
       throw new L2CursorError(`cursor ${JSON.stringify(cursor)} names no hash slot`);
     }
-    const primary = this.#usable(this.#slots[slot]);
+    const primary = this.#usable(this.#map.primaryOf(slot));
     const [next, keys] = await primary.driver.scanPage(nodeCursor, pattern, count).catch(this.#failed);
     if (next !== '0') return [`${slot}-${next}`, keys];
-    const following = this.#primaries.find((candidate) => candidate.firstSlot > slot);
+    const following = this.#map.primaries.find((candidate) => candidate.firstSlot > slot);
     return [following ? `${following.firstSlot}-0` : '0', keys];
   }
 
@@ -278,21 +221,19 @@ export class ClusterDriver implements L2Driver {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#mapPoll.stop();
-    this.#query.close();
-    await Promise.all(this.#primaries.map((primary) => this.#retire(primary)));
+    await this.#map.close();
   }
 
   /** The primary serving `key`'s slot; before the first slot map, waits for it (bounded). */
   async #primaryOf(key: string): Promise<Primary> {
-    if (!this.#mapped && !this.#closed) await this.#firstMap;
-    return this.#usable(this.#slots[keySlot(key)]);
+    await this.#map.first();
+    return this.#usable(this.#map.primaryOf(keySlot(key)));
   }
 
   /** `primary` if calls may go to it now; otherwise asks for a fresh slot map and throws. */
   #usable(primary: Primary | undefined): Primary {
     if (primary && !(primary.late && primary.driver.state !== 'ready')) return primary;
-    this.#refreshSoon();
+    this.#map.refreshSoon();
     throw new L2UnavailableError(
       'E_L2_UNAVAILABLE',
       primary
@@ -302,13 +243,13 @@ export class ClusterDriver implements L2Driver {
   }
 
   /** Every primary, by first slot; rejects unless the map covers every slot. */
-  async #allPrimaries(): Promise<Primary[]> {
-    if (!this.#mapped && !this.#closed) await this.#firstMap;
-    if (!this.#mapped || this.#uncoveredSlots > 0) {
-      this.#refreshSoon();
+  async #allPrimaries(): Promise<readonly Primary[]> {
+    await this.#map.first();
+    if (!this.#map.mapped || this.#map.uncoveredSlots > 0) {
+      this.#map.refreshSoon();
       throw new L2UnavailableError('E_L2_UNAVAILABLE', 'the Redis Cluster does not serve every slot now');
     }
-    const primaries = this.#primaries;
+    const primaries = this.#map.primaries;
     for (const primary of primaries) this.#usable(primary);
     return primaries;
   }
@@ -318,13 +259,13 @@ export class ClusterDriver implements L2Driver {
     items: I[],
     keyOf: (item: I) => string,
   ): Promise<Array<{ primary: Primary; indexes: number[] }>> {
-    if (!this.#mapped && !this.#closed) await this.#firstMap;
+    await this.#map.first();
     const groups = new Map<number, { primary: Primary; indexes: number[] }>();
     for (let i = 0; i < items.length; i++) {
       const slot = keySlot(keyOf(items[i]!));
       let group = groups.get(slot);
       if (!group) {
-        group = { primary: this.#usable(this.#slots[slot]), indexes: [] };
+        group = { primary: this.#usable(this.#map.primaryOf(slot)), indexes: [] };
         groups.set(slot, group);
       }
       group.indexes.push(i);
@@ -334,119 +275,15 @@ export class ClusterDriver implements L2Driver {
 
   /** A call failed: the slot map may be outdated (a failover, a MOVED reply), so read it again soon. */
   readonly #failed = (err: unknown): never => {
-    this.#refreshSoon();
+    this.#map.refreshSoon();
     throw err;
   };
-
-  #refreshSoon(): void {
-    if (this.#closed || this.#mapPoll.asking) return;
-    if (this.#mapPoll.sinceLastMs < REFRESH_MIN_INTERVAL_MS) return;
-    void this.#mapPoll.now();
-  }
-
-  /** Asks the known nodes, one after the other, for the slot map, and follows the first answer. */
-  async #readMap(): Promise<void> {
-    let lastError = 'no cluster node configured';
-    for (const node of this.#candidates()) {
-      if (this.#closed) return;
-      let ranges: SlotRange[];
-      try {
-        ranges = parseSlots(await this.#ask(node), node);
-      } catch (err) {
-        lastError = `${nodeName(node)}: ${this.#redacted(err)}`;
-        continue;
-      }
-      this.#unreachableLogged = false;
-      this.#apply(ranges);
-      return;
-    }
-    if (!this.#unreachableLogged && !this.#closed) {
-      this.#unreachableLogged = true;
-      this.#log.warn(
-        { redis: this.#config.redis.safeUrl, err: lastError },
-        'cachette: no Redis Cluster node told the slot map; serving misses until one does',
-      );
-    }
-  }
-
-  /** The node asked last time first, then the nodes of the last map, then the configured ones. */
-  #candidates(): RedisNode[] {
-    const seen = new Set<string>();
-    const nodes: RedisNode[] = [];
-    const last = [...this.#known, ...this.#seeds].find((node) => nodeName(node) === this.#query.address);
-    for (const node of [...(last ? [last] : []), ...this.#known, ...this.#seeds]) {
-      const address = nodeName(node);
-      if (seen.has(address)) continue;
-      seen.add(address);
-      nodes.push(node);
-    }
-    return nodes;
-  }
-
-  /** `CLUSTER SLOTS` on `node`. */
-  #ask(node: RedisNode): Promise<unknown> {
-    return this.#query.send(
-      node,
-      ['CLUSTER', 'SLOTS'],
-      Math.min(this.#config.socketTimeoutMs, MAP_READ_TIMEOUT_MS),
-    );
-  }
-
-  /** Points every slot at its primary's driver, opening drivers for new primaries and closing former ones. */
-  #apply(ranges: SlotRange[]): void {
-    if (this.#closed) return;
-    const previous = new Map(this.#primaries.map((primary) => [primary.address, primary]));
-    const next = new Map<string, Primary>();
-    const slots: Array<Primary | undefined> = new Array(SLOT_COUNT);
-    const known: RedisNode[] = [];
-    for (const { from, to, primary: node, replicas } of ranges) {
-      const address = nodeName(node);
-      let primary = next.get(address);
-      if (!primary) {
-        const kept = previous.get(address);
-        primary = kept
-          ? { ...kept, firstSlot: from }
-          : { address, firstSlot: from, late: this.#mapped, ...this.#connect(node, address) };
-        next.set(address, primary);
-        known.push(node);
-      }
-      primary.firstSlot = Math.min(primary.firstSlot, from);
-      slots.fill(primary, from, to + 1);
-      known.push(...replicas);
-    }
-    let uncovered = 0;
-    for (let slot = 0; slot < SLOT_COUNT; slot++) if (!slots[slot]) uncovered++;
-    const changed = next.size !== previous.size || [...next.keys()].some((address) => !previous.has(address));
-    for (const [address, former] of previous) {
-      if (next.has(address)) continue;
-      this.#retiredOpens += former.driver.breakerOpens;
-      void this.#retire(former);
-    }
-    this.#slots = slots;
-    this.#primaries = [...next.values()].sort((a, b) => a.firstSlot - b.firstSlot);
-    this.#known = known;
-    const wasMapped = this.#mapped;
-    this.#mapped = true;
-    if (changed) {
-      const fields = { redis: this.#config.redis.safeUrl, primaries: [...next.keys()] };
-      if (wasMapped)
-        this.#log.info(fields, 'cachette: the Redis Cluster primaries changed; calls follow them');
-      else this.#log.debug(fields, 'cachette: Redis Cluster slot map read');
-    }
-    if (uncovered > 0 && uncovered !== this.#uncoveredSlots) {
-      this.#log.warn(
-        { redis: this.#config.redis.safeUrl, uncoveredSlots: uncovered },
-        'cachette: some Redis Cluster hash slots have no primary; their keys are misses until they do',
-      );
-    }
-    this.#uncoveredSlots = uncovered;
-  }
 
   /**
    * A standalone driver for one primary, with the cluster's credentials and TLS settings, and the
    * primary's own connection hooks when coherence is on (a subscriber and tracking per node).
    */
-  #connect(node: RedisNode, address: string): { driver: RedisDriver; retire: (() => void) | undefined } {
+  #connect(node: RedisNode, address: string): Pick<Primary, 'driver' | 'retire'> {
     const { redis } = this.#config;
     const hooks = this.#hooksFor?.(address);
     const driver = new RedisDriver(
@@ -458,38 +295,4 @@ export class ClusterDriver implements L2Driver {
     );
     return { driver, retire: hooks && (() => hooks.retire()) };
   }
-
-  /** Closes the driver of a primary that is gone (or on close), then retires its hooks. */
-  async #retire(primary: Primary): Promise<void> {
-    await primary.driver.close();
-    primary.retire?.();
-  }
-
-  #queryClient(node: RedisNode): SideClient {
-    const { username, password } = this.#config.redis;
-    return sideClient(this.#config, node, { auth: { username, password }, reconnect: false });
-  }
-
-  #redacted(err: unknown): string {
-    return redactSecrets(describeError(err), this.#config.redis.password);
-  }
-}
-
-/**
- * Reads a `CLUSTER SLOTS` reply: `[from, to, [host, port, id…], …replicas]` per range. A node that
- * does not know its own address answers an empty host: it is then the node that was asked.
- */
-export function parseSlots(reply: unknown, asked: RedisNode): SlotRange[] {
-  if (!Array.isArray(reply) || reply.length === 0)
-    throw new Error('the node serves no slot (not in a cluster yet?)');
-  const nodeOf = (entry: unknown): RedisNode => {
-    if (!Array.isArray(entry)) throw new Error('unexpected CLUSTER SLOTS reply');
-    const host = String(entry[0] ?? '');
-    return { host: host === '' || host === '?' ? asked.host : host, port: Number(entry[1]) };
-  };
-  return reply.map((range: unknown) => {
-    if (!Array.isArray(range) || range.length < 3) throw new Error('unexpected CLUSTER SLOTS reply');
-    const [from, to, primary, ...replicas] = range;
-    return { from: Number(from), to: Number(to), primary: nodeOf(primary), replicas: replicas.map(nodeOf) };
-  });
 }
