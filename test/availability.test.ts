@@ -23,7 +23,7 @@ async function timed<T>(work: () => Promise<T>): Promise<{ result: T; ms: number
   return { result, ms: performance.now() - start };
 }
 
-describe('non-blocking when Redis is in trouble (S6)', () => {
+describe('non-blocking when Redis is in trouble', () => {
   it('serves misses and false when Redis was never started, then connects when it appears', async () => {
     const port = await freePort();
     const logger = captureLogger();

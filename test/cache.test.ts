@@ -8,7 +8,7 @@ import { commandCalls } from './support/redis.js';
 const caches = cacheFactory();
 const redis = redisPerFile(caches);
 
-describe('CacheService operations (S1, S4, S5)', () => {
+describe('CacheService operations', () => {
   it('writes prefix + key with SET … EX the domain TTL, as JSON', async () => {
     const cache = caches.create({ redisUrl: redis.url });
     expect(await cache.set('products_count', 1500, { dbType: 'catalog' })).toBe(true);
@@ -117,7 +117,7 @@ describe('CacheService operations (S1, S4, S5)', () => {
   });
 });
 
-describe('deletePattern (S5, G7)', () => {
+describe('deletePattern', () => {
   it('removes matching keys of one domain only, with SCAN and UNLINK, never KEYS', async () => {
     const cache = caches.create({ redisUrl: redis.url });
     for (let i = 0; i < 5; i++) await cache.set(`products_${i}`, i, { dbType: 'catalog' });
@@ -159,7 +159,7 @@ describe('deletePattern (S5, G7)', () => {
   });
 });
 
-describe('getMany / setMany (S1)', () => {
+describe('getMany / setMany', () => {
   it('reads the keys L1 lacks in one round trip and keeps the order', async () => {
     const cache = caches.create({ redisUrl: redis.url });
     await cache.setMany(
@@ -186,7 +186,7 @@ describe('getMany / setMany (S1)', () => {
   });
 });
 
-describe('values (S10, G7)', () => {
+describe('values', () => {
   it('refuses unserialisable values with false and a logged reason', async () => {
     const logger = captureLogger();
     const cache = caches.create({ redisUrl: redis.url, logger });

@@ -1,4 +1,4 @@
-// The goals of issue #9 / SPEC G8, evaluated on the rows of one run.
+// The benchmark's goals (docs/benchmark.md), evaluated on the rows of one run.
 import { anchors, mainRows, ratio } from './report.js';
 
 const MiB = 1024 * 1024;

@@ -9,7 +9,7 @@ import {
 } from 'cachette';
 import { INVALIDATION_GROUPS } from './invalidation.js';
 
-/** The application's own domain next to the seed's six (S4 lets applications add theirs). */
+/** The application's own domain next to the six built-in ones (applications may add theirs). */
 export const APP_DOMAINS = { dashboard: { prefix: 'dashboard_', ttl: 300 } };
 
 export type AppDomain = BuiltinDomain | keyof typeof APP_DOMAINS;

@@ -1,9 +1,9 @@
 import type { AppCache } from './app-cache.js';
 
 /**
- * The invalidation groups given to cachette (S7): `cache.invalidation.invalidateDashboardCache()`
+ * The invalidation groups given to cachette: `cache.invalidation.invalidateDashboardCache()`
  * removes every value tagged `dashboard`; `invalidateMediaCache()` the whole media domain, like the
- * seed's `invalidate_media_cache()`.
+ * Python service's `invalidate_media_cache()`.
  */
 export const INVALIDATION_GROUPS = {
   dashboard: { tags: ['dashboard'] },
@@ -19,7 +19,7 @@ export const TAGS = {
 };
 
 /**
- * What the Products Manager invalidates after each kind of change, with the seed's strategies:
+ * What the Products Manager invalidates after each kind of change, with the invalidation module's strategies:
  * targeted after a CRUD on one product, the media group after a media change, by pattern after a bulk
  * import, the dashboard after any change. Other workers' L1 copies go with them (coherence).
  * Each call resolves once Redis confirmed or failed: a failing Redis never fails the request.

@@ -18,7 +18,7 @@ export interface Settings {
   cacheDisabled: boolean;
   /** Products created by the first start's seed. */
   seedProducts: number;
-  /** Interval of the periodic warming, in ms (S8: 5 minutes). */
+  /** Interval of the periodic warming, in ms (5 minutes). */
   warmingIntervalMs: number;
   logLevel: string;
 }

@@ -5,7 +5,7 @@ import { dashboardStats } from './api/dashboard.js';
 import { TAGS } from './invalidation.js';
 
 /**
- * The seed's warming (S8): `dashboard_stats` and `products_count` critical, `supplier_list` not.
+ * The warming of the Products Manager: `dashboard_stats` and `products_count` critical, `supplier_list` not.
  * Each task recomputes from the database and overwrites the cached value. Every worker warms at
  * start-up in the background; the periodic runs happen once per interval across workers.
  */

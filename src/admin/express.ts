@@ -28,7 +28,7 @@ function send(response: Response, answer: AdminResponse): void {
 }
 
 /**
- * The cache admin API (S9) as an Express router: `app.use(createCacheRouter({ cache }))` serves
+ * The cache admin API as an Express router: `app.use(createCacheRouter({ cache }))` serves
  * `GET /api/v1/cache/stats`, `GET /api/v1/cache/keys` and `POST /api/v1/cache/clear`.
  */
 export function createCacheRouter(options: CacheRouterOptions): Router {

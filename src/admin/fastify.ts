@@ -81,7 +81,7 @@ const plugin: FastifyPluginAsync<CacheAdminPluginOptions> = async (app, options)
 };
 
 /**
- * The cache admin API (S9) as a Fastify plugin: `app.register(cacheAdmin, { cache })` serves
+ * The cache admin API as a Fastify plugin: `app.register(cacheAdmin, { cache })` serves
  * `GET /api/v1/cache/stats`, `GET /api/v1/cache/keys` and `POST /api/v1/cache/clear`.
  */
 const cacheAdmin = fp(plugin, { name: 'cachette-admin', fastify: '>=5', encapsulate: true });

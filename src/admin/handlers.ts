@@ -6,7 +6,7 @@ import { type AdminAction, type AuthorizeHook, bearerTokenPolicy, toVerdict, typ
 import { type ClearRequest, parseClearBody, parseKeysQuery } from './input.js';
 import { StatsReporter } from './stats-report.js';
 
-/** Where the admin routes live unless told otherwise (S9). */
+/** Where the admin routes live unless told otherwise. */
 export const DEFAULT_ADMIN_PREFIX = '/api/v1/cache';
 
 /** A request as the handlers see it, whatever the framework; `native` is the framework's own request. */
@@ -71,7 +71,7 @@ function redisUnavailable(cache: Cache): AdminResponse {
   );
 }
 
-/** Builds the admin handlers (S9) for one cache; the adapters only translate requests and answers. */
+/** Builds the admin handlers for one cache; the adapters only translate requests and answers. */
 export function createAdminHandlers<R>(options: AdminOptions<R>): AdminHandlers<R> {
   const { cache } = options;
   const log = options.logger ?? silentLogger;

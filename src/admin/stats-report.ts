@@ -44,9 +44,9 @@ export interface StatsReport {
   };
   /** The circuit breaker in front of Redis, and how often it opened since start. */
   breaker: { state: CacheStatus['breaker']; opens: number };
-  /** How L1 is kept coherent with the other processes: mode, connection, messages, flushes (G2). */
+  /** How L1 is kept coherent with the other processes: mode, connection, messages, flushes. */
   coherence: CacheStatus['coherence'];
-  /** The warming service's state and metrics (S8), when one was given. */
+  /** The warming service's state and metrics, when one was given. */
   warming?: WarmingMetrics;
   domains: Record<string, DomainReport>;
 }

@@ -2,7 +2,7 @@ import { CacheConfigError } from '../errors.js';
 import { hasControlChars } from '../values/keys.js';
 import { pickNumber, TTL } from './numbers.js';
 
-/** A domain ("db type" in the original document): a key prefix and a TTL in seconds. */
+/** A domain ("db type"): a key prefix and a TTL in seconds. */
 export interface DomainConfig {
   /** Prepended to every key of the domain; the Redis key is exactly `prefix + key`. */
   prefix: string;

@@ -70,7 +70,7 @@ export interface ClusterOptions {
   nodes: RedisNode[];
 }
 
-/** Everything `createCache()` accepts; every field is optional and falls back to the environment, then the seed's default. */
+/** Everything `createCache()` accepts; every field is optional and falls back to the environment, then the documented default. */
 export interface CacheOptions<
   D extends Record<string, DomainConfig> = Record<never, DomainConfig>,
   G extends Record<string, InvalidationGroup> = Record<never, InvalidationGroup>,

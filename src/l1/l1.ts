@@ -71,6 +71,14 @@ export class L1 {
     this.#memory?.delete(redisKey);
   }
 
+  /**
+   * Drops the copy of `redisKey` without marking the key changed: for a copy that must go though
+   * nothing was written (a value in Redis found unreadable), so reads in flight keep their tickets.
+   */
+  discard(redisKey: string): void {
+    this.#memory?.delete(redisKey);
+  }
+
   /** Any key may have changed: L1 is emptied, and no read in flight will fill it. */
   evictAll(): void {
     this.#guard.touchAll();

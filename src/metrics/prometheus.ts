@@ -19,7 +19,7 @@ export interface CacheMetricsOptions {
   registry?: Registry;
   /** Buckets of the L2 latency histogram, in seconds. */
   latencyBuckets?: number[];
-  /** A `CacheWarmingService` whose runs are exported too (S8). */
+  /** A `CacheWarmingService` whose runs are exported too. */
   warming?: WarmingSource;
 }
 
@@ -74,7 +74,7 @@ const COUNTER_SOURCES: CounterSource[] = [
 ];
 
 /**
- * Registers cachette's metrics (S10, G5) into a prom-client registry. Counters are read from the
+ * Registers cachette's metrics into a prom-client registry. Counters are read from the
  * cache's own counters at scrape time (labels: `tier`, `db_type`; never key names); the L2 latency
  * histogram times each Redis call (labels: `tier`, `operation`, `result`); gauges describe L1 and
  * the connection. In `cluster` workers, prom-client's `AggregatorRegistry` sums them across workers
@@ -195,7 +195,7 @@ export function registerCacheMetrics(cache: Cache, options: CacheMetricsOptions 
   };
 }
 
-/** Whether the invalidation stream is up, and how many invalidations and L1 flushes it brought (G2). */
+/** Whether the invalidation stream is up, and how many invalidations and L1 flushes it brought. */
 function coherenceMetrics(cache: Cache, registers: Registry[]): Array<Counter<string> | Gauge<string>> {
   const counter = (name: string, help: string, read: (status: CoherenceStatus) => number) => {
     let reported = 0;
@@ -234,7 +234,7 @@ function coherenceMetrics(cache: Cache, registers: Registry[]): Array<Counter<st
   ];
 }
 
-/** Runs per task and result, last success per task, and whether a run is in progress (S8). */
+/** Runs per task and result, last success per task, and whether a run is in progress. */
 function warmingMetrics(
   warming: WarmingSource,
   registers: Registry[],

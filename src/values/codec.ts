@@ -8,8 +8,8 @@ import { jsonSerializer, type Serializer } from './serializer.js';
 export interface DecodeSink {
   /** Keeps a fresh value's text for at most `ttlMs`, unless the key changed since `ticket`. */
   fill(redisKey: string, text: string, ttlMs: number, ticket: number): void;
-  /** Drops the key's copy (an unreadable value must not stay there either). */
-  evict(redisKey: string): void;
+  /** Drops the key's copy (an unreadable value must not stay there either), without marking the key changed. */
+  discard(redisKey: string): void;
 }
 
 /** A value read from Redis, decoded. */
@@ -73,7 +73,7 @@ export class Codec {
    * Decodes what Redis holds under `redisKey`, read by `operation` after taking `ticket`: a fresh value also fills
    * L1 (unless the key changed since the ticket). A text the serializer cannot read (written by
    * another program, or corrupted) is answered as a miss, counted in `errors`, logged once per key
-   * and interval, and evicted from L1; a getOrSet then replaces it.
+   * and interval, and dropped from L1; a getOrSet then replaces it.
    */
   decode<T>(
     operation: string,
@@ -90,7 +90,7 @@ export class Codec {
       value = this.serializer.deserialize(unwrapped.text) as T;
     } catch (err) {
       counters.errors++;
-      this.#sink.evict(redisKey);
+      this.#sink.discard(redisKey);
       const reason = describeError(err);
       this.#problems.emit(`unreadable:${redisKey}`, (suppressed) =>
         this.#log.warn(

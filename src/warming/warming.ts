@@ -9,7 +9,7 @@ export interface WarmingTask {
   /** Unique name, used in logs and metrics. */
   name: string;
   task: WarmingTaskFn;
-  /** A critical task's failure is logged at `warn`, a non-critical one's at `debug` (S8). Default `false`. */
+  /** A critical task's failure is logged at `warn`, a non-critical one's at `debug`. Default `false`. */
   critical?: boolean;
   /** How long the task may run, in ms, before it counts as failed. Default: the service's `taskTimeoutMs`. */
   timeoutMs?: number;
@@ -19,7 +19,7 @@ export interface WarmingTask {
 export interface WarmingOptions {
   /** A pino-compatible logger. Default: warnings and errors on stderr. */
   logger?: Logger;
-  /** Interval of `startPeriodicWarming()` in ms. Default 300 000 (5 minutes, S8). */
+  /** Interval of `startPeriodicWarming()` in ms. Default 300 000 (5 minutes). */
   intervalMs?: number;
   /** Default task timeout in ms. Default 30 000. */
   taskTimeoutMs?: number;
@@ -103,7 +103,7 @@ function positiveMs(name: string, value: number | undefined, fallback: number): 
 }
 
 /**
- * Pre-loads the caches that matter after a restart and refreshes them periodically (S8): one run
+ * Pre-loads the caches that matter after a restart and refreshes them periodically: one run
  * at a time per process, one periodic run per interval across processes (a Redis slot whose TTL
  * is the interval; every process warms its own when Redis is down), tasks that fail or time out
  * never stop the others, and metrics per task. Timers are unref'd: they never keep a process alive.
@@ -289,7 +289,7 @@ export class CacheWarmingService {
       this.#total.failureCount++;
       this.#total.lastError = `${name}: ${reason}`;
       const fields = { task: name, critical, err: reason, durationMs: metrics.lastDurationMs };
-      // S8: a critical task's failure is a warning, a non-critical one's is only worth a debug line
+      // a critical task's failure is a warning, a non-critical one's is only worth a debug line
       if (critical) this.#log.warn(fields, 'cachette: critical warming task failed');
       else this.#log.debug(fields, 'cachette: warming task failed');
       return false;

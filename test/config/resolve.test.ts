@@ -4,8 +4,8 @@ import { resolveConfig } from '../../src/config/resolve.js';
 import { CacheConfigError } from '../../src/errors.js';
 import { createCache } from '../../src/index.js';
 
-describe('configuration (S3, S4)', () => {
-  it('uses the seed defaults when nothing is set', () => {
+describe('configuration', () => {
+  it('uses the documented defaults when nothing is set', () => {
     const config = resolveConfig({ env: {} });
     expect(config.redis).toMatchObject({ host: '127.0.0.1', port: 6379, db: 0, tls: false });
     expect(config.connectTimeoutMs).toBe(5000);

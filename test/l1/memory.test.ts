@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { MemoryTier } from '../../src/l1/memory.js';
 
-describe('MemoryTier (L1, S1)', () => {
+describe('MemoryTier (L1)', () => {
   it('keeps at most maxEntries, evicting the least recently used', () => {
     const l1 = new MemoryTier({ maxEntries: 3, maxBytes: 1_000_000, clone: false });
     for (const key of ['a', 'b', 'c']) l1.setText(key, `"${key}"`, 60_000);

@@ -35,7 +35,7 @@ async function exercised() {
   return { cache, registry, metrics };
 }
 
-describe('Prometheus metrics (S10, G5)', () => {
+describe('Prometheus metrics', () => {
   it('exports hits, misses, writes per tier and dbType, L2 latency and L1/L2 gauges, without key names', async () => {
     const { registry } = await exercised();
     const text = await registry.metrics();

@@ -3,7 +3,7 @@ import { CacheKeyError } from '../../src/errors.js';
 import { globToRegExp } from '../../src/values/glob.js';
 import { assertValidKey, confinedPattern, escapeGlob } from '../../src/values/keys.js';
 
-describe('keys and patterns (S5, G7)', () => {
+describe('keys and patterns', () => {
   it.each([
     ['', /empty/],
     ['a'.repeat(1025), /limit is 1024/],

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { jsonSerializer } from '../../src/values/serializer.js';
 
-describe('JSON serializer (S10, G7)', () => {
+describe('JSON serializer', () => {
   it('round-trips JSON values, null included', () => {
     for (const value of [1500, 'text', null, true, [1, 'a'], { a: { b: [1, 2] } }]) {
       expect(jsonSerializer.deserialize(jsonSerializer.serialize(value))).toEqual(value);

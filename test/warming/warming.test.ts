@@ -35,7 +35,7 @@ function service(options: ConstructorParameters<typeof CacheWarmingService>[1] =
   return { cache, warming, logger };
 }
 
-describe('CacheWarmingService (S8)', () => {
+describe('CacheWarmingService', () => {
   it('registers tasks both ways and rejects duplicate names', () => {
     const { warming } = service();
     warming.registerTask('dashboard_stats', () => {}, true);

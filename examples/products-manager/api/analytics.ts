@@ -58,7 +58,7 @@ function dailyReport(ctx: ApiContext, day: string) {
            (SELECT coalesce(json_agg(best), '[]') FROM best) AS "bestSellers"`);
 }
 
-/** Analytics routes: the daily report, cached an hour (S4) with a grace period (G1). */
+/** Analytics routes: the daily report, cached an hour with a grace period. */
 export async function analyticsRoutes(app: FastifyInstance, ctx: ApiContext): Promise<void> {
   app.get(
     '/api/v1/analytics/daily',

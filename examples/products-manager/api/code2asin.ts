@@ -9,7 +9,7 @@ export interface AsinMapping {
   marketplace: string;
 }
 
-/** Mappings stay a day (the domain's TTL, S4); an EAN without one is cached as `null` too. */
+/** Mappings stay a day (the domain's TTL); an EAN without one is cached as `null` too. */
 async function lookup(ctx: ApiContext, eans: readonly string[]): Promise<Array<AsinMapping | null>> {
   const found = await ctx.reads.getOrSetMany<AsinMapping | null>(
     'code2asin',

@@ -101,7 +101,7 @@ function alive(pid: number): boolean {
  * Import routes. `POST /api/v1/imports` validates every row, answers 202 with a job, and runs the job
  * in the background in chunks; its status lives in the database and is cached in `imports_`
  * (`job_<id>`), dropped at each step so that polling reads the new one. At the end, the catalog's
- * products and the dashboard are invalidated by pattern (the seed's bulk-import strategy).
+ * products and the dashboard are invalidated by pattern (the bulk-import strategy).
  */
 export async function importRoutes(
   app: FastifyInstance,

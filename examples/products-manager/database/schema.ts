@@ -1,6 +1,6 @@
 import { type Database, joinSql, sql } from './sql.js';
 
-/** Product categories of the seed (and the ones the API accepts). */
+/** Product categories of the sample data (and the ones the API accepts). */
 export const CATEGORIES = [
   'books',
   'toys',
