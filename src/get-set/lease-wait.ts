@@ -46,8 +46,7 @@ export async function leaseOrValue<T>(
       const acquiring = leases.acquire(redisKey, target.prefix, lock.leaseMs, tagKeys);
       // Sent right behind the acquisition on the same connection (both leave in this tick, in this
       // order), so Redis runs it just after: a value stored by a loader that finished between our
-      // miss and our acquisition shows here (seen in the two-process stampede benchmark), at no
-      // extra round trip.
+      // miss and our acquisition shows here, at no extra round trip.
       const reading = l2.get(redisKey).catch(() => undefined);
       const acquisition = await acquiring;
       const reply = await reading;

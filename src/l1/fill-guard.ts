@@ -13,7 +13,7 @@ export class FillGuard {
 
   /** A ticket to take before sending a read of `key`. */
   ticket(key: string): number {
-    return this.#counters[this.#slot(key)]! + this.#generation * 0x1_0000_0000;
+    return this.#counters[this.#bucket(key)]! + this.#generation * 0x1_0000_0000;
   }
 
   /** Whether nothing touched `key` since `ticket` was taken. */
@@ -23,8 +23,8 @@ export class FillGuard {
 
   /** Records that `key` changed. */
   touch(key: string): void {
-    const slot = this.#slot(key);
-    this.#counters[slot] = (this.#counters[slot]! + 1) >>> 0;
+    const bucket = this.#bucket(key);
+    this.#counters[bucket] = (this.#counters[bucket]! + 1) >>> 0;
   }
 
   /** Records that any key may have changed (pattern delete, flush, lost invalidations). */
@@ -32,7 +32,7 @@ export class FillGuard {
     this.#generation++;
   }
 
-  #slot(key: string): number {
+  #bucket(key: string): number {
     // FNV-1a over the UTF-16 code units, folded to 12 bits
     let hash = 0x811c9dc5;
     for (let i = 0; i < key.length; i++) {

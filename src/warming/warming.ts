@@ -23,7 +23,9 @@ export interface WarmingOptions {
   intervalMs?: number;
   /** Default task timeout in ms. Default 30 000. */
   taskTimeoutMs?: number;
-  /** Name of the cluster-wide slot that lets one process per interval run the periodic warming. Default `warming`. */
+  /** Name of the claim that lets one process per interval run the periodic warming (`cache.claim`). Default `warming`. */
+  claimName?: string;
+  /** @deprecated the former name of `claimName`, still accepted. */
   slotName?: string;
 }
 
@@ -48,7 +50,7 @@ export interface WarmingMetrics {
   runs: number;
   /** Runs requested while another was in progress, hence skipped. */
   skippedRuns: number;
-  /** Periodic runs left to another process that held the interval's slot. */
+  /** Periodic runs left to another process that held the interval's claim. */
   leftToOtherProcess: number;
   /** All tasks together; `lastRun` and `lastDurationMs` describe the last whole run. */
   total: WarmingTaskMetrics;
@@ -104,7 +106,7 @@ function positiveMs(name: string, value: number | undefined, fallback: number): 
 
 /**
  * Pre-loads the caches that matter after a restart and refreshes them periodically: one run
- * at a time per process, one periodic run per interval across processes (a Redis slot whose TTL
+ * at a time per process, one periodic run per interval across processes (a Redis claim whose TTL
  * is the interval; every process warms its own when Redis is down), tasks that fail or time out
  * never stop the others, and metrics per task. Timers are unref'd: they never keep a process alive.
  */
@@ -112,7 +114,7 @@ export class CacheWarmingService {
   readonly #cache: WarmingCache;
   readonly #log: Logger;
   readonly #taskTimeoutMs: number;
-  readonly #slotName: string;
+  readonly #claimName: string;
   readonly #tasks = new Map<string, Registered>();
   readonly #total = emptyMetrics();
   #intervalMs: number;
@@ -128,7 +130,7 @@ export class CacheWarmingService {
     this.#log = options.logger ?? defaultLogger;
     this.#intervalMs = positiveMs('intervalMs', options.intervalMs, DEFAULT_INTERVAL_MS);
     this.#taskTimeoutMs = positiveMs('taskTimeoutMs', options.taskTimeoutMs, DEFAULT_TASK_TIMEOUT_MS);
-    this.#slotName = options.slotName ?? 'warming';
+    this.#claimName = options.claimName ?? options.slotName ?? 'warming';
   }
 
   /** Whether a warming run is active in this process. */
@@ -208,11 +210,11 @@ export class CacheWarmingService {
       this.#skip();
       return;
     }
-    // the slot lives one interval: whichever process claims it first warms for everyone this period
-    const claimed = await this.#cache.claim(this.#slotName, this.#intervalMs);
+    // the claim lives one interval: whichever process takes it first warms for everyone this period
+    const claimed = await this.#cache.claim(this.#claimName, this.#intervalMs);
     if (claimed === false) {
       this.#leftToOtherProcess++;
-      this.#log.debug({ slot: this.#slotName }, 'cachette: periodic warming done by another process');
+      this.#log.debug({ claim: this.#claimName }, 'cachette: periodic warming done by another process');
       return;
     }
     await this.#request();

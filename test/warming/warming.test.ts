@@ -180,7 +180,7 @@ describe('CacheWarmingService', () => {
     });
     warming.startPeriodicWarming(100);
     expect(warming.getMetrics().periodic).toEqual({ active: true, intervalMs: 100 });
-    // each process claims the interval's slot; let every tick find it free
+    // each process claims the interval; let every tick find it free
     await waitFor(
       () => {
         redis.cli('DEL', '__cachette:slot:warming');

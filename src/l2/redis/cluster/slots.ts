@@ -58,7 +58,7 @@ let nextTry = 0;
  * A short hash tag whose slot is `slot`: `{<tag>}…` puts a key in that slot whatever follows. It is
  * the smallest base-36 number that hashes to the slot. Numbers are tried in order once per process,
  * each remembered for the slot it hits, until the asked slot has one: about 160 000 tries cover
- * all 16 384 slots (a search per slot took about 16 000 tries each, seconds for a wide tag).
+ * all 16 384 slots, where a search per slot would take about 16 000 tries each.
  */
 export function slotTag(slot: number): string {
   let tag = tags[slot];
