@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { L2Driver } from '../l2/driver.js';
-import { claimKey, INDEX_LUA, leaseKey, loadingKey, tagShardKey } from '../l2/keyspace.js';
+import { addWithExpiry, claimKey, INDEX_LUA, leaseKey, loadingKey, tagShardKey } from '../l2/keyspace.js';
 import { registerShards, type ShardWrite } from '../l2/redis/cluster/shard-registry.js';
 import { keySlot, slotTag } from '../l2/redis/cluster/slots.js';
 import { Script } from '../l2/script.js';
@@ -68,12 +68,6 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return -1
 end
 return math.max(redis.call('PTTL', KEYS[1]), 1)
-`);
-// KEYS: registry. ARGV: registration, lease ms. Registers a load that holds its lease.
-const REGISTER = new Script(`
-redis.call('SADD', KEYS[1], ARGV[1])
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
-return 1
 `);
 // Cluster versions of STORE_AND_RELEASE and RELEASE without the registry (KEYS: value, lease, then
 // the value's tag index shards / lease). ARGV: token, text, ttl seconds.
@@ -178,7 +172,9 @@ export class Leases {
           // after TAKE (which must leave first: the loader's read rides right behind it), before the
           // factory runs; the shards TAKE wrote expire with the lease, the registry no sooner
           await Promise.all([
-            REGISTER.run(this.#l2, [registryKey], [registration(lease), ms]),
+            ...addWithExpiry(registryKey, [registration(lease)], Number(ms)).map((args) =>
+              this.#l2.command(args),
+            ),
             tagKeys.length > 0
               ? registerShards(this.#l2, shardWrites(tagKeys, redisKey, leaseMs))
               : undefined,

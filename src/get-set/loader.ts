@@ -1,5 +1,5 @@
 import { describeError } from '../logger.js';
-import { getOrSetMany } from './batch.js';
+import { getOrSetMany, type LoadOne } from './batch.js';
 import { LoadContext, type LoaderParts, type LoadTarget } from './context.js';
 import { type Flight, Flights } from './flights.js';
 import type { Lease } from './lease.js';
@@ -69,14 +69,8 @@ export class Loader {
     options?: LoadOptions,
   ): Promise<Array<T | undefined>> {
     const plan = planFor(target.ttl, options);
-    const loadOne = <V>(
-      target: LoadTarget,
-      redisKey: string,
-      factory: Factory<V>,
-      plan: Plan,
-      ticket: number,
-      stale: { value: V } | undefined,
-    ) => this.#fill(target, redisKey, factory, plan, ticket, stale, true);
+    const loadOne: LoadOne = (target, redisKey, factory, plan, ticket, stale) =>
+      this.#fill(target, redisKey, factory, plan, ticket, stale, true);
     return getOrSetMany(this.#context, this.#flights, loadOne, target, keys, batchFactory, plan);
   }
 
