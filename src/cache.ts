@@ -7,7 +7,6 @@ import type { CallOptions, GetOrSetOptions, SetEntry, SetOptions } from './domai
 import { DomainCache } from './domains/domain-cache.js';
 import { type Domain, Domains } from './domains/registry.js';
 import { type DomainStats, L2Failures, Stats } from './domains/stats.js';
-import { CacheKeyError } from './errors.js';
 import { claimPeriod } from './get-set/lease.js';
 import { Loader } from './get-set/loader.js';
 import { type BatchFactory, type Factory, hasLoadOptions, type LoadingStats } from './get-set/plan.js';
