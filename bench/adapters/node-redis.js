@@ -3,7 +3,7 @@
 // price of each of cachette's guarantees can be read off the same run.
 import { createClient } from '@redis/client';
 import { LRUCache } from 'lru-cache';
-import { WRITE_SCRIPT, WRITE_SCRIPT_SHA } from '../../dist/l2/redis/driver.js';
+import { WRITE_SCRIPT, WRITE_SCRIPT_SHA } from '../../dist/l2/redis/write-scripts.js';
 import { L1_TTL_S, L2_TTL_S, l1Bounds } from './common.js';
 
 const TTL = String(L2_TTL_S);
