@@ -7,9 +7,10 @@ import type { CallOptions, GetOrSetOptions, SetEntry, SetOptions } from './domai
 import { DomainCache } from './domains/domain-cache.js';
 import { type Domain, Domains } from './domains/registry.js';
 import { type DomainStats, L2Failures, Stats } from './domains/stats.js';
+import type { BatchFactory, Factory } from './get-set/factory-context.js';
 import { claimPeriod } from './get-set/lease.js';
 import { Loader } from './get-set/loader.js';
-import { type BatchFactory, type Factory, hasLoadOptions, type LoadingStats } from './get-set/plan.js';
+import { hasLoadOptions, type LoadingStats } from './get-set/plan.js';
 import { type WriteEntry, Writer } from './get-set/writer.js';
 import {
   buildInvalidator,
@@ -27,9 +28,9 @@ import {
   type KeyPage,
   type ServerInfo,
 } from './l2/inspect.js';
-import { leaseKey, tagKeys } from './l2/keyspace.js';
 import { type L2Observer, ObservedL2 } from './l2/observed.js';
 import { Codec } from './values/codec.js';
+import { callDuration, type Duration, spreadTtl } from './values/durations.js';
 import { assertValidKey } from './values/keys.js';
 
 /** What `cache.status()` reports. */
@@ -78,7 +79,7 @@ export class Cache<D extends string = string, in G extends string = never> {
     this.#config = config;
     this.#l2 = new ObservedL2(l2);
     this.#stats = new Stats(Object.keys(config.domains));
-    this.#domains = new Domains(config.domains, this.#stats);
+    this.#domains = new Domains(config.domains, this.#stats, config.ttlJitter);
     this.#l1 = new L1(config.l1, (text) => config.serializer.deserialize(text));
     this.#codec = new Codec(config.serializer, config.maxValueBytes, log, this.#l1);
     this.#failures = new L2Failures(log);
@@ -150,7 +151,9 @@ export class Cache<D extends string = string, in G extends string = never> {
     try {
       domain = this.#domains.resolve(options?.dbType);
       assertValidKey(key);
-      entry = { key, value, ttl: this.#domains.ttlFor(domain, options?.ttl), tags: tagKeys(options?.tags) };
+      const ttl = this.#domains.ttlFor(domain, options?.ttl);
+      const jitter = this.#domains.jitterFor(domain, options?.ttlJitter);
+      entry = { key, value, ttl: spreadTtl(ttl, jitter), tags: this.#l2.keyspace.tagKeys(options?.tags) };
     } catch (err) {
       return Promise.reject(err);
     }
@@ -164,7 +167,7 @@ export class Cache<D extends string = string, in G extends string = never> {
     this.#l1.evict(redisKey);
     try {
       // removing the key's lease too keeps a getOrSet running anywhere from storing an outdated result
-      await this.#l2.delete([redisKey, leaseKey(redisKey, this.#l2.sharded)]);
+      await this.#l2.delete([redisKey, this.#l2.keyspace.leaseKey(redisKey, this.#l2.sharded)]);
       domain.counters.deletes++;
       return true;
     } catch (err) {
@@ -233,14 +236,17 @@ export class Cache<D extends string = string, in G extends string = never> {
   /** Stores several values in one round trip; `false` if any was refused or Redis failed. */
   async setMany(entries: readonly SetEntry[], options?: SetOptions<D>): Promise<boolean> {
     const domain = this.#domains.resolve(options?.dbType);
-    const callTags = tagKeys(options?.tags);
+    const { keyspace } = this.#l2;
+    const callTags = keyspace.tagKeys(options?.tags);
+    const jitter = this.#domains.jitterFor(domain, options?.ttlJitter);
+    // each entry draws its own expiry within the jitter: that is what spreads keys written together
     const prepared = entries.map(({ key, value, ttl, tags }): WriteEntry => {
       assertValidKey(key);
-      const own = tagKeys(tags);
+      const own = keyspace.tagKeys(tags);
       return {
         key,
         value,
-        ttl: this.#domains.ttlFor(domain, ttl ?? options?.ttl),
+        ttl: spreadTtl(this.#domains.ttlFor(domain, ttl ?? options?.ttl), jitter),
         tags: own.length === 0 ? callTags : [...new Set([...callTags, ...own])],
       };
     });
@@ -263,7 +269,7 @@ export class Cache<D extends string = string, in G extends string = never> {
         return local as T;
       }
     }
-    return this.#loader.getOrSet(this.#domains.loadTarget(domain, options?.ttl), redisKey, factory, options);
+    return this.#loader.getOrSet(this.#domains.loadTarget(domain, options), redisKey, factory, options);
   }
 
   /**
@@ -278,12 +284,7 @@ export class Cache<D extends string = string, in G extends string = never> {
   ): Promise<Array<T | undefined>> {
     const domain = this.#domains.resolve(options?.dbType);
     for (const key of keys) assertValidKey(key);
-    return this.#loader.getOrSetMany(
-      this.#domains.loadTarget(domain, options?.ttl),
-      keys,
-      batchFactory,
-      options,
-    );
+    return this.#loader.getOrSetMany(this.#domains.loadTarget(domain, options), keys, batchFactory, options);
   }
 
   /**
@@ -334,9 +335,18 @@ export class Cache<D extends string = string, in G extends string = never> {
     return new DomainCache(this, dbType);
   }
 
-  /** Waits until Redis is connected; `true` if it is, `false` after `timeoutMs` (default: the connect timeout). */
-  ready(timeoutMs: number = this.#config.connectTimeoutMs): Promise<boolean> {
-    return this.#l2.ready(timeoutMs);
+  /**
+   * Waits until Redis is connected; `true` if it is, `false` after `timeoutMs` (ms or a string such
+   * as `'2s'`; default: the connect timeout). Throws `CacheKeyError` for a bad duration.
+   */
+  ready(timeoutMs: Duration = this.#config.connectTimeoutMs): Promise<boolean> {
+    let ms: number;
+    try {
+      ms = callDuration('timeoutMs', timeoutMs, 'ms', { min: 0 });
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.#l2.ready(ms);
   }
 
   /** The state of both tiers, cheap enough to call on every health check. */
@@ -382,6 +392,7 @@ export class Cache<D extends string = string, in G extends string = never> {
   /** Closes the Redis connection; idempotent, resolves within about a second even if Redis hangs. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#loader.close();
     this.#l1.close();
     this.#coherence?.close();
     await this.#l2.close();

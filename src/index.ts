@@ -1,6 +1,6 @@
 import { Cache } from './cache.js';
 import { createCoherence } from './coherence/create.js';
-import type { BuiltinDomain, DomainConfig } from './config/domains.js';
+import type { BuiltinDomain, DomainOptions } from './config/domains.js';
 import type { InvalidationGroup } from './config/invalidation-groups.js';
 import type { CacheOptions } from './config/options.js';
 import { resolveConfig } from './config/resolve.js';
@@ -9,16 +9,25 @@ import type { Invalidator } from './invalidation/invalidator.js';
 import { createL2Driver } from './l2/redis/topology.js';
 
 /**
+ * The `dbType` names of a cache: its own domains `X`, and the built-in ones unless `builtinDomains`
+ * is `false` (`B`).
+ */
+export type DomainNames<X, B extends boolean = boolean> =
+  | (B extends false ? never : BuiltinDomain)
+  | Extract<keyof X, string>;
+
+/**
  * Creates a two-level cache from options, then the environment (`REDIS_URL`, `REDIS_CACHE_TTL`, …),
  * then the documented defaults. Throws `CacheConfigError` for bad configuration; connects in the
  * background (calls made meanwhile wait for the first attempt, bounded by the connect timeout).
  */
 export function createCache<
-  X extends Record<string, DomainConfig> = Record<never, DomainConfig>,
+  X extends Record<string, DomainOptions> = Record<never, DomainOptions>,
   G extends Record<string, InvalidationGroup> = Record<never, InvalidationGroup>,
+  B extends boolean = boolean,
 >(
-  options: CacheOptions<X, G> = {},
-): Cache<BuiltinDomain | Extract<keyof X, string>, Extract<keyof G, string>> {
+  options: CacheOptions<X, G> & { builtinDomains?: B } = {},
+): Cache<DomainNames<X, B>, Extract<keyof G, string>> {
   const config = resolveConfig(options);
   const coherence = createCoherence(config);
   const l2 = createL2Driver(config, coherence?.hooksFor);
@@ -43,7 +52,7 @@ export function createInvalidator<
 export type { CacheStats, CacheStatus } from './cache.js';
 export { Cache } from './cache.js';
 export type { CoherenceStatus } from './coherence/l1-coherence.js';
-export type { BuiltinDomain, DomainConfig } from './config/domains.js';
+export type { BuiltinDomain, DomainConfig, DomainOptions } from './config/domains.js';
 export { BUILTIN_DOMAINS } from './config/domains.js';
 export type { InvalidationGroup, InvalidationOptions } from './config/invalidation-groups.js';
 export type {
@@ -67,7 +76,13 @@ export {
   ConfirmationRequiredError,
   FactoryTimeoutError,
 } from './errors.js';
-export type { BatchFactory, Factory, LoadingStats, LoadOptions, LockOptions } from './get-set/plan.js';
+export type {
+  BatchFactory,
+  BatchFactoryContext,
+  Factory,
+  FactoryContext,
+} from './get-set/factory-context.js';
+export type { LoadingStats, LoadOptions, LockOptions } from './get-set/plan.js';
 export type {
   FlushOptions,
   GroupFunctionName,
@@ -80,6 +95,7 @@ export type { KeyCensus, KeyListOptions, KeyPage, ListedKey, ServerInfo } from '
 export type { L2Observer, L2Operation } from './l2/observed.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
+export type { Duration, DurationUnit } from './values/durations.js';
 export { escapeGlob } from './values/keys.js';
 export type { Serializer } from './values/serializer.js';
 export { jsonSerializer } from './values/serializer.js';

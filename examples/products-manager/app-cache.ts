@@ -1,12 +1,4 @@
-import {
-  type BatchFactory,
-  type BuiltinDomain,
-  type Cache,
-  createCache,
-  type Factory,
-  type LoadOptions,
-  type Logger,
-} from 'cachette';
+import { type BuiltinDomain, type Cache, createCache, type LoadOptions, type Logger } from 'cachette';
 import { INVALIDATION_GROUPS } from './invalidation.js';
 
 /** The application's own domain next to the six built-in ones (applications may add theirs). */
@@ -38,7 +30,13 @@ export class CachedReads {
     readonly disabled: boolean,
   ) {}
 
-  getOrSet<T>(dbType: AppDomain, key: string, factory: Factory<T>, options?: LoadOptions): Promise<T> {
+  // the service's loaders take no factory context: with the cache disabled they are called directly
+  getOrSet<T>(
+    dbType: AppDomain,
+    key: string,
+    factory: () => T | Promise<T>,
+    options?: LoadOptions,
+  ): Promise<T> {
     if (this.disabled) return Promise.resolve(factory());
     return this.cache.getOrSet(key, factory, { ...options, dbType });
   }
@@ -46,7 +44,7 @@ export class CachedReads {
   async getOrSetMany<T>(
     dbType: AppDomain,
     keys: readonly string[],
-    factory: BatchFactory<T>,
+    factory: (keys: string[]) => Map<string, T> | Promise<Map<string, T>>,
     options?: LoadOptions,
   ): Promise<Array<T | undefined>> {
     if (!this.disabled) return this.cache.getOrSetMany(keys, factory, { ...options, dbType });

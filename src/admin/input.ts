@@ -1,7 +1,7 @@
 import { AdminInputError, CacheKeyError } from '../errors.js';
 import { decodeCursor, pageLimit } from '../l2/inspect.js';
-import { tagKeys } from '../l2/keyspace.js';
 import { assertValidKey } from '../values/keys.js';
+import { checkTags } from '../values/tags.js';
 
 /** A parsed `GET /keys` query. */
 export interface KeysQuery {
@@ -108,7 +108,7 @@ export function parseClearBody(body: unknown, domains: readonly string[]): Clear
       throw new AdminInputError(other, 'tags reach every domain and stand alone: send { "tags": [...] }');
     }
     checked('tags', () => {
-      if (tagKeys(fields.tags).length === 0) throw new CacheKeyError('tags must name at least one tag');
+      if (checkTags(fields.tags).length === 0) throw new CacheKeyError('tags must name at least one tag');
     });
     return { scope: 'tags', tags: [...new Set(fields.tags as string[])] };
   }

@@ -1,16 +1,32 @@
 import { CacheConfigError } from '../errors.js';
-import { hasControlChars } from '../values/keys.js';
-import { pickNumber, TTL } from './numbers.js';
+import type { Duration } from '../values/durations.js';
+import { hasControlChars, INTERNAL_NAMESPACE } from '../values/keys.js';
+import { checkNumber, TTL } from './numbers.js';
 
-/** A domain ("db type"): a key prefix and a TTL in seconds. */
+/** A domain ("db type") as `createCache({ domains })` takes it. */
+export interface DomainOptions {
+  /** Prepended to every key of the domain (after the app's `keyPrefix`): the Redis key is `keyPrefix + prefix + key`. */
+  prefix: string;
+  /** Time to live of the domain's values in Redis: seconds, or a string such as `'10m'`. Default `defaultTtl`. */
+  ttl?: Duration;
+  /** Spread of the domain's expiries, a fraction of the TTL (see the `ttlJitter` option). Default the cache's. */
+  ttlJitter?: number;
+}
+
+/** A configured domain: its full Redis key prefix and its TTL in seconds. */
 export interface DomainConfig {
-  /** Prepended to every key of the domain; the Redis key is exactly `prefix + key`. */
+  /** The Redis key of a value is exactly `prefix + key`; this prefix includes the app's `keyPrefix`. */
   prefix: string;
   /** Time to live of the domain's values in Redis, in seconds. */
   ttl: number;
+  /** The domain's own `ttlJitter`, when it has one. */
+  ttlJitter?: number;
 }
 
-/** The six domains of the Products Manager ; `default` takes its TTL from `REDIS_CACHE_TTL`. */
+/**
+ * The six domains of the Products Manager, on by default (`builtinDomains: false` leaves them out);
+ * `default` takes its TTL from `defaultTtl` (`REDIS_CACHE_TTL`).
+ */
 export const BUILTIN_DOMAINS = {
   catalog: { prefix: 'catalog_', ttl: 7200 },
   media: { prefix: 'media_', ttl: 3600 },
@@ -22,37 +38,121 @@ export const BUILTIN_DOMAINS = {
 
 export type BuiltinDomain = keyof typeof BUILTIN_DOMAINS;
 
+/** Longest `keyPrefix` accepted, in UTF-16 code units. */
+export const MAX_KEY_PREFIX_LENGTH = 256;
+
 /**
- * The built-in domains, `default` with `defaultTtl`, and the `extra` ones (which may override the
- * built-in ones); throws `CacheConfigError` for a bad prefix or TTL, or two domains sharing a prefix.
+ * Checks the app's key prefix (`keyPrefix` option or `CACHE_KEY_PREFIX`): a string without control
+ * characters, and, if it holds a `{`, a complete non-empty Redis Cluster hash tag, since a lone
+ * brace would put a key and its lease in different slots. Throws `CacheConfigError`.
+ */
+export function checkKeyPrefix(keyPrefix: unknown, source: string): string {
+  if (typeof keyPrefix !== 'string') {
+    throw new CacheConfigError(`${source} must be a string such as 'reports:', got ${typeof keyPrefix}`);
+  }
+  if (keyPrefix.length > MAX_KEY_PREFIX_LENGTH) {
+    throw new CacheConfigError(
+      `${source} is ${keyPrefix.length} characters long; the limit is ${MAX_KEY_PREFIX_LENGTH}`,
+    );
+  }
+  if (hasControlChars(keyPrefix)) throw new CacheConfigError(`${source} must not contain control characters`);
+  const open = keyPrefix.indexOf('{');
+  if (open !== -1 && keyPrefix.indexOf('}', open + 1) <= open + 1) {
+    throw new CacheConfigError(
+      `${source} ${JSON.stringify(keyPrefix)} opens a Redis Cluster hash tag it does not close: use a complete tag such as '{app}:' (every key of the app in one slot) or no brace`,
+    );
+  }
+  return keyPrefix;
+}
+
+/** What `resolveDomains` builds on. */
+export interface DomainSettings {
+  /** Whether the Products Manager's six domains are there (default `true`). */
+  builtin: boolean;
+  /** TTL of the `default` domain, and of domains that give none, in seconds. */
+  defaultTtl: number;
+  /** The app's key prefix, in front of every domain's prefix. */
+  keyPrefix: string;
+}
+
+/**
+ * The built-in domains (unless `settings.builtin` is false), `default` with `defaultTtl`, and the
+ * `extra` ones (which may override the built-in ones), each prefix preceded by the app's key
+ * prefix. Throws `CacheConfigError` for a bad prefix, TTL or jitter, two domains sharing a prefix,
+ * or no domain at all.
  */
 export function resolveDomains(
-  extra: Record<string, DomainConfig> | undefined,
-  defaultTtl: number,
+  extra: Record<string, DomainOptions> | undefined,
+  settings: DomainSettings,
 ): Record<string, DomainConfig> {
-  const domains: Record<string, DomainConfig> = {
-    ...BUILTIN_DOMAINS,
-    default: { prefix: 'default_', ttl: defaultTtl },
-  };
+  const { builtin, defaultTtl, keyPrefix } = settings;
+  const own: Record<string, DomainConfig> = builtin
+    ? { ...BUILTIN_DOMAINS, default: { prefix: 'default_', ttl: defaultTtl } }
+    : {};
+  if (extra !== undefined && (extra === null || typeof extra !== 'object' || Array.isArray(extra))) {
+    throw new CacheConfigError(
+      `domains must be an object such as { reports: { prefix: 'reports_', ttl: '10m' } }`,
+    );
+  }
   for (const [name, domain] of Object.entries(extra ?? {})) {
-    if (!domain || typeof domain.prefix !== 'string') {
-      throw new CacheConfigError(`domains.${name}.prefix must be a string such as '${name}_'`);
-    }
-    if (hasControlChars(domain.prefix)) {
-      throw new CacheConfigError(`domains.${name}.prefix must not contain control characters`);
-    }
-    pickNumber(domain.ttl, {}, undefined, `domains.${name}.ttl`, 0, TTL);
-    domains[name] = { prefix: domain.prefix, ttl: domain.ttl };
+    own[name] = resolveDomain(name, domain, defaultTtl);
+  }
+  if (Object.keys(own).length === 0) {
+    throw new CacheConfigError(
+      `builtinDomains is false and no domain is configured; add your own: { domains: { reports: { prefix: 'reports_', ttl: '10m' } } }`,
+    );
   }
   const byPrefix = new Map<string, string>();
-  for (const [name, { prefix }] of Object.entries(domains)) {
-    const other = byPrefix.get(prefix);
+  const domains: Record<string, DomainConfig> = {};
+  for (const [name, domain] of Object.entries(own)) {
+    const other = byPrefix.get(domain.prefix);
     if (other !== undefined) {
       throw new CacheConfigError(
-        `domains ${other} and ${name} share the prefix '${prefix}'; give each its own`,
+        `domains ${other} and ${name} share the prefix '${domain.prefix}'; give each its own`,
       );
     }
-    byPrefix.set(prefix, name);
+    byPrefix.set(domain.prefix, name);
+    domains[name] = { ...domain, prefix: keyPrefix + domain.prefix };
   }
   return domains;
+}
+
+const DOMAIN_FIELDS: readonly string[] = ['prefix', 'ttl', 'ttlJitter'];
+
+function resolveDomain(name: string, domain: DomainOptions, defaultTtl: number): DomainConfig {
+  if (!domain || typeof domain.prefix !== 'string') {
+    throw new CacheConfigError(`domains.${name}.prefix must be a string such as '${name}_'`);
+  }
+  const { prefix } = domain;
+  const stray = Object.keys(domain).find((field) => !DOMAIN_FIELDS.includes(field));
+  if (stray !== undefined) {
+    throw new CacheConfigError(
+      `domains.${name}.${stray} is not a domain field; use prefix, ttl and ttlJitter`,
+    );
+  }
+  if (hasControlChars(prefix)) {
+    throw new CacheConfigError(`domains.${name}.prefix must not contain control characters`);
+  }
+  // a domain reaching cachette's own keys would pattern-delete leases and tag indexes as values
+  if (prefix.startsWith(INTERNAL_NAMESPACE) || INTERNAL_NAMESPACE.startsWith(prefix)) {
+    throw new CacheConfigError(
+      `domains.${name}.prefix ${JSON.stringify(prefix)} would cover cachette's own keys (${INTERNAL_NAMESPACE}…); give it a prefix of its own such as '${name}_'`,
+    );
+  }
+  const ttl = domain.ttl === undefined ? defaultTtl : checkNumber(domain.ttl, `domains.${name}.ttl`, TTL);
+  const resolved: DomainConfig = { prefix, ttl };
+  if (domain.ttlJitter !== undefined)
+    resolved.ttlJitter = checkJitter(domain.ttlJitter, `domains.${name}.ttlJitter`);
+  return resolved;
+}
+
+/** A `ttlJitter`: a fraction from 0 (none) up to, not including, 1. Throws `CacheConfigError`. */
+export function checkJitter(value: unknown, source: string): number {
+  const jitter = checkNumber(value, source, { min: 0 });
+  if (jitter >= 1) {
+    throw new CacheConfigError(
+      `${source} is a fraction of the TTL from 0 to below 1 (0.1: up to 10% shorter), got ${jitter}`,
+    );
+  }
+  return jitter;
 }

@@ -1,7 +1,8 @@
 import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import type { Logger } from '../logger.js';
+import type { Duration } from '../values/durations.js';
 import type { Serializer } from '../values/serializer.js';
-import type { DomainConfig } from './domains.js';
+import type { DomainConfig, DomainOptions } from './domains.js';
 import type { InvalidationGroup, InvalidationOptions, ResolvedGroup } from './invalidation-groups.js';
 
 /**
@@ -21,8 +22,8 @@ export interface BreakerSettings {
 export interface L1Options {
   /** Turn the memory tier off entirely (every read goes to Redis). Default `true` (on). */
   enabled?: boolean;
-  /** L1 time to live in seconds, capped by the value's remaining Redis TTL. Default 5 (`CACHE_L1_TTL`). */
-  ttl?: number;
+  /** L1 time to live in seconds (or a string such as `'500ms'`), capped by the value's remaining Redis TTL. Default 5 (`CACHE_L1_TTL`). */
+  ttl?: Duration;
   /** Most entries kept. Default 10 000 (`CACHE_L1_MAX_ENTRIES`). */
   maxEntries?: number;
   /** Most bytes kept, counted as the JSON text length of each value. Default 64 MiB (`CACHE_L1_MAX_BYTES`). */
@@ -39,8 +40,8 @@ export interface CoherenceOptions {
   /** Default `'tracking'` (`CACHE_COHERENCE`). */
   mode?: CoherenceMode;
   /** Longest L1 TTL while the invalidation connection is down, in ms. Default 1000 (`CACHE_COHERENCE_DEGRADED_L1_TTL_MS`). */
-  degradedL1TtlMs?: number;
-  /** The pub/sub channel of `'pubsub'` coherence. Default `__cachette:invalidate`. */
+  degradedL1TtlMs?: Duration;
+  /** The pub/sub channel of `'pubsub'` coherence, used as given. Default `<keyPrefix>__cachette:invalidate`. */
   channel?: string;
 }
 
@@ -72,31 +73,48 @@ export interface ClusterOptions {
 
 /** Everything `createCache()` accepts; every field is optional and falls back to the environment, then the documented default. */
 export interface CacheOptions<
-  D extends Record<string, DomainConfig> = Record<never, DomainConfig>,
+  D extends Record<string, DomainOptions> = Record<never, DomainOptions>,
   G extends Record<string, InvalidationGroup> = Record<never, InvalidationGroup>,
 > {
   /** `redis://[user:password@]host:port/db` or `rediss://…`. Default `REDIS_URL`, else `redis://127.0.0.1:6379/0`. */
   redisUrl?: string;
-  /** TTL of the `default` domain in seconds. Default `REDIS_CACHE_TTL`, else 3600. */
-  defaultTtl?: number;
-  /** Extra domains, or overrides of the built-in ones: `{ reports: { prefix: 'reports_', ttl: 600 } }`. */
+  /**
+   * In front of every Redis key cachette reads or writes, its own included (leases, tag indexes,
+   * claims, the pub/sub channel): two applications with different prefixes share a Redis without
+   * seeing each other's keys. Default `CACHE_KEY_PREFIX`, else `''` (keys are `domain prefix + key`).
+   */
+  keyPrefix?: string;
+  /** TTL of the `default` domain (and of your domains without one): seconds or a string such as `'1h'`. Default `REDIS_CACHE_TTL`, else 3600. */
+  defaultTtl?: Duration;
+  /** Extra domains, or overrides of the built-in ones: `{ reports: { prefix: 'reports_', ttl: '10m' } }`. */
   domains?: D;
+  /**
+   * Whether the Products Manager's six domains (`catalog`, `media`, `imports`, `code2asin`,
+   * `analytics`, `default`) are configured. Default `true`; `false` keeps only `domains`.
+   */
+  builtinDomains?: boolean;
+  /**
+   * Spreads the expiries of keys written together: each write's TTL is shortened by a random part
+   * of up to this fraction (0.1: a 1 h TTL becomes 54 to 60 min), so that they do not all expire,
+   * and reload, at once. Default 0 (`CACHE_TTL_JITTER`); a domain or a call may set its own.
+   */
+  ttlJitter?: number;
   l1?: L1Options;
-  /** Longest wait for a TCP (and TLS) connection, in ms. Default 5000 (`REDIS_CONNECT_TIMEOUT_MS`). */
-  connectTimeoutMs?: number;
+  /** Longest wait for a TCP (and TLS) connection, in ms (or a string such as `'5s'`). Default 5000 (`REDIS_CONNECT_TIMEOUT_MS`). */
+  connectTimeoutMs?: Duration;
   /** Longest wait for any Redis reply, in ms; an upper bound for `operationTimeoutMs`. Default 5000 (`REDIS_SOCKET_TIMEOUT_MS`). */
-  socketTimeoutMs?: number;
+  socketTimeoutMs?: Duration;
   /** Deadline of one cache operation against Redis, in ms; past it the call is a miss or `false`. Default 250 (`CACHE_OPERATION_TIMEOUT_MS`). */
-  operationTimeoutMs?: number;
+  operationTimeoutMs?: Duration;
   /** Interval of the PING health check, in ms. Default 30 000 (`REDIS_HEALTH_CHECK_INTERVAL_MS`). */
-  healthCheckIntervalMs?: number;
+  healthCheckIntervalMs?: Duration;
   /** Replace the connection after consecutive timeouts (redis-py's `retry_on_timeout`). Default `true`. */
   retryOnTimeout?: boolean;
   /**
    * Reconnection backoff bounds in ms (exponential with jitter, forever). Default 50 → 500, so that
    * the cache is back within about a second of Redis.
    */
-  reconnect?: { minDelayMs?: number; maxDelayMs?: number };
+  reconnect?: { minDelayMs?: Duration; maxDelayMs?: Duration };
   /**
    * The circuit breaker in front of Redis. `failureThreshold`: consecutive failed or timed-out
    * operations that open it, default 5 (`CACHE_BREAKER_FAILURE_THRESHOLD`); while open, calls skip
@@ -104,7 +122,7 @@ export interface CacheOptions<
    * (`CACHE_BREAKER_PROBE_INTERVAL_MS`); a probe that Redis answers within `operationTimeoutMs`
    * closes it.
    */
-  breaker?: { failureThreshold?: number; probeIntervalMs?: number };
+  breaker?: { failureThreshold?: number; probeIntervalMs?: Duration };
   /** Largest serialised value accepted, in bytes; larger values are refused with a log line. Default 1 MiB (`CACHE_MAX_VALUE_BYTES`). */
   maxValueBytes?: number;
   /** How values become Redis text. Default JSON (readable by the original Python service). */
@@ -160,13 +178,20 @@ export interface RedisTarget {
   safeUrl: string;
 }
 
+/** L1 options resolved: every field set, the TTL in seconds. */
+export type ResolvedL1 = Required<Omit<L1Options, 'ttl'>> & { ttl: number };
+
 /** The fully resolved configuration; everything downstream trusts it. */
 export interface ResolvedConfig {
+  /** The app's key prefix, in front of every Redis key (domain prefixes below include it). */
+  keyPrefix: string;
+  /** The cache-wide `ttlJitter` (0: none). */
+  ttlJitter: number;
   redis: RedisTarget;
   topology: Topology;
   tlsOptions: TlsOptions | undefined;
   domains: Record<string, DomainConfig>;
-  l1: Required<L1Options>;
+  l1: ResolvedL1;
   connectTimeoutMs: number;
   socketTimeoutMs: number;
   operationTimeoutMs: number;
@@ -177,6 +202,6 @@ export interface ResolvedConfig {
   maxValueBytes: number;
   serializer: Serializer;
   logger: Logger;
-  coherence: Required<CoherenceOptions>;
+  coherence: { mode: CoherenceMode; degradedL1TtlMs: number; channel: string };
   invalidationGroups: Record<string, ResolvedGroup>;
 }

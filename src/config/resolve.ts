@@ -1,9 +1,10 @@
 import { CacheConfigError } from '../errors.js';
 import { defaultLogger } from '../logger.js';
+import { INTERNAL_NAMESPACE } from '../values/keys.js';
 import { jsonSerializer } from '../values/serializer.js';
-import { type DomainConfig, resolveDomains } from './domains.js';
+import { checkJitter, checkKeyPrefix, type DomainOptions, resolveDomains } from './domains.js';
 import { type InvalidationGroup, resolveGroups } from './invalidation-groups.js';
-import { POSITIVE_INT, pickNumber, TTL } from './numbers.js';
+import { MS, POSITIVE_INT, pickNumber, TTL } from './numbers.js';
 import type { CacheOptions, CoherenceMode, CoherenceOptions, ResolvedConfig } from './options.js';
 import {
   DEFAULT_REDIS_URL,
@@ -16,7 +17,7 @@ import {
 
 /** Resolves options + environment into a complete configuration; throws `CacheConfigError` on bad input. */
 export function resolveConfig(
-  options: CacheOptions<Record<string, DomainConfig>, Record<string, InvalidationGroup>> = {},
+  options: CacheOptions<Record<string, DomainOptions>, Record<string, InvalidationGroup>> = {},
 ): ResolvedConfig {
   const env = options.env ?? process.env;
   const url = options.redisUrl ?? (env.REDIS_URL?.trim() || DEFAULT_REDIS_URL);
@@ -28,18 +29,11 @@ export function resolveConfig(
     'REDIS_SOCKET_TIMEOUT_MS',
     'socketTimeoutMs',
     5000,
-    POSITIVE_INT,
+    MS,
   );
   const operationTimeoutMs = Math.min(
     socketTimeoutMs,
-    pickNumber(
-      options.operationTimeoutMs,
-      env,
-      'CACHE_OPERATION_TIMEOUT_MS',
-      'operationTimeoutMs',
-      250,
-      POSITIVE_INT,
-    ),
+    pickNumber(options.operationTimeoutMs, env, 'CACHE_OPERATION_TIMEOUT_MS', 'operationTimeoutMs', 250, MS),
   );
   const l1 = options.l1 ?? {};
   const minDelayMs = pickNumber(
@@ -48,7 +42,7 @@ export function resolveConfig(
     undefined,
     'reconnect.minDelayMs',
     50,
-    POSITIVE_INT,
+    MS,
   );
   const maxDelayMs = pickNumber(
     options.reconnect?.maxDelayMs,
@@ -56,7 +50,7 @@ export function resolveConfig(
     undefined,
     'reconnect.maxDelayMs',
     500,
-    POSITIVE_INT,
+    MS,
   );
   const tlsOptions = resolveTls(options.tls, env);
   const tlsFromEnv = TLS_FILES.find(([envName]) => env[envName]?.trim())?.[0];
@@ -74,15 +68,30 @@ export function resolveConfig(
       `${tlsFromEnv} is set but the Redis URL is ${redis.safeUrl}; use rediss:// to connect with TLS`,
     );
   }
-  const domains = resolveDomains(options.domains, defaultTtl);
+  const keyPrefix =
+    options.keyPrefix !== undefined
+      ? checkKeyPrefix(options.keyPrefix, 'option keyPrefix')
+      : checkKeyPrefix(env.CACHE_KEY_PREFIX ?? '', 'environment variable CACHE_KEY_PREFIX');
+  const builtin = options.builtinDomains ?? true;
+  if (typeof builtin !== 'boolean') throw new CacheConfigError('option builtinDomains must be true or false');
+  const domains = resolveDomains(options.domains, { builtin, defaultTtl, keyPrefix });
+  const rawJitter = options.ttlJitter ?? (env.CACHE_TTL_JITTER?.trim() || undefined);
   return {
+    keyPrefix,
+    ttlJitter:
+      rawJitter === undefined
+        ? 0
+        : checkJitter(
+            rawJitter,
+            options.ttlJitter === undefined ? 'environment variable CACHE_TTL_JITTER' : 'option ttlJitter',
+          ),
     redis,
     topology,
     tlsOptions,
     domains,
     l1: {
       enabled: l1.enabled ?? env.CACHE_L1_DISABLED !== '1',
-      ttl: pickNumber(l1.ttl, env, 'CACHE_L1_TTL', 'l1.ttl', 5, { min: 0 }),
+      ttl: pickNumber(l1.ttl, env, 'CACHE_L1_TTL', 'l1.ttl', 5, { min: 0, unit: 's' }),
       maxEntries: pickNumber(
         l1.maxEntries,
         env,
@@ -107,7 +116,7 @@ export function resolveConfig(
       'REDIS_CONNECT_TIMEOUT_MS',
       'connectTimeoutMs',
       5000,
-      POSITIVE_INT,
+      MS,
     ),
     socketTimeoutMs,
     operationTimeoutMs,
@@ -117,7 +126,7 @@ export function resolveConfig(
       'REDIS_HEALTH_CHECK_INTERVAL_MS',
       'healthCheckIntervalMs',
       30_000,
-      POSITIVE_INT,
+      MS,
     ),
     retryOnTimeout: options.retryOnTimeout ?? true,
     reconnect: { minDelayMs, maxDelayMs: Math.max(minDelayMs, maxDelayMs) },
@@ -136,7 +145,7 @@ export function resolveConfig(
         'CACHE_BREAKER_PROBE_INTERVAL_MS',
         'breaker.probeIntervalMs',
         250,
-        POSITIVE_INT,
+        MS,
       ),
     },
     maxValueBytes: pickNumber(
@@ -150,7 +159,7 @@ export function resolveConfig(
     serializer: options.serializer ?? jsonSerializer,
     logger: options.logger ?? defaultLogger,
     invalidationGroups: resolveGroups(options.invalidation?.groups, domains),
-    coherence: resolveCoherence(options.coherence, env),
+    coherence: resolveCoherence(options.coherence, env, keyPrefix),
   };
 }
 
@@ -159,7 +168,8 @@ const COHERENCE_MODES: readonly CoherenceMode[] = ['tracking', 'pubsub', 'none']
 function resolveCoherence(
   option: CoherenceMode | CoherenceOptions | undefined,
   env: NodeJS.ProcessEnv,
-): Required<CoherenceOptions> {
+  keyPrefix: string,
+): ResolvedConfig['coherence'] {
   const options = typeof option === 'string' ? { mode: option } : (option ?? {});
   if (typeof options !== 'object') {
     throw new CacheConfigError(`option coherence must be 'tracking', 'pubsub', 'none' or an object`);
@@ -172,8 +182,9 @@ function resolveCoherence(
       `${source} must be 'tracking', 'pubsub' or 'none', got ${JSON.stringify(String(mode))}`,
     );
   }
-  const channel = options.channel ?? '__cachette:invalidate';
-  if (typeof channel !== 'string' || !/^[\x21-\x7e]+$/.test(channel)) {
+  const { channel = `${keyPrefix}${INTERNAL_NAMESPACE}invalidate` } = options;
+  // the default follows the key prefix: apps with different prefixes announce on channels of their own
+  if (options.channel !== undefined && (typeof channel !== 'string' || !/^[\x21-\x7e]+$/.test(channel))) {
     throw new CacheConfigError('coherence.channel must be a non-empty channel name without spaces');
   }
   return {
@@ -184,7 +195,7 @@ function resolveCoherence(
       'CACHE_COHERENCE_DEGRADED_L1_TTL_MS',
       'coherence.degradedL1TtlMs',
       1000,
-      POSITIVE_INT,
+      MS,
     ),
     channel,
   };

@@ -1,13 +1,18 @@
-import type { BatchFactory, Factory, LoadOptions } from '../get-set/plan.js';
+import type { BatchFactory, Factory } from '../get-set/factory-context.js';
+import type { LoadOptions } from '../get-set/plan.js';
+import type { Duration } from '../values/durations.js';
 
 /** Options every call accepts: the domain ("db type") the key belongs to. Default `default`. */
 export interface CallOptions<D extends string> {
   dbType?: D;
 }
 
-/** Options of `set` / `setMany`: an explicit TTL in seconds instead of the domain's, and tags. */
+/** Options of `set` / `setMany`: an explicit TTL instead of the domain's, its jitter, and tags. */
 export interface SetOptions<D extends string> extends CallOptions<D> {
-  ttl?: number;
+  /** Seconds, or a string such as `'10m'`. Default: the domain's. */
+  ttl?: Duration;
+  /** Spread of the expiries, a fraction of the TTL (see the `ttlJitter` option). Default: the domain's. */
+  ttlJitter?: number;
   /** Tags the value carries (see `invalidateTags`): non-empty strings, at most 64 of 256 characters. */
   tags?: readonly string[];
 }
@@ -19,8 +24,8 @@ export interface GetOrSetOptions<D extends string> extends CallOptions<D>, LoadO
 export interface SetEntry {
   key: string;
   value: unknown;
-  /** TTL in seconds; default the call's `ttl`, else the domain's. */
-  ttl?: number;
+  /** TTL in seconds (or a string such as `'10m'`); default the call's `ttl`, else the domain's. */
+  ttl?: Duration;
   /** Tags of this value, in addition to the call's `tags`. */
   tags?: readonly string[];
 }
@@ -55,7 +60,7 @@ export class DomainCache<D extends string = string> {
     return this.#cache.get<T>(key, { dbType: this.dbType });
   }
 
-  set(key: string, value: unknown, options?: { ttl?: number; tags?: readonly string[] }): Promise<boolean> {
+  set(key: string, value: unknown, options?: Omit<SetOptions<D>, 'dbType'>): Promise<boolean> {
     return this.#cache.set(key, value, { ...options, dbType: this.dbType });
   }
 
@@ -71,10 +76,7 @@ export class DomainCache<D extends string = string> {
     return this.#cache.getMany<T>(keys, { dbType: this.dbType });
   }
 
-  setMany(
-    entries: readonly SetEntry[],
-    options?: { ttl?: number; tags?: readonly string[] },
-  ): Promise<boolean> {
+  setMany(entries: readonly SetEntry[], options?: Omit<SetOptions<D>, 'dbType'>): Promise<boolean> {
     return this.#cache.setMany(entries, { ...options, dbType: this.dbType });
   }
 

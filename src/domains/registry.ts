@@ -1,5 +1,6 @@
 import type { DomainConfig } from '../config/domains.js';
 import { CacheKeyError } from '../errors.js';
+import { callDuration } from '../values/durations.js';
 import { assertValidKey } from '../values/keys.js';
 import type { DomainCounters, Stats } from './stats.js';
 
@@ -7,6 +8,8 @@ import type { DomainCounters, Stats } from './stats.js';
 export interface Domain {
   name: string;
   config: DomainConfig;
+  /** The domain's `ttlJitter`, else the cache's (0: none). */
+  ttlJitter: number;
   counters: DomainCounters;
   /** Validated keys of the domain and their Redis keys (see `Domains.redisKey`). */
   redisKeys: Map<string, string>;
@@ -22,13 +25,16 @@ const REDIS_KEY_MEMO_MAX = 1024;
 export class Domains {
   readonly #configs: Readonly<Record<string, DomainConfig>>;
   readonly #stats: Stats;
+  readonly #ttlJitter: number;
   readonly #resolved = new Map<string, Domain>();
   /** [prefix, name] of every domain, longest prefix first. */
   readonly #byPrefix: Array<[string, string]>;
 
-  constructor(configs: Readonly<Record<string, DomainConfig>>, stats: Stats) {
+  /** `ttlJitter`: the cache's, for domains without their own. */
+  constructor(configs: Readonly<Record<string, DomainConfig>>, stats: Stats, ttlJitter = 0) {
     this.#configs = configs;
     this.#stats = stats;
+    this.#ttlJitter = ttlJitter;
     this.#byPrefix = Object.entries(configs)
       .map(([name, { prefix }]): [string, string] => [prefix, name])
       .sort(([a], [b]) => b.length - a.length);
@@ -54,9 +60,15 @@ export class Domains {
     const counters = this.#stats.byDomain[name];
     if (config === undefined || counters === undefined || !Object.hasOwn(this.#configs, name)) {
       const names = Object.keys(this.#configs).join(', ');
+      if (dbType === undefined) {
+        throw new CacheKeyError(
+          `No dbType given and no domain is named 'default'; pass { dbType } (one of ${names}), use cache.db(name), or configure a 'default' domain`,
+        );
+      }
       throw new CacheKeyError(`Unknown dbType ${JSON.stringify(dbType)}; configured domains: ${names}`);
     }
-    const domain = { name, config, counters, redisKeys: new Map<string, string>() };
+    const ttlJitter = config.ttlJitter ?? this.#ttlJitter;
+    const domain = { name, config, ttlJitter, counters, redisKeys: new Map<string, string>() };
     this.#resolved.set(name, domain);
     return domain;
   }
@@ -84,20 +96,37 @@ export class Domains {
     return redisKey;
   }
 
-  /** The TTL of a value of `domain` in seconds: `ttl` if given (a whole number >= 1, else `CacheKeyError`), else the domain's. */
-  ttlFor(domain: Domain, ttl: number | undefined): number {
+  /**
+   * The TTL of a value of `domain` in seconds: `ttl` if given (whole seconds >= 1, or a string such
+   * as `'10m'`; else `CacheKeyError`), else the domain's.
+   */
+  ttlFor(domain: Domain, ttl: unknown): number {
     if (ttl === undefined) return domain.config.ttl;
-    if (!Number.isInteger(ttl) || ttl < 1) {
-      throw new CacheKeyError(`ttl must be a whole number of seconds >= 1, got ${String(ttl)}`);
-    }
-    return ttl;
+    if (typeof ttl === 'number' && Number.isInteger(ttl) && ttl >= 1) return ttl;
+    return callDuration('ttl', ttl, 's', { min: 1, integer: true });
   }
 
-  /** What a getOrSet load of `domain` works with: prefix, TTL (`ttlFor`), counters. */
+  /** The jitter of a write of `domain`: `ttlJitter` if given (a fraction from 0 to below 1, else `CacheKeyError`), else the domain's. */
+  jitterFor(domain: Domain, ttlJitter: unknown): number {
+    if (ttlJitter === undefined) return domain.ttlJitter;
+    if (typeof ttlJitter !== 'number' || !(ttlJitter >= 0 && ttlJitter < 1)) {
+      throw new CacheKeyError(
+        `ttlJitter is a fraction of the TTL from 0 to below 1, got ${String(ttlJitter)}`,
+      );
+    }
+    return ttlJitter;
+  }
+
+  /** What a getOrSet load of `domain` works with: prefix, TTL (`ttlFor`) and jitter (`jitterFor`), counters. */
   loadTarget(
     domain: Domain,
-    ttl: number | undefined,
-  ): { prefix: string; ttl: number; counters: DomainCounters } {
-    return { prefix: domain.config.prefix, ttl: this.ttlFor(domain, ttl), counters: domain.counters };
+    options: { ttl?: unknown; ttlJitter?: unknown } | undefined,
+  ): { prefix: string; ttl: number; ttlJitter: number; counters: DomainCounters } {
+    return {
+      prefix: domain.config.prefix,
+      ttl: this.ttlFor(domain, options?.ttl),
+      ttlJitter: this.jitterFor(domain, options?.ttlJitter),
+      counters: domain.counters,
+    };
   }
 }

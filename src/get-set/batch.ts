@@ -1,9 +1,17 @@
 import type { L2Read } from '../l2/driver.js';
 import type { LoadContext, LoadTarget, Read } from './context.js';
+import {
+  type BatchFactory,
+  BatchRun,
+  type Factory,
+  type FactoryContext,
+  FactoryRun,
+  singleKeyBatch,
+} from './factory-context.js';
 import type { Flight, Flights, Pending } from './flights.js';
 import { pendingFlight } from './flights.js';
 import type { Lease } from './lease.js';
-import type { BatchFactory, Factory, Plan } from './plan.js';
+import type { Plan } from './plan.js';
 
 /** Loads one key like `getOrSet` (loader.ts): for a key another process holds the lease of. */
 export type LoadOne = <T>(
@@ -15,19 +23,27 @@ export type LoadOne = <T>(
   stale: { value: T } | undefined,
 ) => Promise<T>;
 
+/** One `getOrSetMany` call: its domain, its validated options, and when it started (for `hardTimeoutMs`). */
+export interface BatchCall {
+  target: LoadTarget;
+  plan: Plan;
+  startedAt: number;
+}
+
 /**
  * `getOrSet` for several keys of one domain: L1, then one L2 round trip for the rest, then one batch
  * factory call for what is still missing. Keys already loading in this process join their flight.
+ * With `forceFresh`, neither tier is read and no running flight is joined: every key is loaded.
  */
 export async function getOrSetMany<T>(
   context: LoadContext,
   flights: Flights,
   loadOne: LoadOne,
-  target: LoadTarget,
+  call: BatchCall,
   keys: readonly string[],
   batchFactory: BatchFactory<T>,
-  plan: Plan,
 ): Promise<Array<T | undefined>> {
+  const { target, plan } = call;
   const results: Array<T | undefined> = new Array(keys.length);
   const waits: Array<Promise<void>> = [];
   const wait = (flight: Flight<T | undefined>, redisKey: string, index: number): void => {
@@ -40,13 +56,14 @@ export async function getOrSetMany<T>(
   const started = new Map<string, Pending<T | undefined>>();
   keys.forEach((key, index) => {
     const redisKey = target.prefix + key;
-    const local = context.l1.get(redisKey);
+    const local = plan.forceFresh ? undefined : context.l1.get(redisKey);
     if (local !== undefined) {
       target.counters.l1Hits++;
       results[index] = local as T;
       return;
     }
-    const running = flights.get<T | undefined>(redisKey) ?? started.get(redisKey)?.flight;
+    const running =
+      started.get(redisKey)?.flight ?? (plan.forceFresh ? undefined : flights.get<T | undefined>(redisKey));
     if (running !== undefined) {
       wait(running, redisKey, index);
       return;
@@ -56,7 +73,7 @@ export async function getOrSetMany<T>(
     flights.track(redisKey, pending.flight);
     wait(pending.flight, redisKey, index);
   });
-  if (started.size > 0) void loadMany(context, loadOne, target, started, batchFactory, plan);
+  if (started.size > 0) void loadMany(context, loadOne, call, started, batchFactory);
   await Promise.all(waits);
   return results;
 }
@@ -65,46 +82,50 @@ export async function getOrSetMany<T>(
 async function loadMany<T>(
   context: LoadContext,
   loadOne: LoadOne,
-  target: LoadTarget,
+  call: BatchCall,
   pending: Map<string, Pending<T | undefined>>,
   batchFactory: BatchFactory<T>,
-  plan: Plan,
 ): Promise<void> {
-  const { l1, l2, codec, leases, stats } = context;
+  const { target, plan } = call;
+  const { l1, l2, codec, leases } = context;
   const redisKeys = [...pending.keys()];
   const tickets = new Map(redisKeys.map((redisKey) => [redisKey, l1.ticket(redisKey)]));
   let replies: L2Read[] | undefined;
-  try {
-    replies = await l2.getMany(redisKeys);
-    // on a cluster, keys of a failed server read as misses (and are loaded); the failure is counted once
-    const failed = replies.find((reply) => reply.failed !== undefined);
-    if (failed) context.failures.report('getOrSetMany', target.counters, failed.failed);
-  } catch (err) {
-    context.failures.report('getOrSetMany', target.counters, err);
-  }
-  const needed: string[] = [];
-  redisKeys.forEach((redisKey, j) => {
-    const reply = replies?.[j];
-    const read: Read<T> =
-      reply === undefined
-        ? { kind: 'miss' }
-        : codec.decode<T>('getOrSetMany', redisKey, reply, tickets.get(redisKey)!, target.counters);
-    const { flight, settle } = pending.get(redisKey)!;
-    if (read.kind === 'fresh') {
-      target.counters.l2Hits++;
-      settle(Promise.resolve(read.value));
-      return;
+  let needed = redisKeys;
+  if (!plan.forceFresh) {
+    try {
+      replies = await l2.getMany(redisKeys);
+      // on a cluster, keys of a failed server read as misses (and are loaded); the failure is counted once
+      const failed = replies.find((reply) => reply.failed !== undefined);
+      if (failed) context.failures.report('getOrSetMany', target.counters, failed.failed);
+    } catch (err) {
+      context.failures.report('getOrSetMany', target.counters, err);
     }
-    target.counters.misses++;
-    if (read.kind === 'stale') flight.stale = { value: read.value };
-    needed.push(redisKey);
-  });
-  if (needed.length === 0) return;
+    needed = [];
+    redisKeys.forEach((redisKey, j) => {
+      const reply = replies?.[j];
+      const read: Read<T> =
+        reply === undefined
+          ? { kind: 'miss' }
+          : codec.decode<T>('getOrSetMany', redisKey, reply, tickets.get(redisKey)!, target.counters);
+      const { flight, settle } = pending.get(redisKey)!;
+      if (read.kind === 'fresh') {
+        target.counters.l2Hits++;
+        settle(Promise.resolve(read.value));
+        return;
+      }
+      target.counters.misses++;
+      if (read.kind === 'stale') flight.stale = { value: read.value };
+      needed.push(redisKey);
+    });
+    if (needed.length === 0) return;
+  }
 
-  // keys another process is loading are waited for one by one; the rest go to one batch call
+  // keys another process is loading are waited for one by one (a forced load takes them along,
+  // stored without their lease); the rest go to one batch call
   const held = new Map<string, Lease>();
   let mine = needed;
-  if (plan.lock && replies !== undefined) {
+  if (plan.lock && (replies !== undefined || plan.forceFresh)) {
     const lock = plan.lock;
     const acquisitions = await Promise.all(
       needed.map((redisKey) =>
@@ -114,9 +135,10 @@ async function loadMany<T>(
     mine = [];
     needed.forEach((redisKey, j) => {
       const acquisition = acquisitions[j];
-      if (acquisition?.acquired === false) {
+      if (acquisition?.acquired === false && !plan.forceFresh) {
         const key = redisKey.slice(target.prefix.length);
-        const single = async () => (await batchFactory([key])).get(key);
+        const single = async (ctx: FactoryContext<T | undefined>) =>
+          (await batchFactory([key], singleKeyBatch(ctx, key))).get(key);
         const { flight, settle } = pending.get(redisKey)!;
         settle(loadOne(target, redisKey, single, plan, tickets.get(redisKey)!, flight.stale));
         return;
@@ -126,11 +148,40 @@ async function loadMany<T>(
     });
     if (mine.length === 0) return;
   }
+  await callBatch(context, call, pending, batchFactory, { mine, held, tickets });
+}
 
+/**
+ * Calls the batch factory once for `mine`, then stores each value under its lease (unless the
+ * factory skipped the batch), or serves each key's stale value (else its error) when it fails.
+ */
+async function callBatch<T>(
+  context: LoadContext,
+  call: BatchCall,
+  pending: Map<string, Pending<T | undefined>>,
+  batchFactory: BatchFactory<T>,
+  load: { mine: string[]; held: Map<string, Lease>; tickets: Map<string, number> },
+): Promise<void> {
+  const { target, plan } = call;
+  const { leases, stats } = context;
+  const { mine, held, tickets } = load;
+  const keyOf = (redisKey: string) => redisKey.slice(target.prefix.length);
+  const keys = mine.map(keyOf);
+  const stale = new Map<string, T>();
+  for (const redisKey of mine) {
+    const value = pending.get(redisKey)!.flight.stale;
+    if (value !== undefined) stale.set(keyOf(redisKey), value.value as T);
+  }
+  // the batch's signal is named after its first key, as its hard timeout's FactoryTimeoutError
+  const run = new BatchRun(
+    new FactoryRun(context.runs, context.l2.keyspace, mine[0]!, plan, call.startedAt),
+    context.l2.keyspace,
+    keys,
+  );
   let values: Map<string, T>;
   try {
     stats.factoryCalls++;
-    values = await batchFactory(mine.map((redisKey) => redisKey.slice(target.prefix.length)));
+    values = await batchFactory(keys, run.context(stale));
     if (!(values instanceof Map)) throw new TypeError('the getOrSetMany batch factory must return a Map');
   } catch (err) {
     stats.factoryErrors++;
@@ -145,15 +196,18 @@ async function loadMany<T>(
       }),
     );
     return;
+  } finally {
+    run.finish();
   }
   await Promise.all(
     mine.map(async (redisKey) => {
-      const value = values.get(redisKey.slice(target.prefix.length));
+      const key = keyOf(redisKey);
+      const value = values.get(key);
       const lease = held.get(redisKey);
-      if (value === undefined) {
+      if (value === undefined || run.skipped) {
         if (lease) await leases.release(lease);
       } else {
-        await context.store(target, redisKey, value, plan, tickets.get(redisKey)!, lease);
+        await context.store(target, redisKey, value, run.storePlan(plan, key), tickets.get(redisKey)!, lease);
       }
       pending.get(redisKey)!.settle(Promise.resolve(value));
     }),

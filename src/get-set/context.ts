@@ -3,9 +3,11 @@ import type { L1 } from '../l1/l1.js';
 import type { L2Driver, L2Read } from '../l2/driver.js';
 import { describeError, type Logger, RateLimitedLog } from '../logger.js';
 import type { Codec, Decoded } from '../values/codec.js';
+import { spreadTtl } from '../values/durations.js';
 import { wrap } from '../values/envelope.js';
+import { FactoryRuns, type StorePlan } from './factory-context.js';
 import { type Lease, Leases } from './lease.js';
-import type { LoadingStats, Plan } from './plan.js';
+import type { LoadingStats } from './plan.js';
 
 /** What loads work with: both tiers, the codec, and where Redis failures are counted. */
 export interface LoaderParts {
@@ -16,10 +18,11 @@ export interface LoaderParts {
   readonly log: Logger;
 }
 
-/** The domain a load works in: key prefix, resolved TTL (seconds), counters. */
+/** The domain a load works in: key prefix, resolved TTL (seconds) and jitter, counters. */
 export interface LoadTarget {
   prefix: string;
   ttl: number;
+  ttlJitter: number;
   counters: DomainCounters;
 }
 
@@ -38,6 +41,8 @@ export class LoadContext {
   readonly failures: L2Failures;
   readonly log: Logger;
   readonly leases: Leases;
+  /** Factories running with a live signal, aborted at close. */
+  readonly runs = new FactoryRuns();
   readonly stats: LoadingStats = {
     factoryCalls: 0,
     factoryErrors: 0,
@@ -74,13 +79,14 @@ export class LoadContext {
   /**
    * Stores a factory result: through the lease when one is held (the write happens only if the
    * lease is still ours, so no process invalidated the key meanwhile), and only if this process
-   * did not touch the key since `ticket` either (the fill guard).
+   * did not touch the key since `ticket` either (the fill guard). Each store draws its own TTL
+   * within the plan's jitter.
    */
   async store<T>(
     target: LoadTarget,
     redisKey: string,
     value: T,
-    plan: Plan,
+    plan: StorePlan,
     ticket: number,
     lease: Lease | undefined,
   ): Promise<void> {
@@ -91,8 +97,9 @@ export class LoadContext {
       if (lease) await this.leases.release(lease);
       return;
     }
-    const stored = wrap(text, plan.ttl, plan.grace, this.codec.json);
-    const redisTtl = plan.ttl + plan.grace;
+    const ttl = spreadTtl(plan.ttl, plan.ttlJitter);
+    const stored = wrap(text, ttl, plan.grace, this.codec.json);
+    const redisTtl = ttl + plan.grace;
     try {
       if (lease) {
         if (!(await this.leases.storeAndRelease(lease, stored, redisTtl, plan.tagKeys))) {
@@ -111,7 +118,7 @@ export class LoadContext {
     }
     counters.sets++;
     // L1 keeps the text, as set() does, so callers mutating the result cannot change the cached value
-    this.l1.fill(redisKey, text, plan.ttl * 1000, ticket);
+    this.l1.fill(redisKey, text, ttl * 1000, ticket);
   }
 
   /** A caller got the stale value of `redisKey` because its factory failed or was too slow (`err`). */

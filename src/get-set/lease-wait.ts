@@ -1,6 +1,6 @@
 import type { LoadContext, LoadTarget, Read } from './context.js';
 import type { Lease } from './lease.js';
-import type { LockOptions } from './plan.js';
+import type { Plan } from './plan.js';
 import type { Waiters } from './waiters.js';
 
 /** How the wait for a key's lease ended. */
@@ -28,7 +28,7 @@ export async function leaseOrValue<T>(
   waiters: Waiters,
   target: LoadTarget,
   redisKey: string,
-  lock: Required<LockOptions>,
+  lock: NonNullable<Plan['lock']>,
   tagKeys: readonly string[],
   ticket: number,
 ): Promise<LeaseWait<T>> {

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { L2Driver } from '../l2/driver.js';
-import { addWithExpiry, claimKey, INDEX_LUA, leaseKey, loadingKey, tagShardKey } from '../l2/keyspace.js';
+import { addWithExpiry, type Keyspace } from '../l2/keyspace.js';
 import { registerShards, type ShardWrite } from '../l2/redis/cluster/shard-registry.js';
 import { keySlot, slotTag } from '../l2/redis/cluster/slots.js';
 import { Script } from '../l2/script.js';
@@ -29,10 +29,21 @@ import { Script } from '../l2/script.js';
  * index shards of a key share its slot (l2/keyspace.ts): the lease indexes them in the same script.
  */
 
-// KEYS: lease, registry, then the indexes of the value's tags. ARGV: token, lease ms, value key.
-// -> -1 when acquired, else the lease's PTTL (never <= 0). A tagged key is indexed from the start of
-// its load, so that invalidating one of its tags revokes the lease even before the value exists.
-const ACQUIRE = new Script(`${INDEX_LUA}
+/** The lease scripts that index tags: their `index` function names leases in the cache's key space. */
+interface IndexingScripts {
+  acquire: Script;
+  storeAndRelease: Script;
+  take: Script;
+  storeAndDropLease: Script;
+}
+
+function indexingScripts(keyspace: Keyspace): IndexingScripts {
+  const index = keyspace.indexLua;
+  return {
+    // KEYS: lease, registry, then the indexes of the value's tags. ARGV: token, lease ms, value key.
+    // -> -1 when acquired, else the lease's PTTL (never <= 0). A tagged key is indexed from the start of
+    // its load, so that invalidating one of its tags revokes the lease even before the value exists.
+    acquire: new Script(`${index}
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   redis.call('SADD', KEYS[2], ARGV[3])
   if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
@@ -40,11 +51,10 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   return -1
 end
 return math.max(redis.call('PTTL', KEYS[1]), 1)
-`);
-
-// KEYS: value, lease, registry, then the indexes of the value's tags. ARGV: token, text, ttl seconds, value key.
-// -> 1 stored, 0 lease lost (expired and taken over, or revoked by an invalidation).
-const STORE_AND_RELEASE = new Script(`${INDEX_LUA}
+`),
+    // KEYS: value, lease, registry, then the indexes of the value's tags. ARGV: token, text, ttl seconds, value key.
+    // -> 1 stored, 0 lease lost (expired and taken over, or revoked by an invalidation).
+    storeAndRelease: new Script(`${index}
 local holder = redis.call('GET', KEYS[2])
 if holder ~= ARGV[1] then
   -- revoked: nobody loads the key any more, so the registry forgets it (a taker-over still needs it)
@@ -57,28 +67,31 @@ redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 redis.call('EXISTS', KEYS[1]) -- a read: tracks the stored key for coherence (see l2/redis/write-scripts.ts)
 for i = 4, #KEYS do index(KEYS[i], KEYS[1], tonumber(ARGV[3]) * 1000) end
 return 1
-`);
-
-// Cluster halves of ACQUIRE, one slot each.
-// KEYS: lease, then the shards of the value's tag indexes in its slot. ARGV: token, lease ms, value
-// key. -> -1 when acquired, else the lease's PTTL (<= 0 never).
-const TAKE = new Script(`${INDEX_LUA}
+`),
+    // Cluster halves of `acquire`, one slot each.
+    // KEYS: lease, then the shards of the value's tag indexes in its slot. ARGV: token, lease ms, value
+    // key. -> -1 when acquired, else the lease's PTTL (<= 0 never).
+    take: new Script(`${index}
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
   for i = 2, #KEYS do index(KEYS[i], ARGV[3], tonumber(ARGV[2])) end
   return -1
 end
 return math.max(redis.call('PTTL', KEYS[1]), 1)
-`);
-// Cluster versions of STORE_AND_RELEASE and RELEASE without the registry (KEYS: value, lease, then
-// the value's tag index shards / lease). ARGV: token, text, ttl seconds.
-const STORE_AND_DROP_LEASE = new Script(`${INDEX_LUA}
+`),
+    // Cluster version of `storeAndRelease` without the registry (KEYS: value, lease, then the value's
+    // tag index shards). ARGV: token, text, ttl seconds.
+    storeAndDropLease: new Script(`${index}
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 redis.call('EXISTS', KEYS[1]) -- a read: tracks the stored key for coherence (see l2/redis/write-scripts.ts)
 for i = 3, #KEYS do index(KEYS[i], KEYS[1], tonumber(ARGV[3]) * 1000) end
 return 1
-`);
+`),
+  };
+}
+
+// Cluster version of RELEASE without the registry. KEYS: lease. ARGV: token.
 const DROP_LEASE = new Script(`
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 return redis.call('DEL', KEYS[1])
@@ -104,8 +117,9 @@ export async function revokeLeases(
   prefix: string,
   matches: (redisKey: string) => boolean,
 ): Promise<void> {
-  const loading = (await l2.command<string[]>(['SMEMBERS', loadingKey(prefix)])).map(registeredKey);
-  const revoked = loading.filter(matches).map((key) => leaseKey(key, l2.sharded));
+  const { keyspace } = l2;
+  const loading = (await l2.command<string[]>(['SMEMBERS', keyspace.loadingKey(prefix)])).map(registeredKey);
+  const revoked = loading.filter(matches).map((key) => keyspace.leaseKey(key, l2.sharded));
   if (revoked.length > 0) await l2.delete(revoked);
 }
 
@@ -144,9 +158,13 @@ let sequence = 0;
 /** Takes, uses and releases per-key leases; every method rejects when Redis fails (callers degrade). */
 export class Leases {
   readonly #l2: L2Driver;
+  readonly #keyspace: Keyspace;
+  readonly #scripts: IndexingScripts;
 
   constructor(l2: L2Driver) {
     this.#l2 = l2;
+    this.#keyspace = l2.keyspace;
+    this.#scripts = indexingScripts(l2.keyspace);
   }
 
   /** Tries to take the lease of `redisKey` (domain `prefix`) for `leaseMs` ms; `tagKeys` index it from now on. */
@@ -157,14 +175,17 @@ export class Leases {
     tagKeys: readonly string[] = [],
   ): Promise<Acquisition> {
     const token = `${processTag}:${process.pid}:${++sequence}:${randomBytes(6).toString('hex')}`;
-    const registryKey = loadingKey(prefix);
+    const registryKey = this.#keyspace.loadingKey(prefix);
     const ms = String(Math.max(1, Math.round(leaseMs)));
     const lease: Lease = { redisKey, registryKey, token, leaseMs };
     let result: number;
     if (this.#l2.sharded) {
-      result = await TAKE.run<number>(
+      result = await this.#scripts.take.run<number>(
         this.#l2,
-        [leaseKey(redisKey, true), ...tagKeys.map((index) => tagShardKey(index, redisKey))],
+        [
+          this.#keyspace.leaseKey(redisKey, true),
+          ...tagKeys.map((index) => this.#keyspace.tagShardKey(index, redisKey)),
+        ],
         [token, ms, redisKey],
       );
       if (result === -1) {
@@ -186,9 +207,9 @@ export class Leases {
         }
       }
     } else {
-      result = await ACQUIRE.run<number>(
+      result = await this.#scripts.acquire.run<number>(
         this.#l2,
-        [leaseKey(redisKey), registryKey, ...tagKeys],
+        [this.#keyspace.leaseKey(redisKey), registryKey, ...tagKeys],
         [token, ms, redisKey],
       );
     }
@@ -211,21 +232,21 @@ export class Leases {
       if (tagKeys.length > 0) {
         await registerShards(this.#l2, shardWrites(tagKeys, lease.redisKey, ttl * 1000 + lease.leaseMs));
       }
-      const stored = await STORE_AND_DROP_LEASE.run<number>(
+      const stored = await this.#scripts.storeAndDropLease.run<number>(
         this.#l2,
         [
           lease.redisKey,
-          leaseKey(lease.redisKey, true),
-          ...tagKeys.map((index) => tagShardKey(index, lease.redisKey)),
+          this.#keyspace.leaseKey(lease.redisKey, true),
+          ...tagKeys.map((index) => this.#keyspace.tagShardKey(index, lease.redisKey)),
         ],
         [lease.token, text, String(ttl)],
       );
       await this.#unregister(lease);
       return stored === 1;
     }
-    const result = await STORE_AND_RELEASE.run<number>(
+    const result = await this.#scripts.storeAndRelease.run<number>(
       this.#l2,
-      [lease.redisKey, leaseKey(lease.redisKey), lease.registryKey, ...tagKeys],
+      [lease.redisKey, this.#keyspace.leaseKey(lease.redisKey), lease.registryKey, ...tagKeys],
       [lease.token, text, String(ttl), lease.redisKey],
     );
     return result === 1;
@@ -235,12 +256,16 @@ export class Leases {
   async release(lease: Lease): Promise<void> {
     try {
       if (this.#l2.sharded) {
-        await DROP_LEASE.run<number>(this.#l2, [leaseKey(lease.redisKey, true)], [lease.token]);
+        await DROP_LEASE.run<number>(
+          this.#l2,
+          [this.#keyspace.leaseKey(lease.redisKey, true)],
+          [lease.token],
+        );
         await this.#unregister(lease);
       } else {
         await RELEASE.run<number>(
           this.#l2,
-          [leaseKey(lease.redisKey), lease.registryKey],
+          [this.#keyspace.leaseKey(lease.redisKey), lease.registryKey],
           [lease.token, lease.redisKey],
         );
       }
@@ -271,7 +296,7 @@ export async function claimPeriod(l2: L2Driver, name: string, ttlMs: number): Pr
   const token = `${processTag}:${process.pid}`;
   const reply = await l2.command<string | null>([
     'SET',
-    claimKey(name),
+    l2.keyspace.claimKey(name),
     token,
     'NX',
     'PX',

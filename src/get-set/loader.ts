@@ -1,17 +1,11 @@
 import { describeError } from '../logger.js';
 import { getOrSetMany, type LoadOne } from './batch.js';
 import { LoadContext, type LoaderParts, type LoadTarget } from './context.js';
+import { type BatchFactory, type Factory, FactoryRun, factoryContext } from './factory-context.js';
 import { type Flight, Flights } from './flights.js';
 import type { Lease } from './lease.js';
 import { leaseOrValue } from './lease-wait.js';
-import {
-  type BatchFactory,
-  type Factory,
-  type LoadingStats,
-  type LoadOptions,
-  type Plan,
-  planFor,
-} from './plan.js';
+import { type LoadingStats, type LoadOptions, type Plan, planFor } from './plan.js';
 import { Waiters } from './waiters.js';
 
 /**
@@ -43,21 +37,31 @@ export class Loader {
     return { ...this.#context.stats };
   }
 
+  /** Aborts the signals of the factories running now; later loads get an aborted signal. */
+  close(): void {
+    this.#context.runs.close();
+  }
+
   /** The value under `redisKey`, or the factory's result (stored unless invalidated meanwhile). */
   getOrSet<T>(target: LoadTarget, redisKey: string, factory: Factory<T>, options?: LoadOptions): Promise<T> {
-    const plan = planFor(target.ttl, options);
-    const local = this.#context.l1.get(redisKey);
-    if (local !== undefined) {
-      target.counters.l1Hits++;
-      return Promise.resolve(local as T);
+    const plan = planFor(target, options, this.#context.l2.keyspace);
+    const startedAt = performance.now();
+    if (!plan.forceFresh) {
+      const local = this.#context.l1.get(redisKey);
+      if (local !== undefined) {
+        target.counters.l1Hits++;
+        return Promise.resolve(local as T);
+      }
+      const running = this.#flights.get<T>(redisKey);
+      if (running !== undefined) return this.#flights.await(running, redisKey, plan);
     }
-    let flight = this.#flights.get<T>(redisKey);
-    if (flight === undefined) {
-      const started: Flight<T> = { stale: undefined, done: Promise.resolve(undefined as T) };
-      started.done = this.#load(target, redisKey, factory, plan, started);
-      this.#flights.track(redisKey, started);
-      flight = started;
-    }
+    // a forced load joins no load already running (it may have read before the caller asked),
+    // but the callers that come after it join it
+    const flight: Flight<T> = { stale: undefined, done: Promise.resolve(undefined as T) };
+    flight.done = plan.forceFresh
+      ? this.#loadFresh(target, redisKey, factory, plan, startedAt)
+      : this.#load(target, redisKey, factory, plan, flight, startedAt);
+    this.#flights.track(redisKey, flight);
     return this.#flights.await(flight, redisKey, plan);
   }
 
@@ -68,13 +72,28 @@ export class Loader {
     batchFactory: BatchFactory<T>,
     options?: LoadOptions,
   ): Promise<Array<T | undefined>> {
-    const plan = planFor(target.ttl, options);
+    const plan = planFor(target, options, this.#context.l2.keyspace);
+    const startedAt = performance.now();
     const loadOne: LoadOne = (target, redisKey, factory, plan, ticket, stale) =>
-      this.#fill(target, redisKey, factory, plan, ticket, stale, true);
-    return getOrSetMany(this.#context, this.#flights, loadOne, target, keys, batchFactory, plan);
+      this.#fill(target, redisKey, factory, plan, ticket, stale, true, startedAt);
+    return getOrSetMany(
+      this.#context,
+      this.#flights,
+      loadOne,
+      { target, plan, startedAt },
+      keys,
+      batchFactory,
+    );
   }
 
-  async #load<T>(target: LoadTarget, redisKey: string, factory: Factory<T>, plan: Plan, flight: Flight<T>) {
+  async #load<T>(
+    target: LoadTarget,
+    redisKey: string,
+    factory: Factory<T>,
+    plan: Plan,
+    flight: Flight<T>,
+    startedAt: number,
+  ): Promise<T> {
     const ticket = this.#context.l1.ticket(redisKey);
     const read = await this.#context.read<T>(target, redisKey, ticket);
     if (read.kind === 'fresh') {
@@ -84,7 +103,47 @@ export class Loader {
     }
     target.counters.misses++;
     if (read.kind === 'stale') flight.stale = { value: read.value };
-    return this.#fill(target, redisKey, factory, plan, ticket, flight.stale, read.kind !== 'failed');
+    return this.#fill(
+      target,
+      redisKey,
+      factory,
+      plan,
+      ticket,
+      flight.stale,
+      read.kind !== 'failed',
+      startedAt,
+    );
+  }
+
+  /**
+   * `forceFresh`: neither tier is read; the factory runs under the key's lease when it is free (the
+   * store is then fenced like any load's), else, another process loading the key right now, its
+   * result is stored without one, as with `lock: false`.
+   */
+  async #loadFresh<T>(
+    target: LoadTarget,
+    redisKey: string,
+    factory: Factory<T>,
+    plan: Plan,
+    startedAt: number,
+  ): Promise<T> {
+    const context = this.#context;
+    const ticket = context.l1.ticket(redisKey);
+    let lease: Lease | undefined;
+    if (plan.lock) {
+      try {
+        const acquisition = await context.leases.acquire(
+          redisKey,
+          target.prefix,
+          plan.lock.leaseMs,
+          plan.tagKeys,
+        );
+        if (acquisition.acquired) lease = acquisition.lease;
+      } catch (err) {
+        context.failures.report('getOrSet', target.counters, err);
+      }
+    }
+    return this.#call(target, redisKey, factory, plan, { ticket, stale: undefined, lease, startedAt });
   }
 
   /** Calls the factory (under the lease when Redis is there), stores its result, falls back on `stale`. */
@@ -96,6 +155,7 @@ export class Loader {
     ticket: number,
     stale: { value: T } | undefined,
     l2Reachable: boolean,
+    startedAt: number,
   ): Promise<T> {
     const context = this.#context;
     let lease: Lease | undefined;
@@ -114,22 +174,48 @@ export class Loader {
       if (outcome.kind === 'lease') lease = outcome.lease;
       else if (outcome.kind === 'gave-up') mayStore = false;
     }
+    return this.#call(target, redisKey, factory, plan, { ticket, stale, lease, mayStore, startedAt });
+  }
+
+  /**
+   * Calls the factory with its context, then stores its result, unless it is `undefined`, the
+   * factory skipped it, or storing is left to another process; releases the lease otherwise. A
+   * failed factory falls back on `stale`, else its error propagates.
+   */
+  async #call<T>(
+    target: LoadTarget,
+    redisKey: string,
+    factory: Factory<T>,
+    plan: Plan,
+    load: {
+      ticket: number;
+      stale: { value: T } | undefined;
+      lease: Lease | undefined;
+      mayStore?: boolean;
+      startedAt: number;
+    },
+  ): Promise<T> {
+    const context = this.#context;
+    const { stale, lease } = load;
+    const run = new FactoryRun(context.runs, context.l2.keyspace, redisKey, plan, load.startedAt);
     let value: T;
     try {
       context.stats.factoryCalls++;
-      value = await factory();
+      value = await factory(factoryContext(run, stale));
     } catch (err) {
       context.stats.factoryErrors++;
       if (lease) await context.leases.release(lease);
       if (stale === undefined) throw err;
       context.servedStale(redisKey, err);
       return stale.value;
+    } finally {
+      run.finish();
     }
-    if (value === undefined || !mayStore) {
+    if (value === undefined || load.mayStore === false || run.skipped) {
       if (lease) await context.leases.release(lease);
       return value;
     }
-    await context.store(target, redisKey, value, plan, ticket, lease);
+    await context.store(target, redisKey, value, run.storePlan(plan), load.ticket, lease);
     return value;
   }
 
@@ -168,16 +254,14 @@ export class Loader {
       }
     }
     try {
-      context.stats.factoryCalls++;
-      const value = await factory();
-      if (value === undefined) {
-        if (lease) await context.leases.release(lease);
-        return;
-      }
-      await context.store(target, redisKey, value, plan, ticket, lease);
+      // no caller waits: the hard timeout counts from the refresh's start
+      await this.#call(target, redisKey, factory, plan, {
+        ticket,
+        stale: undefined,
+        lease,
+        startedAt: performance.now(),
+      });
     } catch (err) {
-      context.stats.factoryErrors++;
-      if (lease) await context.leases.release(lease);
       context.log.debug(
         { key: redisKey, err: describeError(err) },
         'cachette: refresh-ahead failed; the current value stays',

@@ -1,30 +1,38 @@
 import { CacheKeyError } from '../errors.js';
-import { tagKeys } from '../l2/keyspace.js';
+import type { Keyspace } from '../l2/keyspace.js';
+import { callDuration, type Duration } from '../values/durations.js';
 
-/** Timings of the cross-process lease taken by `getOrSet`. */
+/** Timings of the cross-process lease taken by `getOrSet`: ms, or strings such as `'5s'`. */
 export interface LockOptions {
   /** How long the lease lives, in ms: a holder that dies blocks others at most this long. Default 5000. */
-  leaseMs?: number;
+  leaseMs?: Duration;
   /** How long a process waits for another one's value before calling the factory itself, in ms. Default `leaseMs`. */
-  waitMs?: number;
+  waitMs?: Duration;
 }
 
 /** Options of `getOrSet` / `getOrSetMany` besides `dbType`. */
 export interface LoadOptions {
-  /** TTL of the stored value in seconds. Default: the domain's. */
-  ttl?: number;
-  /** Seconds an expired value is kept to be served when the factory fails or is slow. Default 0 (none). */
-  grace?: number;
-  /** After this many ms, a caller that has a stale value gets it; the factory goes on and refreshes the cache. */
-  softTimeoutMs?: number;
-  /** After this many ms, the call serves the stale value or rejects with `FactoryTimeoutError`. */
-  hardTimeoutMs?: number;
+  /** TTL of the stored value: seconds, or a string such as `'5m'`. Default: the domain's. */
+  ttl?: Duration;
+  /** Spread of the stored values' expiries, a fraction of the TTL (see the `ttlJitter` option). Default: the domain's. */
+  ttlJitter?: number;
+  /** How long an expired value is kept to be served when the factory fails or is slow: seconds or `'6h'`. Default 0 (none). */
+  grace?: Duration;
+  /** After this many ms (or `'200ms'`), a caller that has a stale value gets it; the factory goes on and refreshes the cache. */
+  softTimeoutMs?: Duration;
+  /** After this many ms (or `'5s'`), the call serves the stale value or rejects with `FactoryTimeoutError`; the factory's `signal` is aborted. */
+  hardTimeoutMs?: Duration;
   /** Cross-process single-flight through a Redis lease: `true` (default), `false` (per process only), or timings. */
   lock?: boolean | LockOptions;
   /** Fraction of the TTL (0 < x < 1) after which a read refreshes the value in the background. Default off. */
   refreshAhead?: number;
   /** Tags stored with the value (see `invalidateTags`); a load in progress is revoked by them too. */
   tags?: readonly string[];
+  /**
+   * Skip both tiers for this call: call the factory (joining no load already running) and store its
+   * result, as after a miss. Default `false`.
+   */
+  forceFresh?: boolean;
 }
 
 /** Counters of the loading path, in `cache.stats().loading`. */
@@ -50,53 +58,66 @@ export interface LoadingStats {
   refreshes: number;
 }
 
-export type Factory<T> = () => T | Promise<T>;
-export type BatchFactory<T> = (keys: string[]) => Map<string, T> | Promise<Map<string, T>>;
-
 /** A call's load options, validated once. */
 export interface Plan {
+  /** Seconds. */
   ttl: number;
+  /** Fraction of `ttl` each store may take off at random. */
+  ttlJitter: number;
+  /** Seconds. */
   grace: number;
   softTimeoutMs: number | undefined;
   hardTimeoutMs: number | undefined;
-  lock: Required<LockOptions> | undefined;
+  lock: { leaseMs: number; waitMs: number } | undefined;
   refreshAhead: number | undefined;
   /** Index keys of the value's tags. */
   tagKeys: string[];
+  forceFresh: boolean;
 }
 
 const DEFAULT_LEASE_MS = 5000;
 
-function positive(name: string, value: number | undefined, integer = false): number | undefined {
-  if (value === undefined) return undefined;
-  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
-    throw new CacheKeyError(`${name} must be a ${integer ? 'whole ' : ''}number > 0, got ${String(value)}`);
-  }
-  return value;
+/** A per-call duration in `unit`, > 0, or `undefined` when not given; throws `CacheKeyError`. */
+function optional(name: string, value: unknown, unit: 's' | 'ms', integer = false): number | undefined {
+  return value === undefined ? undefined : callDuration(name, value, unit, { integer });
 }
 
-/** Validates per-call loading options once, into a complete plan. */
-export function planFor(ttl: number, options: LoadOptions | undefined): Plan {
-  const grace = options?.grace === 0 ? 0 : (positive('grace', options?.grace, true) ?? 0);
-  const refreshAhead = positive('refreshAhead', options?.refreshAhead);
-  if (refreshAhead !== undefined && refreshAhead >= 1) {
-    throw new CacheKeyError(`refreshAhead is a fraction of the TTL between 0 and 1, got ${refreshAhead}`);
+/**
+ * Validates per-call loading options once, into a complete plan for a domain whose resolved TTL
+ * (seconds) and jitter are given; tags are named in `keyspace`. Throws `CacheKeyError`.
+ */
+export function planFor(
+  target: { ttl: number; ttlJitter: number },
+  options: LoadOptions | undefined,
+  keyspace: Keyspace,
+): Plan {
+  const grace = options?.grace === 0 ? 0 : (optional('grace', options?.grace, 's', true) ?? 0);
+  const refreshAhead = options?.refreshAhead;
+  if (
+    refreshAhead !== undefined &&
+    !(typeof refreshAhead === 'number' && refreshAhead > 0 && refreshAhead < 1)
+  ) {
+    throw new CacheKeyError(
+      `refreshAhead is a fraction of the TTL between 0 and 1, got ${String(refreshAhead)}`,
+    );
   }
   const lockOption = options?.lock ?? true;
-  let lock: Required<LockOptions> | undefined;
+  let lock: Plan['lock'];
   if (lockOption !== false) {
     const given = lockOption === true ? {} : lockOption;
-    const leaseMs = positive('lock.leaseMs', given.leaseMs) ?? DEFAULT_LEASE_MS;
-    lock = { leaseMs, waitMs: positive('lock.waitMs', given.waitMs) ?? leaseMs };
+    const leaseMs = optional('lock.leaseMs', given.leaseMs, 'ms') ?? DEFAULT_LEASE_MS;
+    lock = { leaseMs, waitMs: optional('lock.waitMs', given.waitMs, 'ms') ?? leaseMs };
   }
   return {
-    ttl,
+    ttl: target.ttl,
+    ttlJitter: target.ttlJitter,
     grace,
-    softTimeoutMs: positive('softTimeoutMs', options?.softTimeoutMs),
-    hardTimeoutMs: positive('hardTimeoutMs', options?.hardTimeoutMs),
+    softTimeoutMs: optional('softTimeoutMs', options?.softTimeoutMs, 'ms'),
+    hardTimeoutMs: optional('hardTimeoutMs', options?.hardTimeoutMs, 'ms'),
     lock,
     refreshAhead,
-    tagKeys: tagKeys(options?.tags),
+    tagKeys: keyspace.tagKeys(options?.tags),
+    forceFresh: options?.forceFresh === true,
   };
 }
 

@@ -6,7 +6,6 @@ import { CacheConfigError, CacheKeyError, ConfirmationRequiredError } from '../e
 import { revokeLeases } from '../get-set/lease.js';
 import type { L1 } from '../l1/l1.js';
 import type { L2Driver } from '../l2/driver.js';
-import { leaseKey, tagIndexPattern, tagKeys } from '../l2/keyspace.js';
 import { describeError, type Logger } from '../logger.js';
 import { globToRegExp } from '../values/glob.js';
 import { confinedPattern, escapeGlob } from '../values/keys.js';
@@ -218,7 +217,7 @@ export class Invalidations implements InvalidationFunctions<string, string> {
     // the lease goes first, in the same round trip: a getOrSet store landing between the two finds
     // no lease and writes nothing (the single UNLINK of `delete` cannot tell which key existed)
     const [, removed] = await Promise.all([
-      l2.delete([leaseKey(redisKey, l2.sharded)]),
+      l2.delete([l2.keyspace.leaseKey(redisKey, l2.sharded)]),
       l2.delete([redisKey]),
     ]);
     domain.counters.deletes += removed;
@@ -226,7 +225,7 @@ export class Invalidations implements InvalidationFunctions<string, string> {
   }
 
   async #removeTags(tags: readonly string[]): Promise<number> {
-    const indexes = tagKeys(tags);
+    const indexes = this.#parts.l2.keyspace.tagKeys(tags);
     if (indexes.length === 0) throw new CacheKeyError('invalidateTags needs at least one tag');
     let removed = 0;
     for (const index of indexes) {
@@ -270,7 +269,7 @@ export class Invalidations implements InvalidationFunctions<string, string> {
         removed += inDomain;
       }
       // the app's entries in every tag index or shard (other apps' entries stay), and values written meanwhile
-      for await (const indexes of l2.scan(tagIndexPattern(l2.sharded))) {
+      for await (const indexes of l2.scan(l2.keyspace.tagIndexPattern(l2.sharded))) {
         for (const index of indexes) removed += await this.#removeIndexed(index);
       }
       return removed;

@@ -1,12 +1,11 @@
 import type { L2Driver } from '../l2/driver.js';
-import { leaseKey, shardKey, shardRegistryKey } from '../l2/keyspace.js';
 import { Script } from '../l2/script.js';
 
 /**
  * Tags: a value written with `tags: ['dashboard', 'product:42']` can be removed later by any of
  * them, whatever its domain.
  *
- * The index is one Redis set per tag, `__cachette:tag:<tag>`, holding the Redis keys that carry it.
+ * The index is one Redis set per tag, `<keyPrefix>__cachette:tag:<tag>`, holding the Redis keys that carry it.
  * It is written in the same script as the values (one round trip, atomic with the write), so a
  * value is never stored without being findable by its tags. Values themselves stay plain JSON.
  *
@@ -42,9 +41,9 @@ export async function* tagIndexes(l2: L2Driver, indexKey: string): AsyncIterable
     yield [indexKey];
     return;
   }
-  const hashTags = await l2.command<string[]>(['SMEMBERS', shardRegistryKey(indexKey)]);
+  const hashTags = await l2.command<string[]>(['SMEMBERS', l2.keyspace.shardRegistryKey(indexKey)]);
   for (let i = 0; i < hashTags.length; i += INVALIDATION_BATCH) {
-    yield hashTags.slice(i, i + INVALIDATION_BATCH).map((hashTag) => shardKey(indexKey, hashTag));
+    yield hashTags.slice(i, i + INVALIDATION_BATCH).map((hashTag) => l2.keyspace.shardKey(indexKey, hashTag));
   }
 }
 
@@ -91,7 +90,7 @@ export async function removeTagged(
     if (members.length === 0) continue;
     const existed = await REMOVE_MEMBERS.run<number[]>(
       l2,
-      [indexKey, ...members, ...members.map((member) => leaseKey(member, l2.sharded))],
+      [indexKey, ...members, ...members.map((member) => l2.keyspace.leaseKey(member, l2.sharded))],
       [],
     );
     members.forEach((member, i) => {

@@ -1,4 +1,4 @@
-import type { L1Options } from '../config/options.js';
+import type { ResolvedL1 } from '../config/options.js';
 import { FillGuard } from './fill-guard.js';
 import { MemoryTier } from './memory.js';
 
@@ -17,12 +17,12 @@ export class L1 {
   readonly #memory: MemoryTier | undefined;
   readonly #guard = new FillGuard();
   readonly #ttlMs: number;
-  readonly #options: Required<L1Options>;
+  readonly #options: ResolvedL1;
   #bound: L1Bound | undefined;
   #closed = false;
 
   /** `parse` turns stored texts into values (the cache's serializer). */
-  constructor(options: Required<L1Options>, parse: (text: string) => unknown) {
+  constructor(options: ResolvedL1, parse: (text: string) => unknown) {
     this.#options = options;
     this.#ttlMs = options.ttl * 1000;
     this.#memory = options.enabled && options.ttl > 0 ? new MemoryTier(options, parse) : undefined;

@@ -1,3 +1,4 @@
+import type { Keyspace } from './keyspace.js';
 /** Where the circuit breaker in front of L2 stands, as reported by `cache.status().breaker`. */
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -35,6 +36,8 @@ export interface L2Driver {
    * keys of one hash slot, and keyless commands need `commandOnPrimaries`.
    */
   readonly sharded: boolean;
+  /** The names of every key this driver's cache uses, its own included (after the app's key prefix). */
+  readonly keyspace: Keyspace;
   /** The circuit breaker in front of Redis: while not `closed`, every operation is skipped at once. */
   readonly breaker: BreakerState;
   /** How many times the breaker has opened. */

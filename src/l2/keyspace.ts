@@ -1,77 +1,126 @@
-import { escapeGlob } from '../values/keys.js';
+import { escapeGlob, INTERNAL_NAMESPACE } from '../values/keys.js';
 import { checkTags } from '../values/tags.js';
 import { keyBeside, keySlot, slotTag } from './redis/cluster/slots.js';
 
 /**
- * Every Redis key cachette keeps for itself, named in one place: outside every domain prefix, so
- * that pattern deletes, key listings and app flushes never mistake them for cached values, and one
- * place because Lua scripts of several modules build these names too.
+ * Every Redis key cachette keeps for itself, named in one place: right after the app's key prefix
+ * (the `keyPrefix` option, `''` by default) and outside every domain prefix, so that pattern
+ * deletes, key listings and app flushes never mistake them for cached values, and apps with other
+ * prefixes never touch them; one place because Lua scripts of several modules build these names too.
+ * With `<p>` the key prefix and `<key>` a value's whole Redis key (`<p><domain prefix><key>`):
  *
- * - `__cachette:lease:<key>`: the lease of a getOrSet load (get-set/lease.ts); on a cluster
- *   `__cachette:lease:{<hash tag>}<key>`, in the slot of `<key>`.
- * - `__cachette:loading:<prefix>`: the domain's registry of keys being loaded.
- * - `__cachette:slot:<name>`: a claim (one periodic warming per interval across processes).
- * - `__cachette:tag:<tag>`: the index of a tag, the set of Redis keys carrying it.
- * - `__cachette:tags:{<hash tag>}<tag>`: on a cluster, the index shard of a tag in one hash slot.
- * - `__cachette:tagslots:<tag>`: on a cluster, the shard registry of a tag (the hash tags of its shards).
+ * - `<p>__cachette:lease:<key>`: the lease of a getOrSet load (get-set/lease.ts); on a cluster
+ *   `<p>__cachette:lease:{<hash tag>}<key>`, in the slot of `<key>`.
+ * - `<p>__cachette:loading:<domain's whole prefix>`: the domain's registry of keys being loaded.
+ * - `<p>__cachette:slot:<name>`: a claim (one periodic warming per interval across processes).
+ * - `<p>__cachette:tag:<tag>`: the index of a tag, the set of Redis keys carrying it.
+ * - `<p>__cachette:tags:{<hash tag>}<tag>`: on a cluster, the index shard of a tag in one hash slot.
+ * - `<p>__cachette:tagslots:<tag>`: on a cluster, the shard registry of a tag (the hash tags of its shards).
  */
-export const INTERNAL_NAMESPACE = '__cachette:';
-const LEASE_NAMESPACE = `${INTERNAL_NAMESPACE}lease:`;
-const LOADING_NAMESPACE = `${INTERNAL_NAMESPACE}loading:`;
-const CLAIM_NAMESPACE = `${INTERNAL_NAMESPACE}slot:`;
-const TAG_NAMESPACE = `${INTERNAL_NAMESPACE}tag:`;
-/** A namespace apart from `TAG_NAMESPACE`, so that no standalone tag (which may hold braces) is ever read as a shard. */
-const TAG_SHARD_NAMESPACE = `${INTERNAL_NAMESPACE}tags:`;
-const SHARD_REGISTRY_NAMESPACE = `${INTERNAL_NAMESPACE}tagslots:`;
+export class Keyspace {
+  /** The app's key prefix, in front of every key. */
+  readonly keyPrefix: string;
+  /**
+   * Lua: `index(tagKey, member, ttlMs)` adds `member` to the tag's set, extends the set's expiry to
+   * at least `ttlMs`, and drops a few sampled members whose key and lease are both gone (a member
+   * with a lease is being loaded by getOrSet and must stay findable so invalidation can revoke it).
+   * A member's lease is `leaseKey(member)`, or on a cluster shard the lease with the shard's own hash
+   * tag: all in the shard's slot. Prepended to every script that writes a tagged value.
+   */
+  readonly indexLua: string;
+  readonly #lease: string;
+  readonly #loading: string;
+  readonly #claim: string;
+  readonly #tag: string;
+  /** A namespace apart from the tags', so that no standalone tag (which may hold braces) is ever read as a shard. */
+  readonly #shard: string;
+  readonly #registry: string;
+
+  /** `keyPrefix` is trusted: checked by config/domains.ts `checkKeyPrefix`. */
+  constructor(keyPrefix = '') {
+    this.keyPrefix = keyPrefix;
+    const internal = keyPrefix + INTERNAL_NAMESPACE;
+    this.#lease = `${internal}lease:`;
+    this.#loading = `${internal}loading:`;
+    this.#claim = `${internal}slot:`;
+    this.#tag = `${internal}tag:`;
+    this.#shard = `${internal}tags:`;
+    this.#registry = `${internal}tagslots:`;
+    this.indexLua = indexLua(this.#lease, this.#shard);
+  }
+
+  /**
+   * The lease key that guards the loading of `redisKey`. On a cluster (`sharded`) it carries a hash
+   * tag that puts it in the slot of `redisKey`, so that one script can check the lease and write the value.
+   */
+  leaseKey(redisKey: string, sharded = false): string {
+    return sharded ? keyBeside(this.#lease, redisKey) : this.#lease + redisKey;
+  }
+
+  /** The set of keys of the domain whose whole prefix is `prefix` that some process is loading. */
+  loadingKey(prefix: string): string {
+    return this.#loading + prefix;
+  }
+
+  /** The key of the claim `name` (see `Cache.claim`). */
+  claimKey(name: string): string {
+    return this.#claim + name;
+  }
+
+  /** The index key of `tag`. */
+  tagKey(tag: string): string {
+    return this.#tag + tag;
+  }
+
+  /** Validates `tags` (see values/tags.ts `checkTags`; throws `CacheKeyError`) and returns their index keys. */
+  tagKeys(tags: unknown): string[] {
+    return checkTags(tags).map((tag) => this.#tag + tag);
+  }
+
+  /** On a cluster: the shard of the index `indexKey` (from `tagKey`) in the hash slot whose hash tag is `hashTag`. */
+  shardKey(indexKey: string, hashTag: string): string {
+    return `${this.#shard}{${hashTag}}${indexKey.slice(this.#tag.length)}`;
+  }
+
+  /** On a cluster: the shard of the index `indexKey` (from `tagKey`) in the hash slot of `member`. */
+  tagShardKey(indexKey: string, member: string): string {
+    return this.shardKey(indexKey, slotTag(keySlot(member)));
+  }
+
+  /** On a cluster: the registry of the hash tags of the shards the index `indexKey` (from `tagKey`) has. */
+  shardRegistryKey(indexKey: string): string {
+    return this.#registry + indexKey.slice(this.#tag.length);
+  }
+
+  /** The `SCAN MATCH` pattern of every tag index (one server) or every shard of one (cluster). */
+  tagIndexPattern(sharded: boolean): string {
+    return `${escapeGlob(sharded ? this.#shard : this.#tag)}*`;
+  }
+}
+
 /** Members a tagged write samples per tag index to drop those whose key is gone. */
 const PRUNE_SAMPLE = 3;
 
-/**
- * The lease key that guards the loading of `redisKey`. On a cluster (`sharded`) it carries a hash
- * tag that puts it in the slot of `redisKey`, so that one script can check the lease and write the value.
- */
-export function leaseKey(redisKey: string, sharded = false): string {
-  return sharded ? keyBeside(LEASE_NAMESPACE, redisKey) : LEASE_NAMESPACE + redisKey;
+/** `text` as a single-quoted Lua string literal. */
+function luaString(text: string): string {
+  return `'${text.replace(/[\\']/g, '\\$&')}'`;
 }
 
-/** The set of keys of the domain with prefix `prefix` that some process is loading. */
-export function loadingKey(prefix: string): string {
-  return LOADING_NAMESPACE + prefix;
-}
-
-/** The key of the claim `name` (see `Cache.claim`). */
-export function claimKey(name: string): string {
-  return CLAIM_NAMESPACE + name;
-}
-
-/** The index key of `tag`. */
-export function tagKey(tag: string): string {
-  return TAG_NAMESPACE + tag;
-}
-
-/** Validates `tags` (see values/tags.ts `checkTags`; throws `CacheKeyError`) and returns their index keys. */
-export function tagKeys(tags: unknown): string[] {
-  return checkTags(tags).map(tagKey);
-}
-
-/** On a cluster: the shard of the index `indexKey` (from `tagKey`) in the hash slot whose hash tag is `hashTag`. */
-export function shardKey(indexKey: string, hashTag: string): string {
-  return `${TAG_SHARD_NAMESPACE}{${hashTag}}${indexKey.slice(TAG_NAMESPACE.length)}`;
-}
-
-/** On a cluster: the shard of the index `indexKey` (from `tagKey`) in the hash slot of `member`. */
-export function tagShardKey(indexKey: string, member: string): string {
-  return shardKey(indexKey, slotTag(keySlot(member)));
-}
-
-/** On a cluster: the registry of the hash tags of the shards the index `indexKey` (from `tagKey`) has. */
-export function shardRegistryKey(indexKey: string): string {
-  return SHARD_REGISTRY_NAMESPACE + indexKey.slice(TAG_NAMESPACE.length);
-}
-
-/** The `SCAN MATCH` pattern of every tag index (one server) or every shard of one (cluster). */
-export function tagIndexPattern(sharded: boolean): string {
-  return `${escapeGlob(sharded ? TAG_SHARD_NAMESPACE : TAG_NAMESPACE)}*`;
+/** The `index` Lua function (see `Keyspace.indexLua`) for the given lease and shard namespaces. */
+function indexLua(leaseNamespace: string, shardNamespace: string): string {
+  return `local function index(tagKey, member, ttlMs)
+  redis.call('SADD', tagKey, member)
+  if redis.call('PTTL', tagKey) < ttlMs then redis.call('PEXPIRE', tagKey, ttlMs) end
+  local lease = ${luaString(leaseNamespace)}
+  local shards = ${luaString(shardNamespace)}
+  if string.sub(tagKey, 1, #shards) == shards then
+    lease = lease .. string.sub(tagKey, #shards + 1, string.find(tagKey, '}', #shards + 1, true))
+  end
+  for _, old in ipairs(redis.call('SRANDMEMBER', tagKey, ${PRUNE_SAMPLE})) do
+    if redis.call('EXISTS', old, lease .. old) == 0 then redis.call('SREM', tagKey, old) end
+  end
+end
+`;
 }
 
 /**
@@ -88,24 +137,3 @@ export function addWithExpiry(key: string, members: readonly string[], ttlMs: nu
     ['PEXPIRE', key, ms, 'GT'],
   ];
 }
-
-/**
- * Lua: `index(tagKey, member, ttlMs)` adds `member` to the tag's set, extends the set's expiry to
- * at least `ttlMs`, and drops a few sampled members whose key and lease are both gone (a member
- * with a lease is being loaded by getOrSet and must stay findable so invalidation can revoke it).
- * A member's lease is `leaseKey(member)`, or on a cluster shard the lease with the shard's own hash
- * tag: all in the shard's slot. Prepended to every script that writes a tagged value.
- */
-export const INDEX_LUA = `local function index(tagKey, member, ttlMs)
-  redis.call('SADD', tagKey, member)
-  if redis.call('PTTL', tagKey) < ttlMs then redis.call('PEXPIRE', tagKey, ttlMs) end
-  local lease = '${LEASE_NAMESPACE}'
-  local shards = '${TAG_SHARD_NAMESPACE}'
-  if string.sub(tagKey, 1, #shards) == shards then
-    lease = lease .. string.sub(tagKey, #shards + 1, string.find(tagKey, '}', #shards + 1, true))
-  end
-  for _, old in ipairs(redis.call('SRANDMEMBER', tagKey, ${PRUNE_SAMPLE})) do
-    if redis.call('EXISTS', old, lease .. old) == 0 then redis.call('SREM', tagKey, old) end
-  end
-end
-`;

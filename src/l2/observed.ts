@@ -1,4 +1,5 @@
 import type { BreakerState, L2Driver, L2Entry, L2Read, L2State } from './driver.js';
+import type { Keyspace } from './keyspace.js';
 
 /** The L2 operations timed for metrics; a bounded set, safe as a label value. */
 export type L2Operation = 'get' | 'get_many' | 'set' | 'set_many' | 'delete' | 'scan' | 'command';
@@ -33,6 +34,10 @@ export class ObservedL2 implements L2Driver {
 
   get sharded(): boolean {
     return this.#inner.sharded;
+  }
+
+  get keyspace(): Keyspace {
+    return this.#inner.keyspace;
   }
 
   get breaker(): BreakerState {

@@ -3,6 +3,12 @@ import { CacheKeyError } from '../errors.js';
 /** Longest key accepted, in UTF-16 code units (a Redis key may be larger, a sane cache key is not). */
 export const MAX_KEY_LENGTH = 1024;
 
+/**
+ * Where cachette's own Redis keys live, right after the app's `keyPrefix` (leases, tag indexes,
+ * claims: l2/keyspace.ts); no domain prefix may reach into it.
+ */
+export const INTERNAL_NAMESPACE = '__cachette:';
+
 const CONTROL_CHARS = /[\x00-\x1f\x7f]/;
 const GLOB_CHARS = /[*?[\]\\]/g;
 

@@ -1,5 +1,5 @@
 import { afterAll, afterEach, beforeAll } from 'vitest';
-import type { DomainConfig } from '../../src/config/domains.js';
+import type { DomainOptions } from '../../src/config/domains.js';
 import type { CacheOptions } from '../../src/config/options.js';
 import { createCache, type InvalidationGroup } from '../../src/index.js';
 import { silentLogger } from '../../src/logger.js';
@@ -10,10 +10,11 @@ export function cacheFactory() {
   const open: Array<{ close(): Promise<void> }> = [];
   return {
     create<
-      X extends Record<string, DomainConfig> = Record<never, DomainConfig>,
+      X extends Record<string, DomainOptions> = Record<never, DomainOptions>,
       G extends Record<string, InvalidationGroup> = Record<never, InvalidationGroup>,
-    >(options: CacheOptions<X, G>) {
-      const cache = createCache<X, G>({ logger: silentLogger, env: {}, ...options });
+      B extends boolean = boolean,
+    >(options: CacheOptions<X, G> & { builtinDomains?: B }) {
+      const cache = createCache<X, G, B>({ logger: silentLogger, env: {}, ...options });
       open.push(cache);
       return cache;
     },

@@ -4,11 +4,13 @@ import { redactSecrets } from '../../config/redis-target.js';
 import { L2BreakerOpenError, L2TimeoutError, L2UnavailableError } from '../../errors.js';
 import { describeError, type Logger, RateLimitedLog } from '../../logger.js';
 import type { BreakerState, ConnectionHooks, L2Driver, L2Entry, L2Read, L2State } from '../driver.js';
+import { Keyspace } from '../keyspace.js';
+import type { Script } from '../script.js';
 import { CircuitBreaker } from './breaker.js';
 import { type Client, RedisConnection } from './connection.js';
 import { type DeadlineHooks, Deadlines } from './deadlines.js';
 import { commandFailure, mayHaveLeft, type OutcomeHook } from './outcome.js';
-import { plainWrites, TAGGED_WRITE, taggedWriteArgs, WRITE, writeArgs } from './write-scripts.js';
+import { plainWrites, taggedWrite, taggedWriteArgs, WRITE, writeArgs } from './write-scripts.js';
 
 /** One instance for every skipped call: an open breaker must cost no allocation per call. */
 const BREAKER_OPEN = new L2BreakerOpenError();
@@ -21,6 +23,9 @@ const BREAKER_OPEN = new L2BreakerOpenError();
  */
 export class RedisDriver implements L2Driver {
   readonly sharded = false;
+  readonly keyspace: Keyspace;
+  /** The tagged write script names leases in this cache's key space. */
+  readonly #taggedWrite: Script;
   readonly #config: ResolvedConfig;
   readonly #log: Logger;
   readonly #breaker: CircuitBreaker;
@@ -37,6 +42,8 @@ export class RedisDriver implements L2Driver {
     this.#config = config;
     this.#log = config.logger;
     this.#hooks = hooks;
+    this.keyspace = new Keyspace(config.keyPrefix);
+    this.#taggedWrite = taggedWrite(this.keyspace);
     this.#timeoutMs = config.operationTimeoutMs;
     this.#deadlines = new Deadlines(config.operationTimeoutMs, () => new L2TimeoutError(this.#timeoutMs));
     this.#breaker = new CircuitBreaker(config.breaker, {
@@ -119,7 +126,7 @@ export class RedisDriver implements L2Driver {
     const sentAt = performance.now();
     const deadline = this.#connection.clock.deadline(sentAt, this.#timeoutMs);
     const [script, args] = tagged
-      ? [TAGGED_WRITE, taggedWriteArgs(entries, deadline)]
+      ? [this.#taggedWrite, taggedWriteArgs(entries, deadline)]
       : [WRITE, writeArgs(entries, deadline)];
     let applied: number;
     try {

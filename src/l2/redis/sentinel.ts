@@ -2,6 +2,7 @@ import type { RedisNode, ResolvedConfig } from '../../config/options.js';
 import { L2UnavailableError } from '../../errors.js';
 import { describeError, type Logger } from '../../logger.js';
 import type { BreakerState, ConnectionHooks, L2Driver, L2Entry, L2Read, L2State } from '../driver.js';
+import { Keyspace } from '../keyspace.js';
 import { RedisDriver } from './driver.js';
 import { discard, nodeName, Poll, type SideClient, SideQuery, sideClient, untilReady } from './nodes.js';
 import { withTimeout } from './outcome.js';
@@ -19,6 +20,7 @@ const POLL_INTERVAL_MS = 1000;
  */
 export class SentinelDriver implements L2Driver {
   readonly sharded = false;
+  readonly keyspace: Keyspace;
   readonly #config: ResolvedConfig;
   readonly #log: Logger;
   readonly #sentinels: RedisNode[];
@@ -46,6 +48,7 @@ export class SentinelDriver implements L2Driver {
     this.#config = config;
     this.#hooks = hooks;
     this.#log = config.logger;
+    this.keyspace = new Keyspace(config.keyPrefix);
     this.#sentinels = config.topology.sentinels;
     this.#name = config.topology.name;
     this.#query = new SideQuery((node) => this.#sentinelClient(node, false), config.connectTimeoutMs);

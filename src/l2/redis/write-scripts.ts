@@ -1,6 +1,6 @@
 import type { RedisClientType } from '@redis/client';
 import type { L2Entry } from '../driver.js';
-import { addWithExpiry, INDEX_LUA } from '../keyspace.js';
+import { addWithExpiry, type Keyspace } from '../keyspace.js';
 import { Script } from '../script.js';
 
 /**
@@ -27,12 +27,13 @@ export const WRITE = new Script(WRITE_SCRIPT);
 export const WRITE_SCRIPT_SHA = WRITE.sha;
 
 /**
- * The write script for entries with tags: the same deadline and SETs, then each value key added to
- * the index of each of its tags (l2/keyspace.ts `INDEX_LUA`). KEYS: the n value keys, then the tag
- * index keys. ARGV: deadline, n, text and ttl per entry, then per tag index: how many entries carry
- * it and their positions. Untagged writes keep the shorter script above.
+ * The write script for entries with tags, in the key space `keyspace`: the same deadline and SETs,
+ * then each value key added to the index of each of its tags (l2/keyspace.ts `indexLua`). KEYS: the
+ * n value keys, then the tag index keys. ARGV: deadline, n, text and ttl per entry, then per tag
+ * index: how many entries carry it and their positions. Untagged writes keep the shorter script above.
  */
-export const TAGGED_WRITE = new Script(`${INDEX_LUA}local now = redis.call('TIME')
+export function taggedWrite(keyspace: Keyspace): Script {
+  return new Script(`${keyspace.indexLua}local now = redis.call('TIME')
 if tonumber(now[1]) * 1000 + tonumber(now[2]) / 1000 > tonumber(ARGV[1]) then return 0 end
 local n = tonumber(ARGV[2])
 for i = 1, n do
@@ -49,6 +50,7 @@ for t = n + 1, #KEYS do
   at = at + count + 1
 end
 return 1`);
+}
 
 /** EVALSHA arguments of WRITE_SCRIPT after the SHA. */
 export function writeArgs(entries: L2Entry[], deadline: number): string[] {

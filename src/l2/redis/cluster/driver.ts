@@ -1,7 +1,7 @@
 import type { RedisNode, ResolvedConfig } from '../../../config/options.js';
 import { L2CursorError, L2RoutingError, L2UnavailableError } from '../../../errors.js';
 import type { BreakerState, HooksFor, L2Driver, L2Entry, L2Read, L2State } from '../../driver.js';
-import { shardKey } from '../../keyspace.js';
+import { Keyspace } from '../../keyspace.js';
 import { RedisDriver } from '../driver.js';
 import { untilReady } from '../nodes.js';
 import { registerShards, type ShardWrite } from './shard-registry.js';
@@ -49,6 +49,7 @@ const SCRIPT_CALLS = new Set(['EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO', 'FCALL
  */
 export class ClusterDriver implements L2Driver {
   readonly sharded = true;
+  readonly keyspace: Keyspace;
   readonly #config: ResolvedConfig;
   readonly #hooksFor: HooksFor | undefined;
   readonly #map: SlotMap;
@@ -59,6 +60,7 @@ export class ClusterDriver implements L2Driver {
     if (config.topology.kind !== 'cluster') throw new Error('ClusterDriver needs a cluster topology');
     this.#config = config;
     this.#hooksFor = hooksFor;
+    this.keyspace = new Keyspace(config.keyPrefix);
     this.#map = new SlotMap(config, config.topology.nodes, (node, address) => this.#connect(node, address));
   }
 
@@ -143,7 +145,7 @@ export class ClusterDriver implements L2Driver {
       if (entry.tags === undefined || entry.tags.length === 0) return entry;
       const hashTag = slotTag(keySlot(entry.key));
       for (const indexKey of entry.tags) shards.push({ indexKey, hashTag, ttlMs: entry.ttl * 1000 + lateMs });
-      return { ...entry, tags: entry.tags.map((indexKey) => shardKey(indexKey, hashTag)) };
+      return { ...entry, tags: entry.tags.map((indexKey) => this.keyspace.shardKey(indexKey, hashTag)) };
     });
     const groups = await this.#bySlot(entries, (entry) => entry.key);
     if (shards.length > 0) await registerShards(this, shards);

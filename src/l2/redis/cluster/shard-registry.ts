@@ -1,8 +1,8 @@
 import type { L2Driver } from '../../driver.js';
-import { addWithExpiry, shardRegistryKey } from '../../keyspace.js';
+import { addWithExpiry } from '../../keyspace.js';
 
 /**
- * On a cluster a tag's index is sharded by hash slot (l2/keyspace.ts `shardKey`), so that a tagged
+ * On a cluster a tag's index is sharded by hash slot (l2/keyspace.ts `Keyspace.shardKey`), so that a tagged
  * write stays one atomic script on one node, value and index together. `invalidateTags` finds a
  * tag's shards in its shard registry (`shardRegistryKey`) instead of walking every primary's key
  * space. The registry is never pruned (an entry removed while a writer is between registering and
@@ -38,7 +38,9 @@ export async function registerShards(l2: L2Driver, writes: readonly ShardWrite[]
   }
   await Promise.all(
     [...byTag].flatMap(([indexKey, { hashTags, ttlMs }]) =>
-      addWithExpiry(shardRegistryKey(indexKey), [...hashTags], ttlMs).map((args) => l2.command(args)),
+      addWithExpiry(l2.keyspace.shardRegistryKey(indexKey), [...hashTags], ttlMs).map((args) =>
+        l2.command(args),
+      ),
     ),
   );
 }
