@@ -121,23 +121,25 @@ async function loadMany<T>(
     if (needed.length === 0) return;
   }
 
-  // keys another process is loading are waited for one by one (a forced load takes them along,
-  // stored without their lease); the rest go to one batch call
+  // keys another process is loading are waited for one by one (a forced load seizes their leases,
+  // as getOrSet does: see loader.ts); the rest go to one batch call
   const held = new Map<string, Lease>();
   let mine = needed;
   if (plan.lock && (replies !== undefined || plan.forceFresh)) {
     const lock = plan.lock;
     const acquisitions = await Promise.all(
       needed.map((redisKey) =>
-        leases.acquire(redisKey, target.prefix, lock.leaseMs, plan.tagKeys).catch(() => undefined),
+        leases
+          .acquire(redisKey, target.prefix, lock.leaseMs, plan.tagKeys, plan.forceFresh)
+          .catch(() => undefined),
       ),
     );
     mine = [];
     needed.forEach((redisKey, j) => {
       const acquisition = acquisitions[j];
-      if (acquisition?.acquired === false && !plan.forceFresh) {
+      if (acquisition?.acquired === false) {
         const key = redisKey.slice(target.prefix.length);
-        const single = async (ctx: FactoryContext<T | undefined>) =>
+        const single = async (ctx: FactoryContext) =>
           (await batchFactory([key], singleKeyBatch(ctx, key))).get(key);
         const { flight, settle } = pending.get(redisKey)!;
         settle(loadOne(target, redisKey, single, plan, tickets.get(redisKey)!, flight.stale));
@@ -167,10 +169,10 @@ async function callBatch<T>(
   const { mine, held, tickets } = load;
   const keyOf = (redisKey: string) => redisKey.slice(target.prefix.length);
   const keys = mine.map(keyOf);
-  const stale = new Map<string, T>();
+  const stale = new Map<string, unknown>();
   for (const redisKey of mine) {
     const value = pending.get(redisKey)!.flight.stale;
-    if (value !== undefined) stale.set(keyOf(redisKey), value.value as T);
+    if (value !== undefined) stale.set(keyOf(redisKey), value.value);
   }
   // the batch's signal is named after its first key, as its hard timeout's FactoryTimeoutError
   const run = new BatchRun(

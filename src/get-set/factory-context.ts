@@ -3,10 +3,13 @@ import type { Keyspace } from '../l2/keyspace.js';
 import { callDuration, type Duration } from '../values/durations.js';
 import type { Plan } from './plan.js';
 
-/** What a `getOrSet` factory is given; factories that take no argument can ignore it. */
-export interface FactoryContext<T> {
-  /** The value being replaced, kept past its TTL by `grace`; `undefined` when there is none. */
-  readonly stale: T | undefined;
+/**
+ * What a `getOrSet` factory is given; factories that take no argument can ignore it. Not generic,
+ * so that TypeScript infers the value's type from what the factory returns: `stale` is `unknown`.
+ */
+export interface FactoryContext {
+  /** The value being replaced, kept past its TTL by `grace` (of the type the factory returns); `undefined` when there is none. */
+  readonly stale: unknown;
   /** Aborted at the call's `hardTimeoutMs` (reason: `FactoryTimeoutError`) and at `cache.close()`. */
   readonly signal: AbortSignal;
   /** Stores the value with this TTL (seconds, or a string such as `'30s'`) instead of the call's; throws `CacheKeyError`. */
@@ -14,13 +17,13 @@ export interface FactoryContext<T> {
   /** Stores the value with these tags too, besides the call's; throws `CacheKeyError` for a bad tag. */
   setTags(tags: readonly string[]): void;
   /** `return ctx.skip(value)`: every caller gets `value`, and nothing is stored, in either tier. */
-  skip<V extends T>(value: V): V;
+  skip<V>(value: V): V;
 }
 
-/** What a `getOrSetMany` batch factory is given besides the missing keys. */
-export interface BatchFactoryContext<T> {
+/** What a `getOrSetMany` batch factory is given besides the missing keys (not generic either). */
+export interface BatchFactoryContext {
   /** The values being replaced, kept past their TTL by `grace`, by key (only keys that have one). */
-  readonly stale: ReadonlyMap<string, T>;
+  readonly stale: ReadonlyMap<string, unknown>;
   /** Aborted at the call's `hardTimeoutMs` (reason: `FactoryTimeoutError`) and at `cache.close()`. */
   readonly signal: AbortSignal;
   /** The TTL to store the values with (or only `key`'s): seconds or `'30s'`; throws `CacheKeyError`. */
@@ -28,15 +31,15 @@ export interface BatchFactoryContext<T> {
   /** Tags to store the values with (or only `key`'s), besides the call's; throws `CacheKeyError`. */
   setTags(tags: readonly string[], key?: string): void;
   /** `return ctx.skip(values)`: the callers get `values`, and nothing of this batch is stored. */
-  skip<M extends Map<string, T>>(values: M): M;
+  skip<M extends Map<string, unknown>>(values: M): M;
 }
 
 /** Loads one value; it may use the context it is given (`getOrSet(key, (ctx) => …)`). */
-export type Factory<T> = (ctx: FactoryContext<T>) => T | Promise<T>;
+export type Factory<T> = (ctx: FactoryContext) => T | Promise<T>;
 /** Loads the values of `keys` (without prefix) into a map from key to value. */
 export type BatchFactory<T> = (
   keys: string[],
-  ctx: BatchFactoryContext<T>,
+  ctx: BatchFactoryContext,
 ) => Map<string, T> | Promise<Map<string, T>>;
 
 /** What a store of one value uses of its plan, after the factory's adjustments. */
@@ -150,7 +153,7 @@ export class FactoryRun {
 }
 
 /** The context a single-value factory sees over `run`, with `stale` the value it replaces. */
-export function factoryContext<T>(run: FactoryRun, stale: { value: T } | undefined): FactoryContext<T> {
+export function factoryContext(run: FactoryRun, stale: { value: unknown } | undefined): FactoryContext {
   return {
     stale: stale?.value,
     get signal() {
@@ -184,7 +187,7 @@ export class BatchRun {
   }
 
   /** The context the batch factory sees, with `stale` the values it replaces by key. */
-  context<T>(stale: ReadonlyMap<string, T>): BatchFactoryContext<T> {
+  context(stale: ReadonlyMap<string, unknown>): BatchFactoryContext {
     const run = this.#run;
     return {
       stale,
@@ -233,14 +236,14 @@ export class BatchRun {
  * The batch context over a single-value run: a batch factory called for one key (another process
  * held the rest of its keys' leases) sees the same API.
  */
-export function singleKeyBatch<T>(ctx: FactoryContext<T | undefined>, key: string): BatchFactoryContext<T> {
+export function singleKeyBatch(ctx: FactoryContext, key: string): BatchFactoryContext {
   const own = (given: string | undefined) => {
     if (given !== undefined && given !== key) {
       throw new CacheKeyError(`${JSON.stringify(given)} is not one of the keys this batch factory loads`);
     }
   };
   return {
-    stale: ctx.stale === undefined ? new Map<string, T>() : new Map([[key, ctx.stale]]),
+    stale: ctx.stale === undefined ? new Map() : new Map([[key, ctx.stale]]),
     get signal() {
       return ctx.signal;
     },

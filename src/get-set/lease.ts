@@ -29,29 +29,62 @@ import { Script } from '../l2/script.js';
  * index shards of a key share its slot (l2/keyspace.ts): the lease indexes them in the same script.
  */
 
-/** The lease scripts that index tags: their `index` function names leases in the cache's key space. */
+/**
+ * The lease scripts that index tags: their `index` function names leases in the cache's key space.
+ * `seize` and `seizeShard` take the lease even when another load holds it, which revokes that load
+ * (its store finds another token): `forceFresh` loads.
+ */
 interface IndexingScripts {
   acquire: Script;
+  seize: Script;
   storeAndRelease: Script;
   take: Script;
+  seizeShard: Script;
   storeAndDropLease: Script;
 }
 
-function indexingScripts(keyspace: Keyspace): IndexingScripts {
-  const index = keyspace.indexLua;
-  return {
-    // KEYS: lease, registry, then the indexes of the value's tags. ARGV: token, lease ms, value key.
-    // -> -1 when acquired, else the lease's PTTL (never <= 0). A tagged key is indexed from the start of
-    // its load, so that invalidating one of its tags revokes the lease even before the value exists.
-    acquire: new Script(`${index}
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+/** `SET lease token NX PX ms`, or without `NX` when `seize`s. */
+function setLease(seize: boolean): string {
+  return seize
+    ? `redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])`
+    : `redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])`;
+}
+
+// KEYS: lease, registry, then the indexes of the value's tags. ARGV: token, lease ms, value key.
+// -> -1 when acquired, else the lease's PTTL (never <= 0). A tagged key is indexed from the start of
+// its load, so that invalidating one of its tags revokes the lease even before the value exists.
+function acquireLua(index: string, seize: boolean): string {
+  return `${index}
+if ${setLease(seize)} then
   redis.call('SADD', KEYS[2], ARGV[3])
   if redis.call('PTTL', KEYS[2]) < tonumber(ARGV[2]) then redis.call('PEXPIRE', KEYS[2], ARGV[2]) end
   for i = 3, #KEYS do index(KEYS[i], ARGV[3], tonumber(ARGV[2])) end
   return -1
 end
 return math.max(redis.call('PTTL', KEYS[1]), 1)
-`),
+`;
+}
+
+// Cluster halves of `acquireLua`, one slot each.
+// KEYS: lease, then the shards of the value's tag indexes in its slot. ARGV: token, lease ms, value
+// key. -> -1 when acquired, else the lease's PTTL (<= 0 never).
+function takeLua(index: string, seize: boolean): string {
+  return `${index}
+if ${setLease(seize)} then
+  for i = 2, #KEYS do index(KEYS[i], ARGV[3], tonumber(ARGV[2])) end
+  return -1
+end
+return math.max(redis.call('PTTL', KEYS[1]), 1)
+`;
+}
+
+function indexingScripts(keyspace: Keyspace): IndexingScripts {
+  const index = keyspace.indexLua;
+  return {
+    acquire: new Script(acquireLua(index, false)),
+    seize: new Script(acquireLua(index, true)),
+    take: new Script(takeLua(index, false)),
+    seizeShard: new Script(takeLua(index, true)),
     // KEYS: value, lease, registry, then the indexes of the value's tags. ARGV: token, text, ttl seconds, value key.
     // -> 1 stored, 0 lease lost (expired and taken over, or revoked by an invalidation).
     storeAndRelease: new Script(`${index}
@@ -67,16 +100,6 @@ redis.call('SET', KEYS[1], ARGV[2], 'EX', ARGV[3])
 redis.call('EXISTS', KEYS[1]) -- a read: tracks the stored key for coherence (see l2/redis/write-scripts.ts)
 for i = 4, #KEYS do index(KEYS[i], KEYS[1], tonumber(ARGV[3]) * 1000) end
 return 1
-`),
-    // Cluster halves of `acquire`, one slot each.
-    // KEYS: lease, then the shards of the value's tag indexes in its slot. ARGV: token, lease ms, value
-    // key. -> -1 when acquired, else the lease's PTTL (<= 0 never).
-    take: new Script(`${index}
-if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
-  for i = 2, #KEYS do index(KEYS[i], ARGV[3], tonumber(ARGV[2])) end
-  return -1
-end
-return math.max(redis.call('PTTL', KEYS[1]), 1)
 `),
     // Cluster version of `storeAndRelease` without the registry (KEYS: value, lease, then the value's
     // tag index shards). ARGV: token, text, ttl seconds.
@@ -167,12 +190,16 @@ export class Leases {
     this.#scripts = indexingScripts(l2.keyspace);
   }
 
-  /** Tries to take the lease of `redisKey` (domain `prefix`) for `leaseMs` ms; `tagKeys` index it from now on. */
+  /**
+   * Tries to take the lease of `redisKey` (domain `prefix`) for `leaseMs` ms; `tagKeys` index it from
+   * now on. With `seize`, takes it even from another load, which then cannot store its result.
+   */
   async acquire(
     redisKey: string,
     prefix: string,
     leaseMs: number,
     tagKeys: readonly string[] = [],
+    seize = false,
   ): Promise<Acquisition> {
     const token = `${processTag}:${process.pid}:${++sequence}:${randomBytes(6).toString('hex')}`;
     const registryKey = this.#keyspace.loadingKey(prefix);
@@ -180,7 +207,7 @@ export class Leases {
     const lease: Lease = { redisKey, registryKey, token, leaseMs };
     let result: number;
     if (this.#l2.sharded) {
-      result = await this.#scripts.take.run<number>(
+      result = await (seize ? this.#scripts.seizeShard : this.#scripts.take).run<number>(
         this.#l2,
         [
           this.#keyspace.leaseKey(redisKey, true),
@@ -207,7 +234,7 @@ export class Leases {
         }
       }
     } else {
-      result = await this.#scripts.acquire.run<number>(
+      result = await (seize ? this.#scripts.seize : this.#scripts.acquire).run<number>(
         this.#l2,
         [this.#keyspace.leaseKey(redisKey), registryKey, ...tagKeys],
         [token, ms, redisKey],

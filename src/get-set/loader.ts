@@ -116,9 +116,9 @@ export class Loader {
   }
 
   /**
-   * `forceFresh`: neither tier is read; the factory runs under the key's lease when it is free (the
-   * store is then fenced like any load's), else, another process loading the key right now, its
-   * result is stored without one, as with `lock: false`.
+   * `forceFresh`: neither tier is read, and the factory runs under the key's lease, taken even from a
+   * load already running (in any process): that load was started before this call, so, like after an
+   * invalidation, it returns its result to its callers but does not store it.
    */
   async #loadFresh<T>(
     target: LoadTarget,
@@ -137,6 +137,7 @@ export class Loader {
           target.prefix,
           plan.lock.leaseMs,
           plan.tagKeys,
+          true,
         );
         if (acquisition.acquired) lease = acquisition.lease;
       } catch (err) {

@@ -29,8 +29,9 @@ export interface LoadOptions {
   /** Tags stored with the value (see `invalidateTags`); a load in progress is revoked by them too. */
   tags?: readonly string[];
   /**
-   * Skip both tiers for this call: call the factory (joining no load already running) and store its
-   * result, as after a miss. Default `false`.
+   * Skip both tiers for this call: call the factory and store its result. Loads of the key already
+   * running (in any process) started before this call: they are not joined, and their results are
+   * not stored over this one. Default `false`.
    */
   forceFresh?: boolean;
 }
