@@ -61,9 +61,9 @@ module.exports = {
       name: 'warming-is-standalone',
       severity: 'error',
       comment:
-        'The warming service drives a cache through the small WarmingCache interface, not its internals.',
+        'The warming service drives a cache through the small WarmingCache interface, not its internals (durations are a leaf it shares).',
       from: { path: '^src/warming/' },
-      to: { path: '^src/', pathNot: '^src/warming/|^src/(errors|logger)\\.ts$' },
+      to: { path: '^src/', pathNot: '^src/warming/|^src/(errors|logger)\\.ts$|^src/values/durations\\.ts$' },
     },
     {
       name: 'no-orphans',

@@ -1,6 +1,7 @@
 import type { Cache } from '../cache.js';
 import { AdminInputError } from '../errors.js';
 import { type Logger, silentLogger } from '../logger.js';
+import type { Duration } from '../values/durations.js';
 import type { WarmingSource } from '../warming/warming.js';
 import { type AdminAction, type AuthorizeHook, bearerTokenPolicy, toVerdict, type Verdict } from './auth.js';
 import { type ClearRequest, parseClearBody, parseKeysQuery } from './input.js';
@@ -35,8 +36,8 @@ export interface AdminOptions<R> {
   adminToken?: string;
   /** Where each clear is logged (who, what, how many); default: the framework's logger, else none. */
   logger?: Logger;
-  /** How long the per-domain key count of `/stats` is reused, in ms. Default 10 000. */
-  keyCountTtlMs?: number;
+  /** How long the per-domain key count of `/stats` is reused, in ms (or a string such as `'30s'`). Default 10 000. */
+  keyCountTtlMs?: Duration;
   /** A `CacheWarmingService` whose state and metrics `/stats` shows. */
   warming?: WarmingSource;
 }

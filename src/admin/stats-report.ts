@@ -1,6 +1,8 @@
 import type { Cache, CacheStatus } from '../cache.js';
+import { checkNumber } from '../config/numbers.js';
 import type { DomainStats } from '../domains/stats.js';
 import type { KeyCensus, ServerInfo } from '../l2/inspect.js';
+import type { Duration } from '../values/durations.js';
 import type { WarmingMetrics, WarmingSource } from '../warming/warming.js';
 
 /** Reads that one tier answered (`hits`) or passed on (`misses`), and their ratio. */
@@ -80,10 +82,13 @@ export class StatsReporter {
   #census: { value: KeyCensus & { countedAt: string }; at: number } | undefined;
   #counting: Promise<void> | undefined;
 
-  constructor(cache: Cache, options: { keyCountTtlMs?: number; warming?: WarmingSource } = {}) {
+  constructor(cache: Cache, options: { keyCountTtlMs?: Duration; warming?: WarmingSource } = {}) {
     this.#cache = cache;
     this.#warming = options.warming;
-    this.#keyCountTtlMs = options.keyCountTtlMs ?? 10_000;
+    this.#keyCountTtlMs =
+      options.keyCountTtlMs === undefined
+        ? 10_000
+        : checkNumber(options.keyCountTtlMs, 'option keyCountTtlMs', { min: 0, unit: 'ms' });
   }
 
   async report(): Promise<StatsReport> {

@@ -1,5 +1,6 @@
 import { CacheConfigError, WarmingTimeoutError } from '../errors.js';
 import { defaultLogger, describeError, type Logger } from '../logger.js';
+import { type Duration, describeDuration, durationHint, durationIn } from '../values/durations.js';
 
 /** A warming task: loads data into the cache. It may watch `signal`, aborted when the task times out. */
 export type WarmingTaskFn = (context: { signal: AbortSignal }) => unknown;
@@ -11,18 +12,18 @@ export interface WarmingTask {
   task: WarmingTaskFn;
   /** A critical task's failure is logged at `warn`, a non-critical one's at `debug`. Default `false`. */
   critical?: boolean;
-  /** How long the task may run, in ms, before it counts as failed. Default: the service's `taskTimeoutMs`. */
-  timeoutMs?: number;
+  /** How long the task may run, in ms (or a string such as `'10s'`), before it counts as failed. Default: the service's `taskTimeoutMs`. */
+  timeoutMs?: Duration;
 }
 
 /** Options of `new CacheWarmingService(cache, options)`. */
 export interface WarmingOptions {
   /** A pino-compatible logger. Default: warnings and errors on stderr. */
   logger?: Logger;
-  /** Interval of `startPeriodicWarming()` in ms. Default 300 000 (5 minutes). */
-  intervalMs?: number;
-  /** Default task timeout in ms. Default 30 000. */
-  taskTimeoutMs?: number;
+  /** Interval of `startPeriodicWarming()` in ms (or a string such as `'5m'`). Default 300 000 (5 minutes). */
+  intervalMs?: Duration;
+  /** Default task timeout in ms (or a string such as `'30s'`). Default 30 000. */
+  taskTimeoutMs?: Duration;
   /** Name of the claim that lets one process per interval run the periodic warming (`cache.claim`). Default `warming`. */
   claimName?: string;
   /** @deprecated the former name of `claimName`, still accepted. */
@@ -98,10 +99,15 @@ function emptyMetrics(): WarmingTaskMetrics {
   };
 }
 
-function positiveMs(name: string, value: number | undefined, fallback: number): number {
+function positiveMs(name: string, value: Duration | undefined, fallback: number): number {
   if (value === undefined) return fallback;
-  if (!Number.isFinite(value) || value <= 0) throw new CacheConfigError(`${name} must be a number of ms > 0`);
-  return value;
+  const ms = durationIn(value, 'ms');
+  if (ms === undefined || !Number.isFinite(ms) || ms <= 0) {
+    throw new CacheConfigError(
+      `${name} must be ${durationHint('ms')} > 0, got ${describeDuration(value, 'ms')}`,
+    );
+  }
+  return ms;
 }
 
 /**
@@ -171,7 +177,7 @@ export class CacheWarmingService {
   }
 
   /** Runs the tasks every `intervalMs` ms (default: the service's, 5 minutes), once per interval across processes. */
-  startPeriodicWarming(intervalMs: number = this.#intervalMs): void {
+  startPeriodicWarming(intervalMs: Duration = this.#intervalMs): void {
     if (this.#closed) return;
     this.#intervalMs = positiveMs('intervalMs', intervalMs, this.#intervalMs);
     this.stopPeriodicWarming();

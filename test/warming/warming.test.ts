@@ -121,7 +121,7 @@ describe('CacheWarmingService', () => {
     warming.registerTask({
       name: 'stuck',
       critical: true,
-      timeoutMs: 100,
+      timeoutMs: '100ms',
       task: ({ signal }) =>
         new Promise(() => {
           signal.addEventListener('abort', () => {
@@ -135,6 +135,23 @@ describe('CacheWarmingService', () => {
     expect(report.succeeded).toEqual(['after']);
     expect(aborted).toBe(true);
     expect(warming.getMetrics().tasks.stuck?.lastError).toContain('timed out after 100 ms');
+  });
+
+  it('takes its intervals and timeouts as numbers of ms or duration strings', () => {
+    const { warming } = service({ intervalMs: '5m', taskTimeoutMs: '30s' });
+    warming.startPeriodicWarming();
+    expect(warming.getMetrics().periodic).toEqual({ active: true, intervalMs: 300_000 });
+    warming.startPeriodicWarming('1h');
+    expect(warming.getMetrics().periodic.intervalMs).toBe(3_600_000);
+    warming.stopPeriodicWarming();
+    expect(() => service({ intervalMs: 'often' as never })).toThrow(
+      new CacheConfigError(
+        `intervalMs must be a number of ms or a string such as '500ms', '30s', '5m' > 0, got "often"`,
+      ),
+    );
+    expect(() => warming.registerTask({ name: 'x', task: () => {}, timeoutMs: '-1s' as never })).toThrow(
+      /timeoutMs of warming task x must be .*got "-1s"/,
+    );
   });
 
   it('keeps metrics per task and in total', async () => {
