@@ -35,6 +35,8 @@ import { assertValidKey } from './values/keys.js';
 
 /** What `cache.status()` reports. */
 export interface CacheStatus {
+  /** The app's key prefix, in front of every Redis key (`''`: none). */
+  keyPrefix: string;
   l2: { state: L2State; url: string; breakerOpens: number };
   /** The circuit breaker in front of Redis: `closed` (in use), `open` (skipped), `half-open` (probing). */
   breaker: BreakerState;
@@ -352,6 +354,7 @@ export class Cache<D extends string = string, in G extends string = never> {
   /** The state of both tiers, cheap enough to call on every health check. */
   status(): CacheStatus {
     return {
+      keyPrefix: this.#config.keyPrefix,
       l2: { state: this.#l2.state, url: this.#config.redis.safeUrl, breakerOpens: this.#l2.breakerOpens },
       breaker: this.#l2.breaker,
       l1: this.#l1.status(),

@@ -100,9 +100,11 @@ export async function stats(cache: Cache): Promise<Outcome> {
     ? `${census.exact ? 'counted' : 'estimated from a sample'} in ${census.durationMs.toFixed(0)} ms`
     : 'not counted';
   const limit = redis.maxMemoryBytes === 0 ? 'no limit' : `limit ${bytes(redis.maxMemoryBytes)}`;
+  const { keyPrefix } = cache.status();
   const lines = [
     table([
       ['Redis', `${url} (Redis ${redis.version}, up ${duration(redis.uptimeSeconds)})`],
+      ...(keyPrefix === '' ? [] : [['App', `keys under ${JSON.stringify(keyPrefix)}`]]),
       ['Memory', `${bytes(redis.usedMemoryBytes)} used, ${limit}`],
       ['Keys', `${redis.keys} in the database (${counted})`],
       ['Clients', `${redis.connectedClients} connected`],
@@ -115,7 +117,7 @@ export async function stats(cache: Cache): Promise<Outcome> {
       ...(census ? [['(other)', '', '', String(census.other)]] : []),
     ]),
   ];
-  return { text: lines.join('\n'), json: { url, redis, keys: census, domains } };
+  return { text: lines.join('\n'), json: { url, keyPrefix, redis, keys: census, domains } };
 }
 
 /** `cachette keys`: up to `--limit` keys of a domain, in SCAN pages. */
@@ -199,7 +201,9 @@ export async function flush(cache: Cache, options: CommandOptions): Promise<Outc
   );
   if (removed === false) failed(cache, 'flush');
   const { url } = cache.status().l2;
-  const what = scope === 'database' ? `the database of ${url}` : `every domain at ${url}`;
+  const { keyPrefix } = cache.status();
+  const app = keyPrefix === '' ? 'every domain' : `every domain under ${JSON.stringify(keyPrefix)}`;
+  const what = scope === 'database' ? `the database of ${url}` : `${app} at ${url}`;
   return { text: `flushed ${what}: ${keyCount(removed)} removed`, json: { scope, removed } };
 }
 

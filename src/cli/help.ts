@@ -12,6 +12,8 @@ export type CommandName = keyof typeof COMMANDS;
 
 const GLOBAL = `Global options:
   --url <redis-url>   Redis to use (default: REDIS_URL, else redis://127.0.0.1:6379/0)
+  --config <file>     the app's domains and key prefix (default: ./cachette.config.json if present)
+  --prefix <prefix>   the app's key prefix (default: the config file's keyPrefix, else CACHE_KEY_PREFIX)
   --timeout <ms>      how long to wait for the connection (default: REDIS_CONNECT_TIMEOUT_MS, else 5000)
   --json              print one JSON document on stdout (errors too), for scripts
   -h, --help          this help`;
@@ -20,7 +22,11 @@ const HELP: Record<CommandName | 'main', string> = {
   main: `Usage: cachette <command> [options]
 
 Operations on the Redis tier of a cachette cache, configured like the application (REDIS_URL and
-the other environment variables of README "Configuration").
+the other environment variables of README "Configuration"). An application with its own domains or
+a key prefix describes them in cachette.config.json, with createCache()'s option names:
+  {"keyPrefix": "reports:", "builtinDomains": false,
+   "domains": {"reports": {"prefix": "reports_", "ttl": "10m"}}}
+Every command sees and touches only the keys under that prefix.
 
 Commands:
   stats    Redis facts (version, memory, clients) and keys per domain

@@ -5,17 +5,20 @@ import { CacheConfigError, CacheKeyError, CliFailure } from '../errors.js';
 import { createCache } from '../index.js';
 import { describeError, type Logger } from '../logger.js';
 import { type CommandOptions, clear, flush, keys, type Outcome, ping, stats } from './commands.js';
+import { readConfigFile } from './config-file.js';
 import { EXIT, redisFailure, usage } from './failure.js';
 import { COMMANDS, type CommandName, helpText } from './help.js';
 
-/** Where the CLI writes, and the environment it reads (tests pass their own). */
+/** Where the CLI writes, and the environment and directory it reads (tests pass their own). */
 export interface CliIo {
   env: Record<string, string | undefined>;
+  /** Where `cachette.config.json` is looked for, and `--config` resolved from. Default `process.cwd()`. */
+  cwd?: string;
   stdout: (text: string) => void;
   stderr: (text: string) => void;
 }
 
-const GLOBAL_OPTIONS = ['url', 'timeout', 'json', 'help'];
+const GLOBAL_OPTIONS = ['url', 'timeout', 'json', 'help', 'config', 'prefix'];
 
 /**
  * A CLI command needs no more than this per Redis call: more than the application's 250 ms
@@ -28,6 +31,8 @@ const PARSE_OPTIONS = {
   timeout: { type: 'string' },
   json: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  config: { type: 'string' },
+  prefix: { type: 'string' },
   db: { type: 'string' },
   pattern: { type: 'string' },
   key: { type: 'string' },
@@ -44,6 +49,10 @@ interface Invocation {
   help: boolean;
   url: string | undefined;
   timeoutMs: number | undefined;
+  /** `--config`: the config file to read instead of `cachette.config.json`. */
+  config: string | undefined;
+  /** `--prefix`: the app's key prefix, over the config file's and `CACHE_KEY_PREFIX`. */
+  prefix: string | undefined;
   options: CommandOptions;
 }
 
@@ -67,7 +76,16 @@ function parse(argv: string[]): Invocation {
   const help = values.help === true;
   if (name === undefined || name === 'help') {
     if (help || name === 'help')
-      return { command: undefined, json, help: true, url: undefined, timeoutMs: undefined, options: {} };
+      return {
+        command: undefined,
+        json,
+        help: true,
+        url: undefined,
+        timeoutMs: undefined,
+        config: undefined,
+        prefix: undefined,
+        options: {},
+      };
     throw usage('no command given; run `cachette --help` for the list');
   }
   if (!isCommand(name))
@@ -95,6 +113,8 @@ function parse(argv: string[]): Invocation {
     help,
     url: values.url,
     timeoutMs,
+    config: values.config,
+    prefix: values.prefix,
     options: { db, pattern, key, tag, limit, cursor, scope, yes },
   };
 }
@@ -120,13 +140,19 @@ function reasonKeeper(): Logger & { reason(): string | undefined } {
   return { debug: ignore, info: ignore, warn: keep, error: keep, reason: () => last };
 }
 
-/** Connects once: a refused or failing connection is reported at once, a silent one after the connect timeout. */
+/**
+ * Connects once, with the app's domains and key prefix (config file, `--prefix`): a refused or
+ * failing connection is reported at once, a silent one after the connect timeout.
+ */
 async function connect(invocation: Invocation, io: CliIo): Promise<Cache> {
   const log = reasonKeeper();
+  const file = readConfigFile(invocation.config, io.cwd ?? process.cwd());
   let cache: Cache;
   try {
     if (invocation.url !== undefined) parseRedisUrl(invocation.url, '--url');
     cache = createCache({
+      ...file.options,
+      keyPrefix: invocation.prefix ?? file.options.keyPrefix,
       redisUrl: invocation.url,
       env: io.env,
       logger: log,

@@ -1,8 +1,8 @@
 // The CLI as users run it: built with tsc, started as a child process per command, against real
 // redis-server processes.
 import { execFile, execFileSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createCache, silentLogger } from '../../src/index.js';
 import { startProxy, type TestProxy } from '../support/proxy.js';
@@ -10,7 +10,7 @@ import { freePort, startRedis, type TestRedis } from '../support/redis.js';
 
 // inside the repository, so that the built files resolve node_modules
 const BUILD_DIR = join('test-output', 'cli-build');
-const CLI = join(BUILD_DIR, 'cli.js');
+const CLI = resolve(BUILD_DIR, 'cli.js');
 const PASSWORD = 'cli-Pa55-secret';
 
 let redis: TestRedis;
@@ -23,14 +23,14 @@ interface Run {
   ms: number;
 }
 
-/** Runs the built CLI with `args`; REDIS_URL and the other variables from `env` only. */
-function cli(args: string[], env: Record<string, string> = {}): Promise<Run> {
+/** Runs the built CLI with `args` in `cwd`; REDIS_URL and the other variables from `env` only. */
+function cli(args: string[], env: Record<string, string> = {}, cwd?: string): Promise<Run> {
   const started = performance.now();
   return new Promise((resolve) => {
     execFile(
       process.execPath,
       [CLI, ...args],
-      { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 },
+      { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000, cwd },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
         resolve({ code, stdout, stderr, ms: performance.now() - started });
@@ -298,5 +298,67 @@ describe('cachette CLI', () => {
     expect(json(none)).toMatchObject({ ok: false, error: { code: 'E_CLI_REDIS' } });
     expect(none.stderr).toMatch(/NOAUTH|Authentication required/);
     for (const run of [...runs, wrong, none]) expect(run.stdout + run.stderr).not.toContain(PASSWORD);
+  });
+
+  it("learns the app's domains and key prefix from cachette.config.json, --config or --prefix", async () => {
+    redis.cli('FLUSHDB');
+    const dir = resolve(BUILD_DIR, 'app');
+    mkdirSync(dir, { recursive: true });
+    const config = {
+      keyPrefix: 'reports:',
+      builtinDomains: false,
+      domains: { reports: { prefix: 'r_', ttl: '10m' } },
+    };
+    writeFileSync(join(dir, 'cachette.config.json'), JSON.stringify(config));
+    writeFileSync(join(dir, 'other.json'), JSON.stringify({ ...config, keyPrefix: 'other:' }));
+    for (const key of ['reports:r_weekly', 'reports:r_daily', 'other:r_weekly', 'r_weekly', 'catalog_x']) {
+      redis.cli('SET', key, '1');
+    }
+    const keys = json(await cli(['keys', '--db', 'reports', '--json', '--url', redis.url], {}, dir));
+    expect(keys).toMatchObject({
+      dbType: 'reports',
+      keys: [
+        { key: 'daily', redisKey: 'reports:r_daily' },
+        { key: 'weekly', redisKey: 'reports:r_weekly' },
+      ],
+    });
+    const stats = await cli(['stats', '--url', redis.url], {}, dir);
+    expect(stats.stdout).toMatch(/App\s+keys under "reports:"/);
+    expect(stats.stdout).toMatch(/reports\s+reports:r_\s+600 s\s+2/);
+    expect(stats.stdout).not.toMatch(/catalog/);
+    // the built-in domains are not there: --db catalog is refused
+    const builtin = await cli(['keys', '--db', 'catalog', '--url', redis.url], {}, dir);
+    expect(builtin.code).toBe(2);
+    expect(builtin.stderr).toMatch(/--db must be one of reports, got "catalog"/);
+    // --prefix wins over the file, --config names another file
+    const flagged = json(
+      await cli(['keys', '--db', 'reports', '--json', '--prefix', '', '--url', redis.url], {}, dir),
+    );
+    expect(flagged).toMatchObject({ keys: [{ redisKey: 'r_weekly' }] });
+    const other = await cli(
+      ['clear', '--db', 'reports', '--config', 'other.json', '--url', redis.url],
+      {},
+      dir,
+    );
+    expect(other.stdout).toBe('removed 1 key from reports\n');
+    const flushed = await cli(['flush', '--scope', 'app', '--yes', '--url', redis.url], {}, dir);
+    expect(flushed.stdout).toMatch(/^flushed every domain under "reports:" at .*: 2 keys removed\n$/);
+    expect(redis.cli('KEYS', '*').split('\n').sort()).toEqual(['catalog_x', 'r_weekly']);
+    // CACHE_KEY_PREFIX without a config file; a bad file is a usage error naming it
+    const fromEnv = json(
+      await cli(['keys', '--db', 'catalog', '--json', '--url', redis.url], { CACHE_KEY_PREFIX: 'none:' }),
+    );
+    expect(fromEnv).toMatchObject({ keys: [] });
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ keyPrefix: 'x:', domain: {} }));
+    const bad = await cli(['ping', '--config', 'bad.json', '--url', redis.url], {}, dir);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/bad\.json: "domain" is not a field of the config file/);
+    writeFileSync(join(dir, 'bad.json'), JSON.stringify({ domains: { r: { prefix: 'r_', ttl: 'soon' } } }));
+    expect((await cli(['ping', '--config', 'bad.json', '--url', redis.url], {}, dir)).stderr).toMatch(
+      /bad\.json: domains\.r\.ttl must be/,
+    );
+    const missing = await cli(['ping', '--config', 'absent.json', '--url', redis.url], {}, dir);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toMatch(/cannot read the config file .*absent\.json: ENOENT/);
   });
 });
