@@ -9,17 +9,25 @@ const caches = cacheFactory();
 let redis: TestRedis;
 const password = 'p@ss:w/rd #1';
 
-/** The ACL rule exactly as the README documents it, so the documentation cannot drift from what is tested. */
-function documentedRule(): string[] {
+/**
+ * An ACL rule exactly as the README documents it (`ACL SETUSER <name> …`), so the documentation
+ * cannot drift from what is tested: `cachette`, the rule of the built-in domains, or `reports`, the
+ * rule of an application with a key prefix.
+ */
+function documentedRule(name = 'cachette'): string[] {
   const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-  const line = readme.split('\n').find((l) => l.startsWith('ACL SETUSER cachette '));
-  if (!line) throw new Error('README has no `ACL SETUSER cachette …` line');
+  const line = readme.split('\n').find((l) => l.startsWith(`ACL SETUSER ${name} `));
+  if (!line) throw new Error(`README has no \`ACL SETUSER ${name} …\` line`);
   return line.split(/\s+/).slice(3);
 }
 
 /** Creates `user` with the documented rule, its password replaced, then applies `changes`. */
 function createUser(user: string, ...changes: string[]): void {
-  const rule = documentedRule().map((part) => (part === '>CHANGE-ME' ? `>${password}` : part));
+  createUserWith('cachette', user, ...changes);
+}
+
+function createUserWith(ruleName: string, user: string, ...changes: string[]): void {
+  const rule = documentedRule(ruleName).map((part) => (part === '>CHANGE-ME' ? `>${password}` : part));
   expect(redis.cli('ACL', 'SETUSER', user, ...rule, ...changes)).toBe('OK');
 }
 
@@ -79,6 +87,47 @@ describe('ACL users (redis://user:password@…)', () => {
     expect(cache.stats().total.errors).toBe(0);
     expect(await cache.flushAll({ scope: 'database', confirm: true })).toBe(false);
   });
+
+  for (const coherence of ['tracking', 'pubsub'] as const) {
+    it(`does everything under its key prefix as a user holding only the documented prefix rule (${coherence})`, async () => {
+      redis.cli('FLUSHALL');
+      createUserWith('reports', 'reports');
+      const options = {
+        redisUrl: urlFor('reports'),
+        operationTimeoutMs: 2000,
+        keyPrefix: 'reports:',
+        coherence,
+        l1: { ttl: 60 },
+      };
+      const cache = caches.create(options);
+      const other = caches.create(options);
+      await waitFor(
+        () => cache.status().coherence.connected && other.status().coherence.connected,
+        3000,
+        'coherence',
+      );
+      expect(await cache.set('p1', 1, { dbType: 'catalog', tags: ['product:1'] })).toBe(true);
+      expect(await cache.setMany([{ key: 'm', value: 2 }], { dbType: 'media', tags: ['product:1'] })).toBe(
+        true,
+      );
+      expect(await cache.getOrSet('count', () => 3, { dbType: 'analytics', tags: ['dashboard'] })).toBe(3);
+      expect(await other.getMany(['m', 'x'], { dbType: 'media' })).toEqual([2, undefined]);
+      expect(await cache.set('m', 4, { dbType: 'media' })).toBe(true);
+      await waitFor(async () => (await other.get('m', { dbType: 'media' })) === 4, 2000, 'coherence');
+      expect(await cache.claim(`warming-${coherence}`, 1000)).toBe(true);
+      expect(await cache.invalidateTags(['product:1'])).toBe(2);
+      expect(await cache.deletePattern('*', { dbType: 'analytics' })).toBe(1);
+      expect(await cache.getOrSet('count', () => 5, { dbType: 'analytics', forceFresh: true })).toBe(5);
+      expect(await cache.flushAll({ scope: 'app' })).toBe(1);
+      expect(cache.stats().total.errors + other.stats().total.errors).toBe(0);
+      expect(
+        redis
+          .cli('KEYS', '*')
+          .split('\n')
+          .filter((key) => key !== '' && !key.startsWith('reports:')),
+      ).toEqual([]);
+    });
+  }
 
   it('indexes tags with plain commands for a user who may not run scripts', async () => {
     createUser('cachette_noscripts', '-evalsha', '-eval', '-time', '-script|load');
