@@ -30,7 +30,7 @@ import {
 } from './l2/inspect.js';
 import { type L2Observer, ObservedL2 } from './l2/observed.js';
 import { Codec } from './values/codec.js';
-import { callDuration, type Duration, spreadTtl } from './values/durations.js';
+import { callDuration, type Duration } from './values/durations.js';
 import { assertValidKey } from './values/keys.js';
 
 /** What `cache.status()` reports. */
@@ -153,9 +153,8 @@ export class Cache<D extends string = string, in G extends string = never> {
     try {
       domain = this.#domains.resolve(options?.dbType);
       assertValidKey(key);
-      const ttl = this.#domains.ttlFor(domain, options?.ttl);
-      const jitter = this.#domains.jitterFor(domain, options?.ttlJitter);
-      entry = { key, value, ttl: spreadTtl(ttl, jitter), tags: this.#l2.keyspace.tagKeys(options?.tags) };
+      const ttl = this.#domains.writeTtl(domain, options?.ttl, options?.ttlJitter);
+      entry = { key, value, ttl, tags: this.#l2.keyspace.tagKeys(options?.tags) };
     } catch (err) {
       return Promise.reject(err);
     }
@@ -240,15 +239,13 @@ export class Cache<D extends string = string, in G extends string = never> {
     const domain = this.#domains.resolve(options?.dbType);
     const { keyspace } = this.#l2;
     const callTags = keyspace.tagKeys(options?.tags);
-    const jitter = this.#domains.jitterFor(domain, options?.ttlJitter);
-    // each entry draws its own expiry within the jitter: that is what spreads keys written together
     const prepared = entries.map(({ key, value, ttl, tags }): WriteEntry => {
       assertValidKey(key);
       const own = keyspace.tagKeys(tags);
       return {
         key,
         value,
-        ttl: spreadTtl(this.#domains.ttlFor(domain, ttl ?? options?.ttl), jitter),
+        ttl: this.#domains.writeTtl(domain, ttl ?? options?.ttl, options?.ttlJitter),
         tags: own.length === 0 ? callTags : [...new Set([...callTags, ...own])],
       };
     });
@@ -337,18 +334,13 @@ export class Cache<D extends string = string, in G extends string = never> {
     return new DomainCache(this, dbType);
   }
 
-  /**
-   * Waits until Redis is connected; `true` if it is, `false` after `timeoutMs` (ms or a string such
-   * as `'2s'`; default: the connect timeout). Throws `CacheKeyError` for a bad duration.
-   */
+  /** Waits until Redis is connected: `true`, or `false` after `timeoutMs` (ms or `'2s'`; default the connect timeout). */
   ready(timeoutMs: Duration = this.#config.connectTimeoutMs): Promise<boolean> {
-    let ms: number;
     try {
-      ms = callDuration('timeoutMs', timeoutMs, 'ms', { min: 0 });
+      return this.#l2.ready(callDuration('timeoutMs', timeoutMs, 'ms', { min: 0 }));
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#l2.ready(ms);
   }
 
   /** The state of both tiers, cheap enough to call on every health check. */

@@ -1,6 +1,6 @@
 import type { DomainConfig } from '../config/domains.js';
 import { CacheKeyError } from '../errors.js';
-import { callDuration } from '../values/durations.js';
+import { callDuration, spreadTtl } from '../values/durations.js';
 import { assertValidKey } from '../values/keys.js';
 import type { DomainCounters, Stats } from './stats.js';
 
@@ -115,6 +115,14 @@ export class Domains {
       );
     }
     return ttlJitter;
+  }
+
+  /**
+   * The TTL a write of `domain` stores with: `ttlFor(ttl)` shortened at random within
+   * `jitterFor(ttlJitter)`. Each call draws its own: that is what spreads keys written together.
+   */
+  writeTtl(domain: Domain, ttl: unknown, ttlJitter: unknown): number {
+    return spreadTtl(this.ttlFor(domain, ttl), this.jitterFor(domain, ttlJitter));
   }
 
   /** What a getOrSet load of `domain` works with: prefix, TTL (`ttlFor`) and jitter (`jitterFor`), counters. */

@@ -271,8 +271,9 @@ describe('getOrSet: no stale write after invalidation', () => {
 
   it('does not store over a set() made in this process while the factory ran', async () => {
     const cache = create();
-    const pending = cache.getOrSet('price', slowFactory(10, 200));
-    await sleep(50);
+    const factory = slowFactory(10, 200);
+    const pending = cache.getOrSet('price', factory);
+    await waitFor(() => factory.calls === 1, 2000, 'the factory');
     await cache.set('price', 12);
     expect(await pending).toBe(10);
     expect(redis.cli('GET', 'default_price')).toBe('12');

@@ -232,11 +232,15 @@ describe('getOrSet during invalidateTags', () => {
       const cache = create();
       const other = create();
       let calls = 0;
+      let finish = () => {};
       const pending = cache.getOrSet(
         'report',
         async () => {
           calls++;
-          await sleep(300);
+          // the factory ends only once the invalidation is done, however slow the machine
+          await new Promise<void>((resolve) => {
+            finish = resolve;
+          });
           return 'computed from old data';
         },
         { tags: ['dashboard'] },
@@ -245,6 +249,7 @@ describe('getOrSet during invalidateTags', () => {
       // the key has no value yet: its load is what the tag index lists
       expect(indexed('dashboard')).toEqual(['default_report']);
       expect(await invalidate(cache, other)).toBe(0);
+      finish();
       expect(await pending).toBe('computed from old data');
       expect(redis.cli('EXISTS', 'default_report')).toBe('0');
       expect(await cache.get('report')).toBeUndefined();
