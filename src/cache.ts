@@ -190,7 +190,8 @@ export class Cache<D extends string = string, in G extends string = never> {
     const { counters } = domain;
     const { prefix } = domain.config;
     for (const key of keys) assertValidKey(key);
-    const results: Array<T | undefined> = new Array(keys.length);
+    // dense: a miss is an `undefined` element, which forEach, map and filter visit
+    const results = new Array<T | undefined>(keys.length).fill(undefined);
     const missing: number[] = [];
     for (let i = 0; i < keys.length; i++) {
       const local = this.#l1.get(prefix + keys[i]);

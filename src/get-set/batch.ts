@@ -28,7 +28,8 @@ export async function getOrSetMany<T>(
   batchFactory: BatchFactory<T>,
   plan: Plan,
 ): Promise<Array<T | undefined>> {
-  const results: Array<T | undefined> = new Array(keys.length);
+  // dense: a key left without a value is an `undefined` element, not a hole
+  const results = new Array<T | undefined>(keys.length).fill(undefined);
   const waits: Array<Promise<void>> = [];
   const wait = (flight: Flight<T | undefined>, redisKey: string, index: number): void => {
     waits.push(
