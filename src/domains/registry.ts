@@ -61,7 +61,7 @@ export class Domains {
     return domain;
   }
 
-  /** The domain whose prefix `redisKey` starts with (the longest, since prefixes may nest), if any. */
+  /** The domain whose prefix `redisKey` starts with (prefixes never overlap: see config/domains.ts), if any. */
   owning(redisKey: string): Domain | undefined {
     const found = this.#byPrefix.find(([prefix]) => redisKey.startsWith(prefix));
     return found === undefined ? undefined : this.resolve(found[1]);

@@ -1,5 +1,8 @@
 import { CacheKeyError } from '../errors.js';
 
+/** Where cachette keeps its own Redis keys (leases, tag indexes, claims; see l2/keyspace.ts), apart from every domain. */
+export const INTERNAL_NAMESPACE = '__cachette:';
+
 /** Longest key accepted, in UTF-16 code units (a Redis key may be larger, a sane cache key is not). */
 export const MAX_KEY_LENGTH = 1024;
 

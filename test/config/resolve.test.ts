@@ -69,6 +69,33 @@ describe('configuration', () => {
     expect(config.domains.catalog?.ttl).toBe(60);
   });
 
+  it.each([
+    [
+      { cat: { prefix: 'cat', ttl: 5 } },
+      /domains cat and catalog overlap: every key of catalog \('catalog_'\) starts with cat's prefix 'cat'/,
+    ],
+    [{ all: { prefix: '', ttl: 5 } }, /domains all and catalog overlap: all's prefix is empty/],
+    [{ catalogue: { prefix: 'catalog_ue', ttl: 5 } }, /domains catalog and catalogue overlap/],
+    [{ x: { prefix: 'a_', ttl: 5 }, y: { prefix: 'a_b', ttl: 5 } }, /domains x and y overlap/],
+    [
+      { inner: { prefix: '__cachette:lease:', ttl: 5 } },
+      /domains.inner.prefix '__cachette:lease:' overlaps cachette's internal namespace/,
+    ],
+    [{ inner: { prefix: '__cachetteX', ttl: 5 } }, /overlaps cachette's internal namespace/],
+    [{ under: { prefix: '__', ttl: 5 } }, /domains.under.prefix '__' overlaps cachette's internal namespace/],
+  ])('refuses prefixes that overlap another domain or the internal namespace (%j)', (domains, message) => {
+    expect(() => resolveConfig({ env: {}, domains })).toThrow(CacheConfigError);
+    expect(() => resolveConfig({ env: {}, domains })).toThrow(message);
+  });
+
+  it('accepts an override that moves a built-in domain out of the way', () => {
+    const config = resolveConfig({
+      env: {},
+      domains: { catalog: { prefix: 'products:', ttl: 60 }, cat: { prefix: 'cat:', ttl: 5 } },
+    });
+    expect(config.domains.cat).toEqual({ prefix: 'cat:', ttl: 5 });
+  });
+
   it('refuses two domains with the same prefix', () => {
     expect(() => resolveConfig({ env: {}, domains: { other: { prefix: 'catalog_', ttl: 5 } } })).toThrow(
       /share the prefix/,
