@@ -380,9 +380,13 @@ export class Cache<D extends string = string, in G extends string = never> {
     return this.#l2.observe(observer);
   }
 
-  /** Closes the Redis connection; idempotent, resolves within about a second even if Redis hangs. */
+  /**
+   * Closes the Redis connection; idempotent, resolves within about a second even if Redis hangs.
+   * Factories still running are abandoned: their callers get their results, which are not stored.
+   */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#loader.close();
     this.#l1.close();
     this.#coherence?.close();
     await this.#l2.close();

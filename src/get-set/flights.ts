@@ -26,7 +26,9 @@ export function pendingFlight<T>(): Pending<T> {
 
 /**
  * Single-flight within this process: the loads running now, by Redis key, and each caller's wait
- * on one, bounded by that caller's own soft and hard timeouts.
+ * on one, bounded by that caller's own `lock.waitMs` (a caller that joined another's load then
+ * calls its own factory: a factory that never settles cannot hold its key's callers for good) and
+ * its soft and hard timeouts.
  */
 export class Flights {
   readonly #context: LoadContext;
@@ -41,20 +43,30 @@ export class Flights {
     return this.#running.get(redisKey) as Flight<T> | undefined;
   }
 
-  /** Records `flight` as the load of `redisKey` until it settles. */
-  track<T>(redisKey: string, flight: Flight<T>): void {
+  /**
+   * Records `flight` as the load of `redisKey` until it settles, or for `joinableMs` at most: later
+   * callers then start a load of their own rather than join one that may never end.
+   */
+  track<T>(redisKey: string, flight: Flight<T>, joinableMs: number): void {
     this.#running.set(redisKey, flight as Flight<unknown>);
     const forget = () => {
+      clearTimeout(timer);
       if (this.#running.get(redisKey) === flight) this.#running.delete(redisKey);
     };
+    const timer = setTimeout(forget, joinableMs);
+    timer.unref();
     // handles the rejection too, so a flight nobody awaits any more never raises an unhandled rejection
     flight.done.then(forget, forget);
   }
 
-  /** One caller's wait on a flight, bounded by its own soft and hard timeouts. */
-  await<T>(flight: Flight<T>, redisKey: string, plan: Plan): Promise<T> {
+  /**
+   * One caller's wait on a flight, bounded by its own soft and hard timeouts. A caller that joined
+   * another caller's flight passes `ownLoad`: after `plan.waitMs` it stops waiting and runs that.
+   */
+  await<T>(flight: Flight<T>, redisKey: string, plan: Plan, ownLoad?: () => Promise<T>): Promise<T> {
+    const done = ownLoad === undefined ? flight.done : this.#bounded(flight.done, plan.waitMs, ownLoad);
     const { softTimeoutMs, hardTimeoutMs } = plan;
-    if (softTimeoutMs === undefined && hardTimeoutMs === undefined) return flight.done;
+    if (softTimeoutMs === undefined && hardTimeoutMs === undefined) return done;
     const context = this.#context;
     return new Promise<T>((resolve, reject) => {
       const timers: NodeJS.Timeout[] = [];
@@ -62,7 +74,7 @@ export class Flights {
         for (const timer of timers) clearTimeout(timer);
         finish();
       };
-      flight.done.then(
+      done.then(
         (value) => settle(() => resolve(value)),
         (err: unknown) => settle(() => reject(err)),
       );
@@ -87,6 +99,31 @@ export class Flights {
           }, hardTimeoutMs),
         );
       }
+    });
+  }
+
+  /** `done`, or after `waitMs` the outcome of `ownLoad` instead (whatever `done` does later). */
+  #bounded<T>(done: Promise<T>, waitMs: number, ownLoad: () => Promise<T>): Promise<T> {
+    const stats = this.#context.stats;
+    return new Promise<T>((resolve, reject) => {
+      let waiting = true;
+      const timer = setTimeout(() => {
+        waiting = false;
+        stats.waitTimeouts++;
+        ownLoad().then(resolve, reject);
+      }, waitMs);
+      done.then(
+        (value) => {
+          if (!waiting) return;
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err: unknown) => {
+          if (!waiting) return;
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
     });
   }
 }

@@ -39,6 +39,11 @@ export class Loader {
     this.#waiters.wake(redisKey);
   }
 
+  /** The cache is closing: loads still running are abandoned (their results are returned, not stored). */
+  close(): void {
+    this.#context.closed = true;
+  }
+
   stats(): LoadingStats {
     return { ...this.#context.stats };
   }
@@ -51,14 +56,16 @@ export class Loader {
       target.counters.l1Hits++;
       return Promise.resolve(local as T);
     }
-    let flight = this.#flights.get<T>(redisKey);
-    if (flight === undefined) {
-      const started: Flight<T> = { stale: undefined, done: Promise.resolve(undefined as T) };
-      started.done = this.#load(target, redisKey, factory, plan, started);
-      this.#flights.track(redisKey, started);
-      flight = started;
+    const running = this.#flights.get<T>(redisKey);
+    if (running !== undefined) {
+      // another caller's load: waited for at most lock.waitMs, then this caller's own factory runs
+      const alone = () => this.#context.callAlone(redisKey, factory, () => running.stale);
+      return this.#flights.await(running, redisKey, plan, alone);
     }
-    return this.#flights.await(flight, redisKey, plan);
+    const started: Flight<T> = { stale: undefined, done: Promise.resolve(undefined as T) };
+    started.done = this.#load(target, redisKey, factory, plan, started);
+    this.#flights.track(redisKey, started, plan.waitMs);
+    return this.#flights.await(started, redisKey, plan);
   }
 
   /** `getOrSet` for several keys of one domain: one L2 round trip, one batch factory call for the misses. */
@@ -112,7 +119,10 @@ export class Loader {
       );
       if (outcome.kind === 'value') return outcome.value;
       if (outcome.kind === 'lease') lease = outcome.lease;
-      else if (outcome.kind === 'gave-up') mayStore = false;
+      else if (outcome.kind === 'gave-up') {
+        context.stats.waitTimeouts++;
+        mayStore = false;
+      }
     }
     let value: T;
     try {
