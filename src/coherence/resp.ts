@@ -34,6 +34,8 @@ const MAX_DEPTH = 8;
 const LF = 0x0a;
 const CR = 0x0d;
 const INTEGER = /^-?\d{1,18}$/;
+/** What a line that starts a bulk string or an array yields: its value comes later. */
+const OPENED = Symbol('opened');
 
 /**
  * Decodes replies from a byte stream split anywhere, in one pass: a reply split over many chunks
@@ -79,7 +81,8 @@ export class RespReader {
       const line = this.#line.length === 1 ? this.#line[0]! : Buffer.concat(this.#line);
       this.#line = [];
       this.#lineBytes = 0;
-      this.#header(line, replies);
+      const value = this.#header(line);
+      if (value !== OPENED) this.#value(value, replies);
     }
     return replies;
   }
@@ -91,8 +94,8 @@ export class RespReader {
     }
   }
 
-  /** One line ending in LF: a value, or the start of a bulk string or an array. */
-  #header(line: Buffer, replies: RespValue[]): void {
+  /** One line ending in LF: a value, or `OPENED` when it starts a bulk string or an array. */
+  #header(line: Buffer): RespValue | typeof OPENED {
     if (line.length < 3 || line[line.length - 2] !== CR) {
       throw new RespProtocolError('a line not ended by CRLF');
     }
@@ -100,38 +103,38 @@ export class RespReader {
     if (body.includes('\r')) throw new RespProtocolError('a CR inside a line');
     switch (line[0]) {
       case 0x2b: // +
-        return this.#value(body, replies);
+        return body;
       case 0x2d: // -
-        return this.#value(new RespError(body), replies);
+        return new RespError(body);
       case 0x3a: // :
-        return this.#value(whole(body), replies);
+        return whole(body);
       case 0x5f: // _
         if (body !== '') throw new RespProtocolError('a RESP3 null with a body');
-        return this.#value(null, replies);
+        return null;
       case 0x24: {
         // $
         const length = whole(body);
-        if (length === -1) return this.#value(null, replies);
+        if (length === -1) return null;
         if (length < 0 || length > this.#maxReplyBytes) {
           throw new RespProtocolError(`a bulk string of ${length} bytes`);
         }
         this.#bulk = { length, parts: [], received: 0 };
-        return;
+        return OPENED;
       }
       case 0x2a: // *
       case 0x3e: {
         // > (a RESP3 push)
         const count = whole(body);
-        if (count === -1) return this.#value(null, replies);
+        if (count === -1) return null;
         // every element takes 3 bytes at least
         if (count < 0 || count * 3 > this.#maxReplyBytes) {
           throw new RespProtocolError(`an array of ${count} elements`);
         }
-        if (count === 0) return this.#value([], replies);
+        if (count === 0) return [];
         if (this.#open.length >= MAX_DEPTH)
           throw new RespProtocolError(`arrays nested deeper than ${MAX_DEPTH}`);
         this.#open.push({ items: [], remaining: count });
-        return;
+        return OPENED;
       }
       default:
         throw new RespProtocolError(`unexpected reply type ${JSON.stringify(String.fromCharCode(line[0]!))}`);
