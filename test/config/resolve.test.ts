@@ -135,6 +135,13 @@ describe('configuration', () => {
 
   it('redacts passwords and decodes URL-encoded credentials', () => {
     expect(redactUrl('redis://u:p%40ss@h:1/2')).toBe('redis://u:***@h:1/2');
+    expect(redactUrl('postgres://app@db:5432/pm?sslmode=require&password=hunter2')).toBe(
+      'postgres://app@db:5432/pm?sslmode=require&password=***',
+    );
+    expect(redactUrl('postgresql://u:pw@db/pm?sslpassword=s3&PassWord=x&auth_token=t&apiKey=k&ok=1')).toBe(
+      'postgresql://u:***@db/pm?sslpassword=***&PassWord=***&auth_token=***&apiKey=***&ok=1',
+    );
+    expect(redactUrl('rediss://h:6380/0?pass%77ord=leak')).not.toContain('leak');
     expect(parseRedisUrl('redis://u:p%40ss@h:1/2').password).toBe('p@ss');
     expect(parseRedisUrl('redis://[::1]:6380').host).toBe('::1');
   });
