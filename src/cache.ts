@@ -30,7 +30,7 @@ import {
 import { leaseKey, tagKeys } from './l2/keyspace.js';
 import { type L2Observer, ObservedL2 } from './l2/observed.js';
 import { Codec } from './values/codec.js';
-import { assertValidKey } from './values/keys.js';
+import { assertObjects, assertValidKey, assertValidKeys } from './values/keys.js';
 
 /** What `cache.status()` reports. */
 export interface CacheStatus {
@@ -189,7 +189,7 @@ export class Cache<D extends string = string, in G extends string = never> {
     const domain = this.#domains.resolve(options?.dbType);
     const { counters } = domain;
     const { prefix } = domain.config;
-    for (const key of keys) assertValidKey(key);
+    assertValidKeys(keys);
     // dense: a miss is an `undefined` element, which forEach, map and filter visit
     const results = new Array<T | undefined>(keys.length).fill(undefined);
     const missing: number[] = [];
@@ -235,6 +235,7 @@ export class Cache<D extends string = string, in G extends string = never> {
   async setMany(entries: readonly SetEntry[], options?: SetOptions<D>): Promise<boolean> {
     const domain = this.#domains.resolve(options?.dbType);
     const callTags = tagKeys(options?.tags);
+    assertObjects(entries, 'setMany entries');
     const prepared = entries.map(({ key, value, ttl, tags }): WriteEntry => {
       assertValidKey(key);
       const own = tagKeys(tags);
@@ -278,7 +279,7 @@ export class Cache<D extends string = string, in G extends string = never> {
     options?: GetOrSetOptions<D>,
   ): Promise<Array<T | undefined>> {
     const domain = this.#domains.resolve(options?.dbType);
-    for (const key of keys) assertValidKey(key);
+    assertValidKeys(keys);
     return this.#loader.getOrSetMany(
       this.#domains.loadTarget(domain, options?.ttl),
       keys,
@@ -361,7 +362,7 @@ export class Cache<D extends string = string, in G extends string = never> {
    * prefix like `deletePattern`; never values); `false` if Redis failed. Throws `CacheKeyError` on bad input.
    */
   keys(options: KeyListOptions<D> = {}): Promise<KeyPage | false> {
-    return this.#inspector.keys(this.#domains.resolve(options.dbType).config.prefix, options);
+    return this.#inspector.keys(this.#domains.resolve(options?.dbType).config.prefix, options ?? {});
   }
 
   /** Redis version, memory and keyspace counters from one `INFO`; `false` if Redis failed. */
@@ -372,7 +373,7 @@ export class Cache<D extends string = string, in G extends string = never> {
   /** Keys per domain, by a SCAN stopped after `budgetMs` (default 50) and extrapolated then; `false` if Redis failed. */
   countKeys(options: { budgetMs?: number; maxCalls?: number } = {}): Promise<KeyCensus | false> {
     const prefixes = Object.fromEntries(Object.entries(this.#config.domains).map(([n, d]) => [n, d.prefix]));
-    return this.#inspector.countKeys(prefixes, options);
+    return this.#inspector.countKeys(prefixes, options ?? {});
   }
 
   /** Calls `observer(operation, durationMs, failed)` after every Redis call (metrics); returns the function that stops it. */

@@ -50,6 +50,9 @@ export class Domains {
     // resolved once per domain: every call (an L1 hit too) passes here, so it must not allocate
     const known = this.#resolved.get(name);
     if (known !== undefined) return known;
+    if (typeof name !== 'string') {
+      throw new CacheKeyError(`dbType must be the name of a domain, got ${typeof name}`);
+    }
     const config = this.#configs[name];
     const counters = this.#stats.byDomain[name];
     if (config === undefined || counters === undefined || !Object.hasOwn(this.#configs, name)) {

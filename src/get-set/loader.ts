@@ -1,4 +1,5 @@
 import { describeError } from '../logger.js';
+import { assertFunction } from '../values/keys.js';
 import { getOrSetMany, type LoadOne } from './batch.js';
 import { LoadContext, type LoaderParts, type LoadTarget } from './context.js';
 import { type Flight, Flights } from './flights.js';
@@ -50,6 +51,7 @@ export class Loader {
 
   /** The value under `redisKey`, or the factory's result (stored unless invalidated meanwhile). */
   getOrSet<T>(target: LoadTarget, redisKey: string, factory: Factory<T>, options?: LoadOptions): Promise<T> {
+    assertFunction(factory, 'the getOrSet factory');
     const plan = planFor(target.ttl, options);
     const local = this.#context.l1.get(redisKey);
     if (local !== undefined) {
@@ -75,6 +77,7 @@ export class Loader {
     batchFactory: BatchFactory<T>,
     options?: LoadOptions,
   ): Promise<Array<T | undefined>> {
+    assertFunction(batchFactory, 'the getOrSetMany batch factory');
     const plan = planFor(target.ttl, options);
     const loadOne: LoadOne = (target, redisKey, factory, plan, ticket, stale) =>
       this.#fill(target, redisKey, factory, plan, ticket, stale, true);

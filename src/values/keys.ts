@@ -31,6 +31,24 @@ export function assertValidKey(key: unknown, what = 'key'): asserts key is strin
   }
 }
 
+/** Throws `CacheKeyError` unless `keys` is an array of valid keys (see `assertValidKey`). */
+export function assertValidKeys(keys: unknown): asserts keys is readonly string[] {
+  if (!Array.isArray(keys)) throw new CacheKeyError(`keys must be an array of strings, got ${typeof keys}`);
+  for (const key of keys) assertValidKey(key);
+}
+
+/** Throws `CacheKeyError` unless `list` is an array of objects (`what` names them in the message). */
+export function assertObjects(list: unknown, what: string): asserts list is readonly object[] {
+  if (!Array.isArray(list) || list.some((item) => typeof item !== 'object' || item === null)) {
+    throw new CacheKeyError(`${what} must be an array of objects`);
+  }
+}
+
+/** Throws `CacheKeyError` unless `fn` is a function (`what` names it in the message). */
+export function assertFunction(fn: unknown, what: string): asserts fn is (...args: never[]) => unknown {
+  if (typeof fn !== 'function') throw new CacheKeyError(`${what} must be a function, got ${typeof fn}`);
+}
+
 /** Escapes Redis glob characters so that `text` matches only itself in `SCAN MATCH`. */
 export function escapeGlob(text: string): string {
   return text.replace(GLOB_CHARS, '\\$&');
