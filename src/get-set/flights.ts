@@ -32,29 +32,32 @@ export function pendingFlight<T>(): Pending<T> {
  */
 export class Flights {
   readonly #context: LoadContext;
-  readonly #running = new Map<string, Flight<unknown>>();
+  /** The loads running now, each with the time (ms since the epoch) until which it may be joined. */
+  readonly #running = new Map<string, { flight: Flight<unknown>; joinableUntil: number }>();
 
   constructor(context: LoadContext) {
     this.#context = context;
   }
 
-  /** The load of `redisKey` running now, if any. */
+  /** The load of `redisKey` running now, if any and still joinable. */
   get<T>(redisKey: string): Flight<T> | undefined {
-    return this.#running.get(redisKey) as Flight<T> | undefined;
+    const running = this.#running.get(redisKey);
+    if (running === undefined || Date.now() >= running.joinableUntil) return undefined;
+    return running.flight as Flight<T>;
   }
 
   /**
-   * Records `flight` as the load of `redisKey` until it settles, or for `joinableMs` at most: later
-   * callers then start a load of their own rather than join one that may never end.
+   * Records `flight` as the load of `redisKey` until it settles; it may be joined for `joinableMs`
+   * only: later callers start a load of their own rather than join one that may never end.
    */
   track<T>(redisKey: string, flight: Flight<T>, joinableMs: number): void {
-    this.#running.set(redisKey, flight as Flight<unknown>);
+    this.#running.set(redisKey, {
+      flight: flight as Flight<unknown>,
+      joinableUntil: Date.now() + joinableMs,
+    });
     const forget = () => {
-      clearTimeout(timer);
-      if (this.#running.get(redisKey) === flight) this.#running.delete(redisKey);
+      if (this.#running.get(redisKey)?.flight === flight) this.#running.delete(redisKey);
     };
-    const timer = setTimeout(forget, joinableMs);
-    timer.unref();
     // handles the rejection too, so a flight nobody awaits any more never raises an unhandled rejection
     flight.done.then(forget, forget);
   }

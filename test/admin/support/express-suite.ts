@@ -33,6 +33,7 @@ export function describeExpressRouter(label: string): void {
     async function serve(options: Partial<CacheRouterOptions> = {}) {
       const logger = captureLogger();
       const cache = caches.create({ redisUrl: redis.url });
+      await cache.ready();
       const app = express();
       app.use(createCacheRouter({ cache, logger, adminToken: TOKEN, ...options }));
       const server = await new Promise<ReturnType<typeof app.listen>>((resolve) => {
