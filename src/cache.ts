@@ -31,7 +31,7 @@ import {
 import { type L2Observer, ObservedL2 } from './l2/observed.js';
 import { Codec } from './values/codec.js';
 import { callDuration, type Duration } from './values/durations.js';
-import { assertValidKey } from './values/keys.js';
+import { assertObjects, assertValidKey, assertValidKeys } from './values/keys.js';
 
 /** What `cache.status()` reports. */
 export interface CacheStatus {
@@ -193,8 +193,9 @@ export class Cache<D extends string = string, in G extends string = never> {
     const domain = this.#domains.resolve(options?.dbType);
     const { counters } = domain;
     const { prefix } = domain.config;
-    for (const key of keys) assertValidKey(key);
-    const results: Array<T | undefined> = new Array(keys.length);
+    assertValidKeys(keys);
+    // dense: a miss is an `undefined` element, which forEach, map and filter visit
+    const results = new Array<T | undefined>(keys.length).fill(undefined);
     const missing: number[] = [];
     for (let i = 0; i < keys.length; i++) {
       const local = this.#l1.get(prefix + keys[i]);
@@ -237,11 +238,11 @@ export class Cache<D extends string = string, in G extends string = never> {
   /** Stores several values in one round trip; `false` if any was refused or Redis failed. */
   async setMany(entries: readonly SetEntry[], options?: SetOptions<D>): Promise<boolean> {
     const domain = this.#domains.resolve(options?.dbType);
-    const { keyspace } = this.#l2;
-    const callTags = keyspace.tagKeys(options?.tags);
+    const callTags = this.#l2.keyspace.tagKeys(options?.tags);
+    assertObjects(entries, 'setMany entries');
     const prepared = entries.map(({ key, value, ttl, tags }): WriteEntry => {
       assertValidKey(key);
-      const own = keyspace.tagKeys(tags);
+      const own = this.#l2.keyspace.tagKeys(tags);
       return {
         key,
         value,
@@ -282,7 +283,7 @@ export class Cache<D extends string = string, in G extends string = never> {
     options?: GetOrSetOptions<D>,
   ): Promise<Array<T | undefined>> {
     const domain = this.#domains.resolve(options?.dbType);
-    for (const key of keys) assertValidKey(key);
+    assertValidKeys(keys);
     return this.#loader.getOrSetMany(this.#domains.loadTarget(domain, options), keys, batchFactory, options);
   }
 
@@ -335,12 +336,8 @@ export class Cache<D extends string = string, in G extends string = never> {
   }
 
   /** Waits until Redis is connected: `true`, or `false` after `timeoutMs` (ms or `'2s'`; default the connect timeout). */
-  ready(timeoutMs: Duration = this.#config.connectTimeoutMs): Promise<boolean> {
-    try {
-      return this.#l2.ready(callDuration('timeoutMs', timeoutMs, 'ms', { min: 0 }));
-    } catch (err) {
-      return Promise.reject(err);
-    }
+  async ready(timeoutMs: Duration = this.#config.connectTimeoutMs): Promise<boolean> {
+    return this.#l2.ready(callDuration('timeoutMs', timeoutMs, 'ms', { min: 0 }));
   }
 
   /** The state of both tiers, cheap enough to call on every health check. */
@@ -365,7 +362,7 @@ export class Cache<D extends string = string, in G extends string = never> {
    * prefix like `deletePattern`; never values); `false` if Redis failed. Throws `CacheKeyError` on bad input.
    */
   keys(options: KeyListOptions<D> = {}): Promise<KeyPage | false> {
-    return this.#inspector.keys(this.#domains.resolve(options.dbType).config.prefix, options);
+    return this.#inspector.keys(this.#domains.resolve(options?.dbType).config.prefix, options ?? {});
   }
 
   /** Redis version, memory and keyspace counters from one `INFO`; `false` if Redis failed. */
@@ -376,7 +373,7 @@ export class Cache<D extends string = string, in G extends string = never> {
   /** Keys per domain, by a SCAN stopped after `budgetMs` (default 50) and extrapolated then; `false` if Redis failed. */
   countKeys(options: { budgetMs?: number; maxCalls?: number } = {}): Promise<KeyCensus | false> {
     const prefixes = Object.fromEntries(Object.entries(this.#config.domains).map(([n, d]) => [n, d.prefix]));
-    return this.#inspector.countKeys(prefixes, options);
+    return this.#inspector.countKeys(prefixes, options ?? {});
   }
 
   /** Calls `observer(operation, durationMs, failed)` after every Redis call (metrics); returns the function that stops it. */
@@ -384,7 +381,10 @@ export class Cache<D extends string = string, in G extends string = never> {
     return this.#l2.observe(observer);
   }
 
-  /** Closes the Redis connection; idempotent, resolves within about a second even if Redis hangs. */
+  /**
+   * Closes the Redis connection; idempotent, resolves within about a second even if Redis hangs.
+   * Factories still running are abandoned: their callers get their results, which are not stored.
+   */
   async close(): Promise<void> {
     this.#closed = true;
     this.#loader.close();

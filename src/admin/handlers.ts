@@ -38,6 +38,8 @@ export interface AdminOptions<R> {
   logger?: Logger;
   /** How long the per-domain key count of `/stats` is reused, in ms (or a string such as `'30s'`). Default 10 000. */
   keyCountTtlMs?: Duration;
+  /** How long the server facts (`INFO`) of `/stats` are reused across callers, in ms (or `'5s'`). Default 5000. */
+  serverInfoTtlMs?: Duration;
   /** A `CacheWarmingService` whose state and metrics `/stats` shows. */
   warming?: WarmingSource;
 }
@@ -79,6 +81,7 @@ export function createAdminHandlers<R>(options: AdminOptions<R>): AdminHandlers<
   const tokenPolicy = bearerTokenPolicy(options.adminToken ?? process.env.CACHE_ADMIN_TOKEN);
   const reporter = new StatsReporter(cache, {
     keyCountTtlMs: options.keyCountTtlMs,
+    serverInfoTtlMs: options.serverInfoTtlMs,
     warming: options.warming,
   });
   const domains = () => Object.keys(cache.status().domains);
@@ -115,7 +118,10 @@ export function createAdminHandlers<R>(options: AdminOptions<R>): AdminHandlers<
   }
 
   return {
-    stats: guarded('read-stats', async () => ({ status: 200, body: await reporter.report() })),
+    stats: guarded('read-stats', async (request) => {
+      const details = (await verdict(request, 'read-server')).allow;
+      return { status: 200, body: await reporter.report({ details }) };
+    }),
 
     keys: guarded('read-keys', async (request) => {
       const { dbType, ...page } = parseKeysQuery(request.query, domains());

@@ -78,7 +78,7 @@ export interface DomainSettings {
 /**
  * The built-in domains (unless `settings.builtin` is false), `default` with `defaultTtl`, and the
  * `extra` ones (which may override the built-in ones), each prefix preceded by the app's key
- * prefix. Throws `CacheConfigError` for a bad prefix, TTL or jitter, two domains sharing a prefix,
+ * prefix. Throws `CacheConfigError` for a bad prefix, TTL or jitter, prefixes that overlap,
  * or no domain at all.
  */
 export function resolveDomains(
@@ -102,18 +102,10 @@ export function resolveDomains(
       `builtinDomains is false and no domain is configured; add your own: { domains: { reports: { prefix: 'reports_', ttl: '10m' } } }`,
     );
   }
-  const byPrefix = new Map<string, string>();
+  checkPrefixesApart(own);
   const domains: Record<string, DomainConfig> = {};
-  for (const [name, domain] of Object.entries(own)) {
-    const other = byPrefix.get(domain.prefix);
-    if (other !== undefined) {
-      throw new CacheConfigError(
-        `domains ${other} and ${name} share the prefix '${domain.prefix}'; give each its own`,
-      );
-    }
-    byPrefix.set(domain.prefix, name);
+  for (const [name, domain] of Object.entries(own))
     domains[name] = { ...domain, prefix: keyPrefix + domain.prefix };
-  }
   return domains;
 }
 
@@ -133,12 +125,6 @@ function resolveDomain(name: string, domain: DomainOptions, defaultTtl: number):
   if (hasControlChars(prefix)) {
     throw new CacheConfigError(`domains.${name}.prefix must not contain control characters`);
   }
-  // a domain reaching cachette's own keys would pattern-delete leases and tag indexes as values
-  if (prefix.startsWith(INTERNAL_NAMESPACE) || INTERNAL_NAMESPACE.startsWith(prefix)) {
-    throw new CacheConfigError(
-      `domains.${name}.prefix ${JSON.stringify(prefix)} would cover cachette's own keys (${INTERNAL_NAMESPACE}…); give it a prefix of its own such as '${name}_'`,
-    );
-  }
   const ttl = domain.ttl === undefined ? defaultTtl : checkNumber(domain.ttl, `domains.${name}.ttl`, TTL);
   const resolved: DomainConfig = { prefix, ttl };
   if (domain.ttlJitter !== undefined)
@@ -155,4 +141,34 @@ export function checkJitter(value: unknown, source: string): number {
     );
   }
   return jitter;
+}
+
+/**
+ * Throws `CacheConfigError` unless every prefix keeps its domain's keys apart from the others' and
+ * from cachette's own: a prefix that starts another's (an empty one starts every other) would let
+ * `deletePattern`, `invalidateDomain` and key counts of one domain reach the other's keys, and one
+ * that overlaps the internal namespace would reach leases and tag indexes.
+ */
+function checkPrefixesApart(domains: Record<string, DomainConfig>): void {
+  const entries = Object.entries(domains);
+  for (const [name, { prefix }] of entries) {
+    for (const [other, { prefix: otherPrefix }] of entries) {
+      if (other === name || !otherPrefix.startsWith(prefix)) continue;
+      let reason: string;
+      if (prefix === otherPrefix) reason = `share the prefix '${prefix}'`;
+      else if (prefix === '') {
+        reason = `overlap: ${name}'s prefix is empty, so it reaches every key, ${other}'s ('${otherPrefix}') and cachette's own included`;
+      } else {
+        reason = `overlap: every key of ${other} ('${otherPrefix}') starts with ${name}'s prefix '${prefix}', so clearing ${name} would clear ${other} too`;
+      }
+      throw new CacheConfigError(
+        `domains ${name} and ${other} ${reason}; give each a non-empty prefix that does not start another's`,
+      );
+    }
+    if (prefix.startsWith(INTERNAL_NAMESPACE.slice(0, -1)) || INTERNAL_NAMESPACE.startsWith(prefix)) {
+      throw new CacheConfigError(
+        `domains.${name}.prefix '${prefix}' overlaps cachette's internal namespace '${INTERNAL_NAMESPACE}' (leases, tag indexes), which its pattern deletes would reach; give it a prefix such as '${name}_'`,
+      );
+    }
+  }
 }

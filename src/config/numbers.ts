@@ -1,5 +1,5 @@
 import { CacheConfigError } from '../errors.js';
-import { describeDuration, durationHint, durationIn } from '../values/durations.js';
+import { describeDuration, describeValue, durationHint, durationIn } from '../values/durations.js';
 
 /**
  * What a numeric option must be: at least `min`, a whole number when `integer`. With a `unit`, it is
@@ -39,8 +39,8 @@ export function checkNumber(given: unknown, source: string, rule: NumberRule): n
     unit !== undefined ? durationIn(given, unit) : typeof given === 'string' ? Number(given) : given;
   if (typeof value !== 'number' || !Number.isFinite(value)) {
     const expected = unit === undefined ? 'a number' : durationHint(unit);
-    const shown = unit === undefined ? JSON.stringify(given) : describeDuration(given, unit);
-    throw new CacheConfigError(`${source} must be ${expected}, got ${shown ?? String(given)}`);
+    const shown = unit === undefined ? describeValue(given) : describeDuration(given, unit);
+    throw new CacheConfigError(`${source} must be ${expected}, got ${shown}`);
   }
   if (value < rule.min) {
     throw new CacheConfigError(

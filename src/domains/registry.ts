@@ -1,6 +1,6 @@
 import type { DomainConfig } from '../config/domains.js';
 import { CacheKeyError } from '../errors.js';
-import { callDuration, spreadTtl } from '../values/durations.js';
+import { callDuration, describeValue, spreadTtl } from '../values/durations.js';
 import { assertValidKey } from '../values/keys.js';
 import type { DomainCounters, Stats } from './stats.js';
 
@@ -56,6 +56,9 @@ export class Domains {
     // resolved once per domain: every call (an L1 hit too) passes here, so it must not allocate
     const known = this.#resolved.get(name);
     if (known !== undefined) return known;
+    if (typeof name !== 'string') {
+      throw new CacheKeyError(`dbType must be the name of a domain, got ${typeof name}`);
+    }
     const config = this.#configs[name];
     const counters = this.#stats.byDomain[name];
     if (config === undefined || counters === undefined || !Object.hasOwn(this.#configs, name)) {
@@ -73,7 +76,7 @@ export class Domains {
     return domain;
   }
 
-  /** The domain whose prefix `redisKey` starts with (the longest, since prefixes may nest), if any. */
+  /** The domain whose prefix `redisKey` starts with (prefixes never overlap: see config/domains.ts), if any. */
   owning(redisKey: string): Domain | undefined {
     const found = this.#byPrefix.find(([prefix]) => redisKey.startsWith(prefix));
     return found === undefined ? undefined : this.resolve(found[1]);
@@ -111,7 +114,7 @@ export class Domains {
     if (ttlJitter === undefined) return domain.ttlJitter;
     if (typeof ttlJitter !== 'number' || !(ttlJitter >= 0 && ttlJitter < 1)) {
       throw new CacheKeyError(
-        `ttlJitter is a fraction of the TTL from 0 to below 1, got ${String(ttlJitter)}`,
+        `ttlJitter is a fraction of the TTL from 0 to below 1, got ${describeValue(ttlJitter)}`,
       );
     }
     return ttlJitter;

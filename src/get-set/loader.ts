@@ -1,4 +1,5 @@
 import { describeError } from '../logger.js';
+import { assertFunction } from '../values/keys.js';
 import { getOrSetMany, type LoadOne } from './batch.js';
 import { LoadContext, type LoaderParts, type LoadTarget } from './context.js';
 import { type BatchFactory, type Factory, FactoryRun, factoryContext } from './factory-context.js';
@@ -33,17 +34,19 @@ export class Loader {
     this.#waiters.wake(redisKey);
   }
 
+  /** The cache is closing: loads still running are abandoned (results returned, not stored) and their signals abort. */
+  close(): void {
+    this.#context.closed = true;
+    this.#context.runs.close();
+  }
+
   stats(): LoadingStats {
     return { ...this.#context.stats };
   }
 
-  /** Aborts the signals of the factories running now; later loads get an aborted signal. */
-  close(): void {
-    this.#context.runs.close();
-  }
-
   /** The value under `redisKey`, or the factory's result (stored unless invalidated meanwhile). */
   getOrSet<T>(target: LoadTarget, redisKey: string, factory: Factory<T>, options?: LoadOptions): Promise<T> {
+    assertFunction(factory, 'the getOrSet factory');
     const plan = planFor(target, options, this.#context.l2.keyspace);
     const startedAt = performance.now();
     if (!plan.forceFresh) {
@@ -53,7 +56,12 @@ export class Loader {
         return Promise.resolve(local as T);
       }
       const running = this.#flights.get<T>(redisKey);
-      if (running !== undefined) return this.#flights.await(running, redisKey, plan);
+      if (running !== undefined) {
+        // another caller's load: waited for at most lock.waitMs, then this caller's own factory runs
+        const alone = () =>
+          this.#context.callAlone(redisKey, factory, () => running.stale, { plan, startedAt });
+        return this.#flights.await(running, redisKey, plan, alone);
+      }
     }
     // a forced load joins no load already running (it may have read before the caller asked),
     // but the callers that come after it join it
@@ -61,7 +69,7 @@ export class Loader {
     flight.done = plan.forceFresh
       ? this.#loadFresh(target, redisKey, factory, plan, startedAt)
       : this.#load(target, redisKey, factory, plan, flight, startedAt);
-    this.#flights.track(redisKey, flight);
+    this.#flights.track(redisKey, flight, plan.waitMs);
     return this.#flights.await(flight, redisKey, plan);
   }
 
@@ -72,6 +80,7 @@ export class Loader {
     batchFactory: BatchFactory<T>,
     options?: LoadOptions,
   ): Promise<Array<T | undefined>> {
+    assertFunction(batchFactory, 'the getOrSetMany batch factory');
     const plan = planFor(target, options, this.#context.l2.keyspace);
     const startedAt = performance.now();
     const loadOne: LoadOne = (target, redisKey, factory, plan, ticket, stale) =>
@@ -173,7 +182,10 @@ export class Loader {
       );
       if (outcome.kind === 'value') return outcome.value;
       if (outcome.kind === 'lease') lease = outcome.lease;
-      else if (outcome.kind === 'gave-up') mayStore = false;
+      else if (outcome.kind === 'gave-up') {
+        context.stats.waitTimeouts++;
+        mayStore = false;
+      }
     }
     return this.#call(target, redisKey, factory, plan, { ticket, stale, lease, mayStore, startedAt });
   }

@@ -1,12 +1,15 @@
 import { CacheKeyError } from '../errors.js';
 import type { Keyspace } from '../l2/keyspace.js';
-import { callDuration, type Duration } from '../values/durations.js';
+import { callDuration, type Duration, describeValue } from '../values/durations.js';
 
 /** Timings of the cross-process lease taken by `getOrSet`: ms, or strings such as `'5s'`. */
 export interface LockOptions {
   /** How long the lease lives, in ms: a holder that dies blocks others at most this long. Default 5000. */
   leaseMs?: Duration;
-  /** How long a process waits for another one's value before calling the factory itself, in ms. Default `leaseMs`. */
+  /**
+   * How long a caller waits for another caller's factory (in this process or another) before calling
+   * its own, in ms; its result is then returned, not stored. Default `leaseMs`.
+   */
   waitMs?: Duration;
 }
 
@@ -53,6 +56,11 @@ export interface LoadingStats {
    * stored it), rather than ended by a poll: the waiter read the value right after it was stored.
    */
   waitsWoken: number;
+  /**
+   * Callers that stopped waiting for another caller's factory (in this process or another) after
+   * `lock.waitMs` and called their own.
+   */
+  waitTimeouts: number;
   /** Factory results not stored because the key was invalidated (or the lease lost) meanwhile. */
   storesSkipped: number;
   /** Background refreshes started by `refreshAhead`. */
@@ -70,6 +78,8 @@ export interface Plan {
   softTimeoutMs: number | undefined;
   hardTimeoutMs: number | undefined;
   lock: { leaseMs: number; waitMs: number } | undefined;
+  /** How long a caller waits for another caller's factory in this process: `lock.waitMs`, default 5000 without a lock. */
+  waitMs: number;
   refreshAhead: number | undefined;
   /** Index keys of the value's tags. */
   tagKeys: string[];
@@ -99,7 +109,7 @@ export function planFor(
     !(typeof refreshAhead === 'number' && refreshAhead > 0 && refreshAhead < 1)
   ) {
     throw new CacheKeyError(
-      `refreshAhead is a fraction of the TTL between 0 and 1, got ${String(refreshAhead)}`,
+      `refreshAhead is a fraction of the TTL between 0 and 1, got ${describeValue(refreshAhead)}`,
     );
   }
   const lockOption = options?.lock ?? true;
@@ -116,6 +126,7 @@ export function planFor(
     softTimeoutMs: optional('softTimeoutMs', options?.softTimeoutMs, 'ms'),
     hardTimeoutMs: optional('hardTimeoutMs', options?.hardTimeoutMs, 'ms'),
     lock,
+    waitMs: lock?.waitMs ?? DEFAULT_LEASE_MS,
     refreshAhead,
     tagKeys: keyspace.tagKeys(options?.tags),
     forceFresh: options?.forceFresh === true,

@@ -7,7 +7,7 @@ import { revokeLeases } from '../get-set/lease.js';
 import type { L1 } from '../l1/l1.js';
 import type { L2Driver } from '../l2/driver.js';
 import { describeError, type Logger } from '../logger.js';
-import { globToRegExp } from '../values/glob.js';
+import { Glob } from '../values/glob.js';
 import { confinedPattern, escapeGlob } from '../values/keys.js';
 import { removeTagged, tagIndexes } from './tags.js';
 
@@ -165,13 +165,14 @@ export class Invalidations implements InvalidationFunctions<string, string> {
     const { config, counters } = domains.resolve(dbType);
     const { prefix } = config;
     const match = confinedPattern(prefix, pattern);
-    const matcher = globToRegExp(pattern);
-    const matches = (rest: string) => matcher.test(rest);
+    // L1 and the lease registry select what SCAN selects in Redis: the same pattern, the same rules
+    const glob = new Glob(match);
+    const matches = (redisKey: string) => glob.matches(redisKey);
     l1.evictWhere(prefix, matches);
     let removed = 0;
     try {
       // getOrSet loads already running for matching keys will not store their results (see get-set/lease.ts)
-      await revokeLeases(l2, prefix, (key) => matches(key.slice(prefix.length)));
+      await revokeLeases(l2, prefix, matches);
       for await (const keys of l2.scan(match)) removed += await l2.delete(keys);
       counters.deletes += removed;
       return removed;

@@ -31,9 +31,19 @@ export function durationIn(value: unknown, unit: 's' | 'ms'): number | undefined
   return Math.round(((amount * MS_PER_UNIT[given]) / MS_PER_UNIT[unit]) * 1e6) / 1e6;
 }
 
-/** How a duration is described in an error: `300 (s)` or `'5x'`. */
+/**
+ * How a value given as a number is described in an error: a string quoted, a number as is, anything
+ * else by its type (never converted: an object without a prototype cannot be).
+ */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'number') return String(value);
+  return value === null ? 'null' : `a ${typeof value}`;
+}
+
+/** How a duration is described in an error: `300 (s)`, `"5x"`, or its type. */
 export function describeDuration(value: unknown, unit: 's' | 'ms'): string {
-  return typeof value === 'string' ? JSON.stringify(value) : `${String(value)} (${unit})`;
+  return typeof value === 'number' ? `${value} (${unit})` : describeValue(value);
 }
 
 /** What a duration must look like, for error messages. */

@@ -233,8 +233,8 @@ describe('keyPrefix configuration', () => {
       [{ keyPrefix: '{}:' }, /opens a Redis Cluster hash tag it does not close/],
       [{ keyPrefix: 42 as never }, /option keyPrefix must be a string/],
       [{ env: { CACHE_KEY_PREFIX: 'x{' } }, /environment variable CACHE_KEY_PREFIX/],
-      [{ domains: { all: { prefix: '' } } }, /domains\.all\.prefix "" would cover cachette's own keys/],
-      [{ domains: { inner: { prefix: '__cachette:x' } } }, /would cover cachette's own keys/],
+      [{ domains: { all: { prefix: '' } } }, /all's prefix is empty, so it reaches every key/],
+      [{ domains: { inner: { prefix: '__cachette:x' } } }, /overlaps cachette's internal namespace/],
     ];
     for (const [options, message] of bad) {
       expect(() => resolveConfig({ env: {}, ...options })).toThrow(CacheConfigError);
