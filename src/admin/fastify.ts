@@ -82,9 +82,10 @@ const plugin: FastifyPluginAsync<CacheAdminPluginOptions> = async (app, options)
 
 /**
  * The cache admin API as a Fastify plugin: `app.register(cacheAdmin, { cache })` serves
- * `GET /api/v1/cache/stats`, `GET /api/v1/cache/keys` and `POST /api/v1/cache/clear`.
+ * `GET /api/v1/cache/stats`, `GET /api/v1/cache/keys` and `POST /api/v1/cache/clear`. The default
+ * export, also named so that CommonJS code can write `const { cacheAdmin } = require('cachette/fastify')`.
  */
-const cacheAdmin = fp(plugin, { name: 'cachette-admin', fastify: '>=5', encapsulate: true });
+export const cacheAdmin = fp(plugin, { name: 'cachette-admin', fastify: '>=5', encapsulate: true });
 export default cacheAdmin;
 
 export type { AdminAction, AuthDecision, AuthorizeHook } from './auth.js';
