@@ -80,6 +80,16 @@ export type { KeyCensus, KeyListOptions, KeyPage, ListedKey, ServerInfo } from '
 export type { L2Observer, L2Operation } from './l2/observed.js';
 export type { Logger } from './logger.js';
 export { silentLogger } from './logger.js';
+export type {
+  DeleteTrace,
+  GetOrSetTrace,
+  GetTrace,
+  InvalidateTrace,
+  SetTrace,
+  TraceContext,
+  TraceOutcome,
+} from './tracing/channels.js';
+export { CHANNEL_NAMES } from './tracing/channels.js';
 export { escapeGlob } from './values/keys.js';
 export type { Serializer } from './values/serializer.js';
 export { jsonSerializer } from './values/serializer.js';

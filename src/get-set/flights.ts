@@ -1,12 +1,18 @@
 import { FactoryTimeoutError } from '../errors.js';
+import type { GetOrSetTrace } from '../tracing/channels.js';
 import type { LoadContext } from './context.js';
 import type { Plan } from './plan.js';
+
+/** Where a load's value came from: Redis, this process's factory, another process's, or the stale value. */
+export type LoadSource = 'l2' | 'loaded' | 'waited' | 'stale';
 
 /** One load of one key in this process; every concurrent caller of that key shares it. */
 export interface Flight<T> {
   /** A stale value found in L2, known once the first read returned. */
   stale: { value: T } | undefined;
   done: Promise<T>;
+  /** Set by the load before `done` resolves (for tracing). */
+  source?: LoadSource;
 }
 
 /** A flight whose outcome is decided from outside (by `getOrSetMany`'s batch). */
@@ -51,18 +57,27 @@ export class Flights {
     flight.done.then(forget, forget);
   }
 
-  /** One caller's wait on a flight, bounded by its own soft and hard timeouts. */
-  await<T>(flight: Flight<T>, redisKey: string, plan: Plan): Promise<T> {
+  /**
+   * One caller's wait on a flight, bounded by its own soft and hard timeouts; `trace.outcome` tells
+   * where the caller's value came from.
+   */
+  await<T>(flight: Flight<T>, redisKey: string, plan: Plan, trace?: GetOrSetTrace): Promise<T> {
     const { softTimeoutMs, hardTimeoutMs } = plan;
-    if (softTimeoutMs === undefined && hardTimeoutMs === undefined) return flight.done;
+    const done =
+      trace === undefined ? flight.done : flight.done.then((value) => this.#traced(flight, value, trace));
+    if (softTimeoutMs === undefined && hardTimeoutMs === undefined) return done;
     const context = this.#context;
+    const stale = () => {
+      if (trace) trace.outcome = 'stale';
+      return flight.stale!.value;
+    };
     return new Promise<T>((resolve, reject) => {
       const timers: NodeJS.Timeout[] = [];
       const settle = (finish: () => void) => {
         for (const timer of timers) clearTimeout(timer);
         finish();
       };
-      flight.done.then(
+      done.then(
         (value) => settle(() => resolve(value)),
         (err: unknown) => settle(() => reject(err)),
       );
@@ -71,7 +86,7 @@ export class Flights {
           setTimeout(() => {
             if (flight.stale === undefined) return;
             context.stats.staleServed++;
-            settle(() => resolve(flight.stale!.value));
+            settle(() => resolve(stale()));
           }, softTimeoutMs),
         );
       }
@@ -82,11 +97,16 @@ export class Flights {
             const timeout = new FactoryTimeoutError(redisKey, hardTimeoutMs);
             if (flight.stale !== undefined) {
               context.servedStale(redisKey, timeout);
-              settle(() => resolve(flight.stale!.value));
+              settle(() => resolve(stale()));
             } else settle(() => reject(timeout));
           }, hardTimeoutMs),
         );
       }
     });
+  }
+
+  #traced<T>(flight: Flight<T>, value: T, trace: GetOrSetTrace): T {
+    trace.outcome = flight.source;
+    return value;
   }
 }

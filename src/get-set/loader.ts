@@ -1,7 +1,9 @@
 import { describeError } from '../logger.js';
+import type { GetOrSetTrace } from '../tracing/channels.js';
+import { assertValidKey } from '../values/keys.js';
 import { getOrSetMany, type LoadOne } from './batch.js';
 import { LoadContext, type LoaderParts, type LoadTarget } from './context.js';
-import { type Flight, Flights } from './flights.js';
+import { type Flight, Flights, type LoadSource } from './flights.js';
 import type { Lease } from './lease.js';
 import { leaseOrValue } from './lease-wait.js';
 import {
@@ -43,12 +45,22 @@ export class Loader {
     return { ...this.#context.stats };
   }
 
-  /** The value under `redisKey`, or the factory's result (stored unless invalidated meanwhile). */
-  getOrSet<T>(target: LoadTarget, redisKey: string, factory: Factory<T>, options?: LoadOptions): Promise<T> {
+  /**
+   * The value under `redisKey`, or the factory's result (stored unless invalidated meanwhile);
+   * `trace.outcome` tells where it came from.
+   */
+  getOrSet<T>(
+    target: LoadTarget,
+    redisKey: string,
+    factory: Factory<T>,
+    options?: LoadOptions,
+    trace?: GetOrSetTrace,
+  ): Promise<T> {
     const plan = planFor(target.ttl, options);
     const local = this.#context.l1.get(redisKey);
     if (local !== undefined) {
       target.counters.l1Hits++;
+      if (trace) trace.outcome = 'l1';
       return Promise.resolve(local as T);
     }
     let flight = this.#flights.get<T>(redisKey);
@@ -58,16 +70,20 @@ export class Loader {
       this.#flights.track(redisKey, started);
       flight = started;
     }
-    return this.#flights.await(flight, redisKey, plan);
+    return this.#flights.await(flight, redisKey, plan, trace);
   }
 
-  /** `getOrSet` for several keys of one domain: one L2 round trip, one batch factory call for the misses. */
+  /**
+   * `getOrSet` for several keys of one domain: one L2 round trip, one batch factory call for the
+   * misses. Throws `CacheKeyError` for a bad key.
+   */
   getOrSetMany<T>(
     target: LoadTarget,
     keys: readonly string[],
     batchFactory: BatchFactory<T>,
     options?: LoadOptions,
   ): Promise<Array<T | undefined>> {
+    for (const key of keys) assertValidKey(key);
     const plan = planFor(target.ttl, options);
     const loadOne: LoadOne = (target, redisKey, factory, plan, ticket, stale) =>
       this.#fill(target, redisKey, factory, plan, ticket, stale, true);
@@ -79,15 +95,19 @@ export class Loader {
     const read = await this.#context.read<T>(target, redisKey, ticket);
     if (read.kind === 'fresh') {
       target.counters.l2Hits++;
+      flight.source = 'l2';
       this.#maybeRefreshAhead(target, redisKey, factory, plan, read);
       return read.value;
     }
     target.counters.misses++;
     if (read.kind === 'stale') flight.stale = { value: read.value };
-    return this.#fill(target, redisKey, factory, plan, ticket, flight.stale, read.kind !== 'failed');
+    return this.#fill(target, redisKey, factory, plan, ticket, flight.stale, read.kind !== 'failed', flight);
   }
 
-  /** Calls the factory (under the lease when Redis is there), stores its result, falls back on `stale`. */
+  /**
+   * Calls the factory (under the lease when Redis is there), stores its result, falls back on `stale`;
+   * says in `flight.source` where the value came from.
+   */
   async #fill<T>(
     target: LoadTarget,
     redisKey: string,
@@ -96,6 +116,7 @@ export class Loader {
     ticket: number,
     stale: { value: T } | undefined,
     l2Reachable: boolean,
+    flight?: { source?: LoadSource },
   ): Promise<T> {
     const context = this.#context;
     let lease: Lease | undefined;
@@ -110,7 +131,10 @@ export class Loader {
         plan.tagKeys,
         ticket,
       );
-      if (outcome.kind === 'value') return outcome.value;
+      if (outcome.kind === 'value') {
+        if (flight) flight.source = 'waited';
+        return outcome.value;
+      }
       if (outcome.kind === 'lease') lease = outcome.lease;
       else if (outcome.kind === 'gave-up') mayStore = false;
     }
@@ -123,8 +147,10 @@ export class Loader {
       if (lease) await context.leases.release(lease);
       if (stale === undefined) throw err;
       context.servedStale(redisKey, err);
+      if (flight) flight.source = 'stale';
       return stale.value;
     }
+    if (flight) flight.source = 'loaded';
     if (value === undefined || !mayStore) {
       if (lease) await context.leases.release(lease);
       return value;

@@ -8,6 +8,7 @@ import type { L1 } from '../l1/l1.js';
 import type { L2Driver } from '../l2/driver.js';
 import { leaseKey, tagIndexPattern, tagKeys } from '../l2/keyspace.js';
 import { describeError, type Logger } from '../logger.js';
+import { type InvalidateTrace, invalidateChannel, traced, traceRemoval } from '../tracing/channels.js';
 import { globToRegExp } from '../values/glob.js';
 import { confinedPattern, escapeGlob } from '../values/keys.js';
 import { removeTagged, tagIndexes } from './tags.js';
@@ -66,6 +67,9 @@ export interface InvalidationFunctions<D extends string = string, G extends stri
 /** An invalidator: the general functions and one named function per group. */
 export type Invalidator<D extends string = string, G extends string = never> = InvalidationFunctions<D, G> &
   NamedInvalidations<G>;
+
+/** What an invalidation works on, as logged and traced. */
+type Invalidation = Omit<InvalidateTrace, 'operation' | 'reason'>;
 
 /** Tag index shards (Redis Cluster) emptied concurrently by `invalidateTags`. */
 const SHARDS_AT_ONCE = 64;
@@ -187,10 +191,16 @@ export class Invalidations implements InvalidationFunctions<string, string> {
 
   /**
    * Runs `work`, logs its outcome at info (or warn on failure; `false` is a failure already
-   * reported); programming errors reject.
+   * reported), traced on `cachette:invalidate` when anyone listens; programming errors reject.
    */
-  async #run(
-    what: Record<string, unknown>,
+  #run(what: Invalidation, reason: string | undefined, work: () => Promise<number | false>) {
+    if (!traced(invalidateChannel)) return this.#logged(what, reason, work);
+    const context: InvalidateTrace = { operation: 'invalidate', ...what, reason };
+    return traceRemoval(invalidateChannel, context, () => this.#logged(what, reason, work));
+  }
+
+  async #logged(
+    what: Invalidation,
     reason: string | undefined,
     work: () => Promise<number | false>,
   ): Promise<number | false> {
