@@ -43,7 +43,7 @@ describe('lifecycle', () => {
 describe('package', () => {
   const fixtures = fileURLToPath(new URL('./fixtures/package-consumer/', import.meta.url));
   const tsc = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
-  const peers = ['fastify-plugin@5.1.0', 'express@5.3.0', 'prom-client@15.1.3'];
+  const peers = ['fastify-plugin@5.1.0', 'express@5.3.0', 'prom-client@15.1.3', '@opentelemetry/api@1.9.1'];
 
   it('packs into a tarball that CommonJS and ES module consumers require and import, with types for both', {
     timeout: 300_000,
@@ -69,7 +69,12 @@ describe('package', () => {
         value: 1500,
         prefix: 'catalog_',
         error: 'E_CACHE_KEY',
-        entries: { cacheAdmin: 'function', createCacheRouter: 'function', registerCacheMetrics: 'function' },
+        entries: {
+          cacheAdmin: 'function',
+          createCacheRouter: 'function',
+          registerCacheMetrics: 'function',
+          instrumentCachette: 'function',
+        },
       };
       expect(await consume('use.mjs')).toEqual({ ...seen, loaded: 'dist/index.js' });
       // Node 20.19+ loads the ES module for require() too (one copy of the package in a process)...
