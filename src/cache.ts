@@ -205,6 +205,11 @@ export class Cache<D extends string = string, in G extends string = never> {
     return traceRemoval(deleteChannel, context, deleting);
   }
 
+  /** Removes `keys` from both tiers; how many existed in Redis, `false` if Redis failed. */
+  deleteMany(keys: readonly string[], options?: CallOptions<D>): Promise<number | false> {
+    return this.#invalidations.deleteMany(keys, options?.dbType);
+  }
+
   /** The values under `keys`, in order (`undefined` for misses); one Redis round trip for the L1 misses. */
   async getMany<T = unknown>(
     keys: readonly string[],

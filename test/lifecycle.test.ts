@@ -67,12 +67,14 @@ describe('package', () => {
       };
       const seen = {
         value: 1500,
+        stored: '{"value":"through Keyv"}',
         prefix: 'catalog_',
         error: 'E_CACHE_KEY',
         entries: {
           cacheAdmin: 'function',
           createCacheRouter: 'function',
           registerCacheMetrics: 'function',
+          KeyvCachette: 'function',
           instrumentCachette: 'function',
         },
       };

@@ -31,6 +31,7 @@ export interface DomainCalls<D extends string> {
   set(key: string, value: unknown, options?: SetOptions<D>): Promise<boolean>;
   delete(key: string, options?: CallOptions<D>): Promise<boolean>;
   deletePattern(pattern: string, options?: CallOptions<D>): Promise<number | false>;
+  deleteMany(keys: readonly string[], options?: CallOptions<D>): Promise<number | false>;
   getMany<T = unknown>(keys: readonly string[], options?: CallOptions<D>): Promise<Array<T | undefined>>;
   setMany(entries: readonly SetEntry[], options?: SetOptions<D>): Promise<boolean>;
   getOrSet<T>(key: string, factory: Factory<T>, options?: GetOrSetOptions<D>): Promise<T>;
@@ -65,6 +66,10 @@ export class DomainCache<D extends string = string> {
 
   deletePattern(pattern: string): Promise<number | false> {
     return this.#cache.deletePattern(pattern, { dbType: this.dbType });
+  }
+
+  deleteMany(keys: readonly string[]): Promise<number | false> {
+    return this.#cache.deleteMany(keys, { dbType: this.dbType });
   }
 
   getMany<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {

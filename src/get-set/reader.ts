@@ -33,7 +33,8 @@ export class Reader {
     const { counters } = domain;
     const { prefix } = domain.config;
     for (const key of keys) assertValidKey(key);
-    const results: Array<T | undefined> = new Array(keys.length);
+    // dense: code that walks the answer with `for…in` or `forEach` (Keyv does) sees every miss
+    const results = new Array<T | undefined>(keys.length).fill(undefined);
     const missing: number[] = [];
     for (let i = 0; i < keys.length; i++) {
       const local = this.#l1.get(prefix + keys[i]);

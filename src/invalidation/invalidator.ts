@@ -8,9 +8,16 @@ import type { L1 } from '../l1/l1.js';
 import type { L2Driver } from '../l2/driver.js';
 import { leaseKey, tagIndexPattern, tagKeys } from '../l2/keyspace.js';
 import { describeError, type Logger } from '../logger.js';
-import { type InvalidateTrace, invalidateChannel, traced, traceRemoval } from '../tracing/channels.js';
+import {
+  type DeleteTrace,
+  deleteChannel,
+  type InvalidateTrace,
+  invalidateChannel,
+  traced,
+  traceRemoval,
+} from '../tracing/channels.js';
 import { globToRegExp } from '../values/glob.js';
-import { confinedPattern, escapeGlob } from '../values/keys.js';
+import { assertValidKey, confinedPattern, escapeGlob } from '../values/keys.js';
 import { removeTagged, tagIndexes } from './tags.js';
 
 /**
@@ -100,7 +107,7 @@ export class Invalidations implements InvalidationFunctions<string, string> {
   }
 
   invalidate(key: string, dbType: string, reason?: string): Promise<number | false> {
-    return this.#run({ invalidation: 'key', dbType, key }, reason, () => this.#removeKey(key, dbType));
+    return this.#run({ invalidation: 'key', dbType, key }, reason, () => this.#deleteMany([key], dbType));
   }
 
   invalidatePattern(pattern: string, dbType: string, reason?: string): Promise<number | false> {
@@ -129,7 +136,7 @@ export class Invalidations implements InvalidationFunctions<string, string> {
       // every part runs even when one fails, so a Redis hiccup removes as much as it can
       const parts = await Promise.allSettled([
         group.tags.length > 0 ? this.#removeTags(group.tags) : 0,
-        ...group.keys.map(({ key, dbType }) => this.#removeKey(key, dbType)),
+        ...group.keys.map(({ key, dbType }) => this.#deleteMany([key], dbType)),
         ...group.patterns.map(({ pattern, dbType }) => this.deletePattern(pattern, dbType)),
       ]);
       let removed = 0;
@@ -190,6 +197,40 @@ export class Invalidations implements InvalidationFunctions<string, string> {
   }
 
   /**
+   * Removes `keys` of one domain from both tiers, with their getOrSet leases (so no load running
+   * anywhere stores an outdated value). Resolves to how many of them existed in Redis, `false` if
+   * Redis failed (counted and logged); a bad key or dbType throws `CacheKeyError`.
+   */
+  deleteMany(keys: readonly string[], dbType: string | undefined): Promise<number | false> {
+    if (!traced(deleteChannel)) return this.#deleteMany(keys, dbType);
+    const context: DeleteTrace = { operation: 'deleteMany', keys, dbType: dbType ?? 'default' };
+    return traceRemoval(deleteChannel, context, () => this.#deleteMany(keys, dbType));
+  }
+
+  async #deleteMany(keys: readonly string[], dbType: string | undefined): Promise<number | false> {
+    const { l1, l2, domains, failures } = this.#parts;
+    const domain = domains.resolve(dbType);
+    const { prefix } = domain.config;
+    for (const key of keys) assertValidKey(key);
+    const redisKeys = keys.map((key) => prefix + key);
+    for (const redisKey of redisKeys) l1.evict(redisKey);
+    if (redisKeys.length === 0) return 0;
+    try {
+      // the leases go first, in the same round trip: a getOrSet store landing between the two finds
+      // no lease and writes nothing, and the second UNLINK counts the keys alone
+      const [, removed] = await Promise.all([
+        l2.delete(redisKeys.map((redisKey) => leaseKey(redisKey, l2.sharded))),
+        l2.delete(redisKeys),
+      ]);
+      domain.counters.deletes += removed;
+      return removed;
+    } catch (err) {
+      failures.report('deleteMany', domain.counters, err);
+      return false;
+    }
+  }
+
+  /**
    * Runs `work`, logs its outcome at info (or warn on failure; `false` is a failure already
    * reported), traced on `cachette:invalidate` when anyone listens; programming errors reject.
    */
@@ -218,21 +259,6 @@ export class Invalidations implements InvalidationFunctions<string, string> {
     }
     log.warn({ ...what, reason, err: cause }, 'cachette: invalidation failed; Redis did not complete it');
     return false;
-  }
-
-  async #removeKey(key: string, dbType: string): Promise<number> {
-    const { l1, l2, domains } = this.#parts;
-    const domain = domains.resolve(dbType);
-    const redisKey = domains.redisKey(domain, key);
-    l1.evict(redisKey);
-    // the lease goes first, in the same round trip: a getOrSet store landing between the two finds
-    // no lease and writes nothing (the single UNLINK of `delete` cannot tell which key existed)
-    const [, removed] = await Promise.all([
-      l2.delete([leaseKey(redisKey, l2.sharded)]),
-      l2.delete([redisKey]),
-    ]);
-    domain.counters.deletes += removed;
-    return removed;
   }
 
   async #removeTags(tags: readonly string[]): Promise<number> {

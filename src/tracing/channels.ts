@@ -38,7 +38,10 @@ export type TraceOutcome =
 
 /** What every traced call's context carries. */
 export interface TraceContext {
-  /** The cache method: `get`, `getMany`, `set`, `setMany`, `delete`, `deletePattern`, `getOrSet`, `getOrSetMany`, `invalidate`. */
+  /**
+   * The cache method: `get`, `getMany`, `set`, `setMany`, `delete`, `deleteMany`, `deletePattern`,
+   * `getOrSet`, `getOrSetMany`, `invalidate`.
+   */
   operation: string;
   /** The domain of the call (`default` when none was given); absent for invalidations across domains. */
   dbType?: string;
@@ -66,12 +69,12 @@ export interface SetTrace extends TraceContext {
   operation: 'set' | 'setMany';
 }
 
-/** `cachette:delete`: `delete` and `deletePattern`. */
+/** `cachette:delete`: `delete`, `deleteMany` and `deletePattern`. */
 export interface DeleteTrace extends TraceContext {
-  operation: 'delete' | 'deletePattern';
+  operation: 'delete' | 'deleteMany' | 'deletePattern';
   /** deletePattern: the glob, on the part of keys after the prefix. */
   pattern?: string;
-  /** deletePattern: Redis keys removed. */
+  /** deleteMany, deletePattern: Redis keys removed. */
   removed?: number;
 }
 

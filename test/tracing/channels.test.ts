@@ -178,7 +178,7 @@ describe('tracing channels: set, delete and invalidations', () => {
     ]);
   });
 
-  it('traces delete and deletePattern, with the number of keys a pattern removed', async () => {
+  it('traces delete, deleteMany and deletePattern, with the number of keys removed', async () => {
     const cache = caches.create({ redisUrl: redis.url });
     await cache.setMany(
       ['p1', 'p2', 'q'].map((key) => ({ key, value: key })),
@@ -186,16 +186,18 @@ describe('tracing channels: set, delete and invalidations', () => {
     );
     const trace = record();
     expect(await cache.delete('q', { dbType: 'catalog' })).toBe(true);
-    expect(await cache.deletePattern('p*', { dbType: 'catalog' })).toBe(2);
+    expect(await cache.deleteMany(['p1', 'x'], { dbType: 'catalog' })).toBe(1);
+    expect(await cache.deletePattern('p*', { dbType: 'catalog' })).toBe(1);
     expect(trace.finished()).toMatchObject([
       { channel: 'delete', operation: 'delete', key: 'q', dbType: 'catalog', outcome: 'removed' },
+      { channel: 'delete', operation: 'deleteMany', keys: ['p1', 'x'], outcome: 'removed', removed: 1 },
       {
         channel: 'delete',
         operation: 'deletePattern',
         pattern: 'p*',
         dbType: 'catalog',
         outcome: 'removed',
-        removed: 2,
+        removed: 1,
       },
     ]);
   });
