@@ -73,6 +73,7 @@ export class Cache<D extends string = string, in G extends string = never> {
   readonly #writer: Writer;
   #closed = false;
 
+  /** @internal Made by `createCache()`. */
   constructor(config: ResolvedConfig, l2: L2Driver, coherence?: L1Coherence) {
     const log = config.logger;
     this.#config = config;
@@ -393,6 +394,7 @@ export class Cache<D extends string = string, in G extends string = never> {
     await this.#l2.close();
   }
 
+  /** `true` once `close()` was called. */
   get closed(): boolean {
     return this.#closed;
   }

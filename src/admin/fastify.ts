@@ -18,6 +18,7 @@ import { clearSchema, keysSchema, statsSchema } from './schemas.js';
 
 /** Options of the Fastify plugin; `prefix` defaults to `/api/v1/cache`. */
 export interface CacheAdminPluginOptions extends AdminOptions<FastifyRequest> {
+  /** Path the routes are mounted under; default `/api/v1/cache`. */
   prefix?: string;
 }
 
@@ -88,6 +89,6 @@ const plugin: FastifyPluginAsync<CacheAdminPluginOptions> = async (app, options)
 export const cacheAdmin = fp(plugin, { name: 'cachette-admin', fastify: '>=5', encapsulate: true });
 export default cacheAdmin;
 
-export type { AdminAction, AuthDecision, AuthorizeHook } from './auth.js';
+export type { AdminAction, AuthAllowed, AuthDecision, AuthorizeHook, AuthRefused } from './auth.js';
 export type { ClearResult } from './handlers.js';
-export type { StatsReport } from './stats-report.js';
+export type { CountedAt, DomainReport, L2Failures, StatsReport, TierReads } from './stats-report.js';

@@ -46,7 +46,9 @@ export interface CoherenceOptions {
 
 /** A Redis server (or Sentinel) address. */
 export interface RedisNode {
+  /** Host name or IP address. */
   host: string;
+  /** TCP port. */
   port: number;
 }
 
@@ -62,11 +64,13 @@ export interface SentinelOptions {
    * `redisUrl`. The password never appears in logs, errors or `status()`.
    */
   username?: string;
+  /** See `username`. */
   password?: string;
 }
 
 /** Redis Cluster: a few of its nodes; the rest of the topology is discovered from them. */
 export interface ClusterOptions {
+  /** Some nodes of the cluster, primaries or replicas; the slot map is read from them. */
   nodes: RedisNode[];
 }
 
@@ -81,6 +85,7 @@ export interface CacheOptions<
   defaultTtl?: number;
   /** Extra domains, or overrides of the built-in ones: `{ reports: { prefix: 'reports_', ttl: 600 } }`. */
   domains?: D;
+  /** The memory tier (L1): TTL, bounds, copies on read; see `L1Options`. */
   l1?: L1Options;
   /** Longest wait for a TCP (and TLS) connection, in ms. Default 5000 (`REDIS_CONNECT_TIMEOUT_MS`). */
   connectTimeoutMs?: number;
@@ -96,7 +101,12 @@ export interface CacheOptions<
    * Reconnection backoff bounds in ms (exponential with jitter, forever). Default 50 → 500, so that
    * the cache is back within about a second of Redis.
    */
-  reconnect?: { minDelayMs?: number; maxDelayMs?: number };
+  reconnect?: {
+    /** First pause before reconnecting, in ms. */
+    minDelayMs?: number;
+    /** Longest pause between two attempts, in ms. */
+    maxDelayMs?: number;
+  };
   /**
    * The circuit breaker in front of Redis. `failureThreshold`: consecutive failed or timed-out
    * operations that open it, default 5 (`CACHE_BREAKER_FAILURE_THRESHOLD`); while open, calls skip
@@ -104,7 +114,12 @@ export interface CacheOptions<
    * (`CACHE_BREAKER_PROBE_INTERVAL_MS`); a probe that Redis answers within `operationTimeoutMs`
    * closes it.
    */
-  breaker?: { failureThreshold?: number; probeIntervalMs?: number };
+  breaker?: {
+    /** Consecutive failed or timed-out operations that open the breaker. */
+    failureThreshold?: number;
+    /** Pause between two probes while the breaker is open, in ms. */
+    probeIntervalMs?: number;
+  };
   /** Largest serialised value accepted, in bytes; larger values are refused with a log line. Default 1 MiB (`CACHE_MAX_VALUE_BYTES`). */
   maxValueBytes?: number;
   /** How values become Redis text. Default JSON (readable by the original Python service). */
@@ -150,11 +165,17 @@ export type Topology =
 
 /** Where Redis is, parsed from the URL. `password` never leaves this object. */
 export interface RedisTarget {
+  /** `rediss://`: TLS. */
   tls: boolean;
+  /** Host name or IP address. */
   host: string;
+  /** TCP port (default 6379). */
   port: number;
+  /** Database number (default 0). */
   db: number;
+  /** ACL user, if the URL names one. */
   username: string | undefined;
+  /** The password, decoded; never logged. */
   password: string | undefined;
   /** The URL with the password replaced by `***`, safe for logs and errors. */
   safeUrl: string;

@@ -2,11 +2,13 @@ import type { BatchFactory, Factory, LoadOptions } from '../get-set/plan.js';
 
 /** Options every call accepts: the domain ("db type") the key belongs to. Default `default`. */
 export interface CallOptions<D extends string> {
+  /** The domain of the key; default `default`. */
   dbType?: D;
 }
 
 /** Options of `set` / `setMany`: an explicit TTL in seconds instead of the domain's, and tags. */
 export interface SetOptions<D extends string> extends CallOptions<D> {
+  /** TTL in seconds (a whole number >= 1); default the domain's. */
   ttl?: number;
   /** Tags the value carries (see `invalidateTags`): non-empty strings, at most 64 of 256 characters. */
   tags?: readonly string[];
@@ -17,7 +19,9 @@ export interface GetOrSetOptions<D extends string> extends CallOptions<D>, LoadO
 
 /** One entry of `setMany`. */
 export interface SetEntry {
+  /** The key, without the domain prefix. */
   key: string;
+  /** The value; stored as JSON (or with the configured serializer). */
   value: unknown;
   /** TTL in seconds; default the call's `ttl`, else the domain's. */
   ttl?: number;
@@ -45,37 +49,46 @@ export interface DomainCalls<D extends string> {
 /** A view of the cache with `dbType` bound; created by `cache.db(name)`. */
 export class DomainCache<D extends string = string> {
   readonly #cache: DomainCalls<D>;
+  /** The domain every call of this view works in. */
   readonly dbType: D;
 
+  /** @internal Made by `cache.db(name)`. */
   constructor(cache: DomainCalls<D>, dbType: D) {
     this.#cache = cache;
     this.dbType = dbType;
   }
 
+  /** See `Cache.get`. */
   get<T = unknown>(key: string): Promise<T | undefined> {
     return this.#cache.get<T>(key, { dbType: this.dbType });
   }
 
+  /** See `Cache.set`. */
   set(key: string, value: unknown, options?: { ttl?: number; tags?: readonly string[] }): Promise<boolean> {
     return this.#cache.set(key, value, { ...options, dbType: this.dbType });
   }
 
+  /** See `Cache.delete`. */
   delete(key: string): Promise<boolean> {
     return this.#cache.delete(key, { dbType: this.dbType });
   }
 
+  /** See `Cache.deletePattern`. */
   deletePattern(pattern: string): Promise<number | false> {
     return this.#cache.deletePattern(pattern, { dbType: this.dbType });
   }
 
+  /** See `Cache.deleteMany`. */
   deleteMany(keys: readonly string[]): Promise<number | false> {
     return this.#cache.deleteMany(keys, { dbType: this.dbType });
   }
 
+  /** See `Cache.getMany`. */
   getMany<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {
     return this.#cache.getMany<T>(keys, { dbType: this.dbType });
   }
 
+  /** See `Cache.setMany`. */
   setMany(
     entries: readonly SetEntry[],
     options?: { ttl?: number; tags?: readonly string[] },
@@ -83,10 +96,12 @@ export class DomainCache<D extends string = string> {
     return this.#cache.setMany(entries, { ...options, dbType: this.dbType });
   }
 
+  /** See `Cache.getOrSet`. */
   getOrSet<T>(key: string, factory: Factory<T>, options?: LoadOptions): Promise<T> {
     return this.#cache.getOrSet<T>(key, factory, { ...options, dbType: this.dbType });
   }
 
+  /** See `Cache.getOrSetMany`. */
   getOrSetMany<T>(
     keys: readonly string[],
     batchFactory: BatchFactory<T>,

@@ -50,7 +50,9 @@ export interface LoadingStats {
   refreshes: number;
 }
 
+/** Loads the value of a missing key for `getOrSet`: `undefined` stores nothing, a throw reaches the callers. */
 export type Factory<T> = () => T | Promise<T>;
+/** Loads several missing keys (without prefix) for `getOrSetMany`: a `Map` from key to value. */
 export type BatchFactory<T> = (keys: string[]) => Map<string, T> | Promise<Map<string, T>>;
 
 /** A call's load options, validated once. */

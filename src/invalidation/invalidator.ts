@@ -34,9 +34,25 @@ import { removeTagged, tagIndexes } from './tags.js';
  * tag index entries; other apps sharing the Redis keep theirs. `database`: `FLUSHDB`, everything in
  * the database, only with `confirm: true`.
  */
-export type FlushOptions =
-  | { scope: 'app'; reason?: string }
-  | { scope: 'database'; confirm: true; reason?: string };
+export type FlushOptions = FlushApp | FlushDatabase;
+
+/** `flushAll` of every key under the configured prefixes. */
+export interface FlushApp {
+  /** The application's keys. */
+  scope: 'app';
+  /** Why, for the log. */
+  reason?: string;
+}
+
+/** `flushAll` of the whole Redis database. */
+export interface FlushDatabase {
+  /** Everything in the database, other applications' keys included. */
+  scope: 'database';
+  /** Required: emptying a shared database is never an accident. */
+  confirm: true;
+  /** Why, for the log. */
+  reason?: string;
+}
 
 /** What invalidations work on: both tiers, the domains, and where Redis failures are counted. */
 export interface InvalidationParts {

@@ -6,12 +6,30 @@ import { escapeGlob } from '../values/keys.js';
  * What Keyv hands a store and reads back (its `StoredData`): its serialised text by default, or the
  * `{ value, expires }` record itself when its serializer is off (cache-manager does that).
  */
-export type KeyvStoredData<Value> = Value | { value?: Value; expires?: number } | undefined;
+export type KeyvStoredData<Value> = Value | KeyvRecord<Value> | undefined;
+
+/** Keyv's record of a value. */
+export interface KeyvRecord<Value> {
+  /** The value. */
+  value?: Value;
+  /** When it expires, in ms since the epoch; absent: never. */
+  expires?: number;
+}
 
 /** Options of `KeyvCachette`. */
 export interface KeyvCachetteOptions<D extends string> {
   /** The domain whose prefix and TTL the values get. Default `default`; a domain of its own is best (see `clear`). */
   dbType?: D;
+}
+
+/** What `KeyvCachette.opts` says to Keyv and to whoever inspects the store. */
+export interface KeyvCachetteInfo<D extends string> {
+  /** `redis`: Keyv lists the keys of stores of this dialect with their `iterator`. */
+  dialect: 'redis';
+  /** Where Redis is, without the password. */
+  url: string;
+  /** The domain of the values. */
+  dbType: D;
 }
 
 /** Keys listed per round trip by `iterator()`. */
@@ -35,7 +53,7 @@ function seconds(ttlMs: number | undefined): number | undefined {
  */
 export class KeyvCachette<D extends string = string> extends EventEmitter {
   /** Read by Keyv: `dialect` `redis` tells it the store can list its keys (`iterator`). */
-  readonly opts: { dialect: 'redis'; url: string; dbType: D };
+  readonly opts: KeyvCachetteInfo<D>;
   /** Set by Keyv: its namespace, which `clear` and `iterator` keep to. */
   namespace?: string | undefined;
   readonly #cache: Cache<D>;
@@ -50,10 +68,12 @@ export class KeyvCachette<D extends string = string> extends EventEmitter {
     this.opts = { dialect: 'redis', url: cache.status().l2.url, dbType: this.#dbType };
   }
 
+  /** The record under `key`, or `undefined` (a miss, or Redis failed). */
   async get<Value>(key: string): Promise<KeyvStoredData<Value>> {
     return this.#cache.get<KeyvStoredData<Value>>(key, { dbType: this.#dbType });
   }
 
+  /** The records under `keys`, in order, `undefined` for misses; one round trip for what L1 lacks. */
   async getMany<Value>(keys: string[]): Promise<Array<KeyvStoredData<Value>>> {
     return this.#cache.getMany<KeyvStoredData<Value>>(keys, { dbType: this.#dbType });
   }
@@ -79,10 +99,12 @@ export class KeyvCachette<D extends string = string> extends EventEmitter {
     return ((await this.#cache.deleteMany(keys, { dbType: this.#dbType })) || 0) > 0;
   }
 
+  /** Whether a record is stored under `key`. */
   async has(key: string): Promise<boolean> {
     return (await this.get(key)) !== undefined;
   }
 
+  /** Whether a record is stored under each of `keys`. */
   async hasMany(keys: string[]): Promise<boolean[]> {
     return (await this.getMany(keys)).map((value) => value !== undefined);
   }

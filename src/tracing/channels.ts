@@ -90,28 +90,49 @@ export interface InvalidateTrace extends TraceContext {
   operation: 'invalidate';
   /** Which one: `key`, `pattern`, `domain`, `group`, `tags` or `flush`. */
   invalidation: string;
+  /** pattern: the glob. */
   pattern?: string;
+  /** tags: the tags. */
   tags?: readonly string[];
+  /** group: its name. */
   group?: string;
+  /** flush: `app` or `database`. */
   scope?: string;
+  /** Why, as the caller said. */
   reason?: string;
   /** Redis keys removed. */
   removed?: number;
 }
 
 /** The channels, by the name they are published under. */
-export const CHANNEL_NAMES = {
+export const CHANNEL_NAMES: {
+  /** `get` and `getMany`. */
+  readonly get: 'cachette:get';
+  /** `set` and `setMany`. */
+  readonly set: 'cachette:set';
+  /** `delete`, `deleteMany` and `deletePattern`. */
+  readonly delete: 'cachette:delete';
+  /** `getOrSet` and `getOrSetMany`. */
+  readonly getOrSet: 'cachette:getOrSet';
+  /** Every function of the invalidation module. */
+  readonly invalidate: 'cachette:invalidate';
+} = {
   get: 'cachette:get',
   set: 'cachette:set',
   delete: 'cachette:delete',
   getOrSet: 'cachette:getOrSet',
   invalidate: 'cachette:invalidate',
-} as const;
+};
 
+/** The tracing channel `cachette:get`. */
 export const getChannel: TracingChannel<unknown, GetTrace> = tracingChannel(CHANNEL_NAMES.get);
+/** The tracing channel `cachette:set`. */
 export const setChannel: TracingChannel<unknown, SetTrace> = tracingChannel(CHANNEL_NAMES.set);
+/** The tracing channel `cachette:delete`. */
 export const deleteChannel: TracingChannel<unknown, DeleteTrace> = tracingChannel(CHANNEL_NAMES.delete);
+/** The tracing channel `cachette:getOrSet`. */
 export const getOrSetChannel: TracingChannel<unknown, GetOrSetTrace> = tracingChannel(CHANNEL_NAMES.getOrSet);
+/** The tracing channel `cachette:invalidate`. */
 export const invalidateChannel: TracingChannel<unknown, InvalidateTrace> = tracingChannel(
   CHANNEL_NAMES.invalidate,
 );
