@@ -85,7 +85,7 @@ export class L2PermissionError extends CacheError {
   constructor(reply: Error) {
     super(
       'E_L2_NOPERM',
-      `the Redis user lacks a permission cachette needs (${reply.message}); grant it with the ACL rule in README "ACL users"`,
+      `the Redis user lacks a permission cachette needs (${reply.message}); grant it with the ACL rule in docs/topologies.md "ACL users"`,
       { cause: reply },
     );
   }

@@ -21,7 +21,7 @@ export interface CacheStatus {
   l1: L1Status;
   /** Every configured domain: prefix and TTL. */
   domains: Record<string, DomainConfig>;
-  /** How L1 is kept coherent with the other processes (README "Coherence"). */
+  /** How L1 is kept coherent with the other processes (docs/coherence.md). */
   coherence: CoherenceStatus;
 }
 

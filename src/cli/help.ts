@@ -20,7 +20,7 @@ const HELP: Record<CommandName | 'main', string> = {
   main: `Usage: cachette <command> [options]
 
 Operations on the Redis tier of a cachette cache, configured like the application (REDIS_URL and
-the other environment variables of README "Configuration").
+the other environment variables of docs/configuration.md).
 
 Commands:
   stats    Redis facts (version, memory, clients) and keys per domain

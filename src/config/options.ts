@@ -31,7 +31,7 @@ export interface L1Options {
   clone?: boolean;
 }
 
-/** How the L1 copies of the processes sharing a Redis are kept coherent (README "Coherence"). */
+/** How the L1 copies of the processes sharing a Redis are kept coherent (docs/coherence.md). */
 export type CoherenceMode = 'tracking' | 'pubsub' | 'none';
 
 /** Coherence options; every field is optional. */
@@ -125,7 +125,7 @@ export interface CacheOptions<
   /** How values become Redis text. Default JSON (readable by the original Python service). */
   serializer?: Serializer;
   /**
-   * Keeps every process's L1 coherent (README "Coherence"): `'tracking'` (default, `CACHE_COHERENCE`)
+   * Keeps every process's L1 coherent (docs/coherence.md): `'tracking'` (default, `CACHE_COHERENCE`)
    * uses Redis client-side caching invalidations and sees every write, whoever makes it; `'pubsub'`
    * sees writes made through cachette; `'none'` leaves L1 copies to expire after `l1.ttl`. An object
    * sets `mode`, `degradedL1TtlMs` and `channel` too.

@@ -9,11 +9,11 @@ const caches = cacheFactory();
 let redis: TestRedis;
 const password = 'p@ss:w/rd #1';
 
-/** The ACL rule exactly as the README documents it, so the documentation cannot drift from what is tested. */
+/** The ACL rule exactly as docs/topologies.md documents it, so the documentation cannot drift from what is tested. */
 function documentedRule(): string[] {
-  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-  const line = readme.split('\n').find((l) => l.startsWith('ACL SETUSER cachette '));
-  if (!line) throw new Error('README has no `ACL SETUSER cachette …` line');
+  const page = readFileSync(new URL('../../../docs/topologies.md', import.meta.url), 'utf8');
+  const line = page.split('\n').find((l) => l.startsWith('ACL SETUSER cachette '));
+  if (!line) throw new Error('docs/topologies.md has no `ACL SETUSER cachette …` line');
   return line.split(/\s+/).slice(3);
 }
 
