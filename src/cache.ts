@@ -46,7 +46,7 @@ import {
   traceRemoval,
 } from './tracing/channels.js';
 import { Codec } from './values/codec.js';
-import { assertValidKey } from './values/keys.js';
+import { assertObjects, assertValidKey } from './values/keys.js';
 
 export type { CacheStats, CacheStatus } from './status.js';
 
@@ -91,17 +91,9 @@ export class Cache<D extends string = string, in G extends string = never> {
     this.#coherence = coherence;
     if (coherence) {
       this.#l1.boundBy(coherence);
-      // invalidations from other processes: the key leaves L1, a read of it in flight must not refill
-      // it, and callers waiting for another process to store it read it again
       coherence.attach({
-        evict: (redisKey) => {
-          this.#l1.evict(redisKey);
-          this.#loader.wakeWaiters(redisKey);
-        },
-        evictAll: () => {
-          this.#l1.evictAll();
-          this.#loader.wakeWaiters();
-        },
+        evict: (redisKey) => this.#loader.changed(redisKey),
+        evictAll: () => this.#loader.changed(),
         capL1Ttl: (ttlMs) => this.#l1.capTtl(ttlMs),
       });
     }
@@ -226,7 +218,10 @@ export class Cache<D extends string = string, in G extends string = never> {
   /** Stores several values in one round trip; `false` if any was refused or Redis failed. */
   setMany(entries: readonly SetEntry[], options?: SetOptions<D>): Promise<boolean> {
     if (!traced(setChannel)) return this.#setMany(entries, options, undefined);
-    const keys = entries.map((entry) => entry.key);
+    // before validation: hostile entries must reach #setMany's CacheKeyError, not fail here
+    const keys = Array.isArray(entries)
+      ? entries.map((entry: SetEntry | undefined) => String(entry?.key))
+      : undefined;
     const context: SetTrace = { operation: 'setMany', keys, dbType: options?.dbType ?? 'default' };
     return traceCall(setChannel, context, () => this.#setMany(entries, options, context));
   }
@@ -234,6 +229,7 @@ export class Cache<D extends string = string, in G extends string = never> {
   async #setMany(entries: readonly SetEntry[], options: SetOptions<D> | undefined, trace?: SetTrace) {
     const domain = this.#domains.resolve(options?.dbType);
     const callTags = tagKeys(options?.tags);
+    assertObjects(entries, 'setMany entries');
     const prepared = entries.map(({ key, value, ttl, tags }): WriteEntry => {
       assertValidKey(key);
       const own = tagKeys(tags);
@@ -294,10 +290,8 @@ export class Cache<D extends string = string, in G extends string = never> {
   }
 
   /**
-   * Claims the period `name` for `ttlMs` ms across every process sharing the Redis (`SET
-   * __cachette:slot:<name> … NX PX`): `true` if this process got it, `false` if another process holds
-   * it, `undefined` when Redis failed. The warming service uses it to run one periodic warming per
-   * interval across processes.
+   * Claims the period `name` for `ttlMs` ms across the processes sharing the Redis (`SET … NX PX`):
+   * `true` if this process got it, `false` if another holds it, `undefined` when Redis failed.
    */
   async claim(name: string, ttlMs: number): Promise<boolean | undefined> {
     assertValidKey(name, 'claim name');
@@ -367,7 +361,7 @@ export class Cache<D extends string = string, in G extends string = never> {
    * prefix like `deletePattern`; never values); `false` if Redis failed. Throws `CacheKeyError` on bad input.
    */
   keys(options: KeyListOptions<D> = {}): Promise<KeyPage | false> {
-    return this.#inspector.keys(this.#domains.resolve(options.dbType).config.prefix, options);
+    return this.#inspector.keys(this.#domains.resolve(options?.dbType).config.prefix, options ?? {});
   }
 
   /** Redis version, memory and keyspace counters from one `INFO`; `false` if Redis failed. */
@@ -378,7 +372,7 @@ export class Cache<D extends string = string, in G extends string = never> {
   /** Keys per domain, by a SCAN stopped after `budgetMs` (default 50) and extrapolated then; `false` if Redis failed. */
   countKeys(options: { budgetMs?: number; maxCalls?: number } = {}): Promise<KeyCensus | false> {
     const prefixes = Object.fromEntries(Object.entries(this.#config.domains).map(([n, d]) => [n, d.prefix]));
-    return this.#inspector.countKeys(prefixes, options);
+    return this.#inspector.countKeys(prefixes, options ?? {});
   }
 
   /** Calls `observer(operation, durationMs, failed)` after every Redis call (metrics); returns the function that stops it. */
@@ -386,9 +380,13 @@ export class Cache<D extends string = string, in G extends string = never> {
     return this.#l2.observe(observer);
   }
 
-  /** Closes the Redis connection; idempotent, resolves within about a second even if Redis hangs. */
+  /**
+   * Closes the Redis connection; idempotent, resolves within about a second even if Redis hangs.
+   * Factories still running are abandoned: their callers get their results, which are not stored.
+   */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#loader.close();
     this.#l1.close();
     this.#coherence?.close();
     await this.#l2.close();

@@ -3,7 +3,7 @@ import { CacheKeyError } from '../src/errors.js';
 import { expectTtl } from './support/assertions.js';
 import { cacheFactory, redisPerFile } from './support/cache.js';
 import { captureLogger } from './support/logs.js';
-import { commandCalls } from './support/redis.js';
+import { commandCalls, freePort } from './support/redis.js';
 
 const caches = cacheFactory();
 const redis = redisPerFile(caches);
@@ -185,11 +185,23 @@ describe('getMany / setMany', () => {
     expect(cache.stats().domains.catalog).toMatchObject({ l1Hits: 2, l2Hits: 2, misses: 1 });
   });
 
-  it('answers a dense array: every miss is an element that for…in sees', async () => {
+  it('getMany and getOrSetMany answer dense arrays: a miss is an undefined element that map and filter see', async () => {
     const cache = caches.create({ redisUrl: redis.url });
-    await cache.set('a', 1);
-    const values = await cache.getMany(['x', 'a', 'y']);
-    expect(Object.keys(values)).toEqual(['0', '1', '2']);
+    await cache.set('here', 1);
+    const dense = (array: unknown[]) => array.filter(() => true).length === array.length;
+    const read = await cache.getMany(['gone', 'here', 'missing']);
+    expect(read).toHaveLength(3);
+    expect(dense(read)).toBe(true);
+    expect(read.map((value) => value ?? 'miss')).toEqual(['miss', 1, 'miss']);
+    const loaded = await cache.getOrSetMany(['here', 'none', 'also'], async () => new Map([['also', 2]]));
+    expect(dense(loaded)).toBe(true);
+    expect(loaded.map((value) => value ?? 'miss')).toEqual([1, 'miss', 2]);
+    const cold = caches.create({
+      redisUrl: `redis://127.0.0.1:${await freePort()}/0`,
+      connectTimeoutMs: 200,
+    });
+    const failed = await cold.getMany(['a', 'b']);
+    expect(dense(failed)).toBe(true);
   });
 });
 

@@ -40,12 +40,34 @@ function staticFiles(): Record<string, { type: string; body: Buffer }> {
   };
 }
 
+/**
+ * The field a schema refused and why, said with its name: Ajv's "must NOT have additional
+ * properties" names neither the field nor where it was.
+ */
+function refusedField(error: FastifyError): { message: string; field: string } {
+  const problem = error.validation?.[0];
+  const where = error.validationContext ?? 'request';
+  const params = (problem?.params ?? {}) as { additionalProperty?: string; missingProperty?: string };
+  const path = problem?.instancePath.replace(/^\//, '').replaceAll('/', '.') ?? '';
+  if (params.additionalProperty !== undefined) {
+    const field = path === '' ? params.additionalProperty : `${path}.${params.additionalProperty}`;
+    return { field, message: `${where} field ${JSON.stringify(field)} is not accepted here` };
+  }
+  if (params.missingProperty !== undefined) {
+    const field = path === '' ? params.missingProperty : `${path}.${params.missingProperty}`;
+    return { field, message: `${where} field ${JSON.stringify(field)} is required` };
+  }
+  return { field: path || where, message: error.message };
+}
+
 /** What the worker adds to the API: its health, the cluster's state and metrics (both from the primary). */
 export interface AppHooks {
   health(): Promise<{ healthy: boolean; body: object }>;
   clusterStatus(): Promise<unknown>;
   clusterMetrics(): Promise<string>;
   warming: CacheWarmingService;
+  /** Imports read or run at once by this worker (`IMPORT_CONCURRENCY`). */
+  importConcurrency: number;
 }
 
 /** Registers everything the service answers on `app`; returns what graceful shutdown must wait for. */
@@ -58,7 +80,10 @@ export async function buildApp(
     if (error instanceof HttpError) {
       return reply.code(error.statusCode).send({ error: error.error, message: error.message });
     }
-    if (error.validation || error instanceof SqlValueError) {
+    if (error.validation) {
+      return reply.code(400).send({ error: 'bad_request', ...refusedField(error) });
+    }
+    if (error instanceof SqlValueError) {
       return reply.code(400).send({ error: 'bad_request', message: error.message });
     }
     const sqlError = error.code === undefined ? undefined : CLIENT_SQL_ERRORS[error.code];
@@ -98,7 +123,7 @@ export async function buildApp(
 
   await catalogRoutes(app, ctx);
   await mediaRoutes(app, ctx);
-  const imports = await importRoutes(app, ctx);
+  const imports = await importRoutes(app, ctx, { concurrency: hooks.importConcurrency });
   await code2asinRoutes(app, ctx);
   await analyticsRoutes(app, ctx);
   await dashboardRoutes(app, ctx);

@@ -31,6 +31,22 @@ function settle(message: Envelope): void {
   else waiting.resolve(message.body);
 }
 
+/**
+ * Sends `message` to `worker`; `false` when it cannot (the worker exited or is exiting). A send on
+ * a closed channel is reported to the callback instead of an 'error' event: unhandled, that event
+ * would bring the primary down.
+ */
+function sendTo(worker: Worker, message: Envelope, failed: () => void = () => {}): boolean {
+  if (!worker.isConnected()) {
+    failed();
+    return false;
+  }
+  worker.send(message, undefined, (err) => {
+    if (err) failed();
+  });
+  return true;
+}
+
 function waitForReply(id: number, timeoutMs: number, what: string): Promise<unknown> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
@@ -56,10 +72,14 @@ export function serveThePrimary(answer: (question: Question) => Promise<unknown>
     if (!isEnvelope(message)) return;
     if (message.op === 'reply') return settle(message);
     if (message.op !== 'ask') return;
+    // the primary may be gone by then (the worker then stops on 'disconnect'): nothing to report to
+    const reply = (envelope: Envelope) => {
+      if (process.connected) process.send?.(envelope, undefined, {}, () => {});
+    };
     try {
-      process.send?.({ tag: TAG, op: 'answer', id: message.id, body: await answer(message.question!) });
+      reply({ tag: TAG, op: 'answer', id: message.id, body: await answer(message.question!) });
     } catch (err) {
-      process.send?.({ tag: TAG, op: 'answer', id: message.id, error: String(err) });
+      reply({ tag: TAG, op: 'answer', id: message.id, error: String(err) });
     }
   });
 }
@@ -68,7 +88,11 @@ export function serveThePrimary(answer: (question: Question) => Promise<unknown>
 export function askThePrimary(question: Question, timeoutMs = 5000): Promise<unknown> {
   const id = nextId++;
   const reply = waitForReply(id, timeoutMs, 'the primary process');
-  process.send?.({ tag: TAG, op: 'request', id, question });
+  if (process.connected) {
+    process.send?.({ tag: TAG, op: 'request', id, question }, undefined, {}, (err: Error | null) => {
+      if (err) settle({ tag: TAG, op: 'reply', id, error: 'the primary process is gone' });
+    });
+  } else settle({ tag: TAG, op: 'reply', id, error: 'the primary process is gone' });
   return reply;
 }
 
@@ -78,10 +102,11 @@ export function serveTheWorkers(answer: (question: Question) => Promise<unknown>
     if (!isEnvelope(message)) return;
     if (message.op === 'answer') return settle(message);
     if (message.op !== 'request') return;
+    // the worker may exit while the answer is worked out: the reply then goes nowhere
     try {
-      worker.send({ tag: TAG, op: 'reply', id: message.id, body: await answer(message.question!) });
+      sendTo(worker, { tag: TAG, op: 'reply', id: message.id, body: await answer(message.question!) });
     } catch (err) {
-      worker.send({ tag: TAG, op: 'reply', id: message.id, error: String(err) });
+      sendTo(worker, { tag: TAG, op: 'reply', id: message.id, error: String(err) });
     }
   });
 }
@@ -96,7 +121,10 @@ export async function askTheWorkers(
     workers.map(async (worker) => {
       const id = nextId++;
       const reply = waitForReply(id, timeoutMs, `worker ${worker.id}`);
-      worker.send({ tag: TAG, op: 'ask', id, question });
+      // a worker gone meanwhile answers nothing: no need to wait for it
+      sendTo(worker, { tag: TAG, op: 'ask', id, question }, () =>
+        settle({ tag: TAG, op: 'answer', id, error: 'the worker exited' }),
+      );
       return { workerId: worker.id, answer: await reply.catch(() => null) };
     }),
   );

@@ -77,7 +77,12 @@ export async function runPrimary(settings: Settings): Promise<void> {
 
   let shuttingDown = false;
   const env = { [WORKER_DATABASE_URL]: databaseUrl, CACHE_ADMIN_TOKEN: admin.token };
-  const fork = () => cluster.fork(env);
+  const fork = () => {
+    const worker = cluster.fork(env);
+    // a send to a worker that has just exited fails; reported here, it does not bring the primary down
+    worker.on('error', (err: Error) => log(`worker ${worker.id}: ${err.message}`));
+    return worker;
+  };
   let ready = false;
   let listening = 0;
   const allListening = new Promise<void>((resolve, reject) => {

@@ -18,6 +18,8 @@ export interface Settings {
   cacheDisabled: boolean;
   /** Products created by the first start's seed. */
   seedProducts: number;
+  /** Imports one worker reads or runs at once; beyond, a 429. */
+  importConcurrency: number;
   /** Interval of the periodic warming, in ms (5 minutes). */
   warmingIntervalMs: number;
   logLevel: string;
@@ -51,6 +53,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     cacheDisabled: env.CACHE_DISABLED === '1' || env.CACHE_DISABLED === 'true',
     seedProducts: integer(env, 'SEED_PRODUCTS', 50_000, 100, 5_000_000),
     warmingIntervalMs: integer(env, 'WARMING_INTERVAL_MS', 300_000, 1000, 86_400_000),
+    importConcurrency: integer(env, 'IMPORT_CONCURRENCY', 2, 1, 64),
     logLevel: env.LOG_LEVEL?.trim() || 'info',
   };
 }

@@ -69,6 +69,7 @@ export async function runWorker(settings: Settings, databaseUrl: string): Promis
 
   const work = await buildApp(app, ctx, {
     warming,
+    importConcurrency: settings.importConcurrency,
     async health() {
       const databaseUp = await db.ping();
       const { l2, breaker } = cache.status();

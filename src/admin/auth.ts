@@ -1,7 +1,11 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 
-/** What an admin request wants to do; the `authorize` hook decides per action. */
-export type AdminAction = 'read-stats' | 'read-keys' | 'clear';
+/**
+ * What an admin request wants to do; the `authorize` hook decides per action. `read-server` is
+ * asked on each allowed `/stats`: where Redis is (URL with host, port, user, database) and the
+ * server's `INFO` facts are added to the answer only when it is allowed.
+ */
+export type AdminAction = 'read-stats' | 'read-server' | 'read-keys' | 'clear';
 
 /**
  * What `authorize` answers: `true`/`false`, or an object that also says who asked (for the clear
@@ -44,7 +48,8 @@ function digest(text: string): Buffer {
 }
 
 /**
- * The default policy: `/stats` is open; `/keys` and `/clear` need `Authorization: Bearer <token>`.
+ * The default policy: `/stats` is open (counters and states); the Redis details of `/stats`,
+ * `/keys` and `/clear` need `Authorization: Bearer <token>`.
  * Both sides are hashed before `timingSafeEqual`, so neither the token nor its length leaks through timing.
  */
 export function bearerTokenPolicy(token: string | undefined) {

@@ -35,10 +35,13 @@ function send(response: Response, answer: AdminResponse): void {
 export function createCacheRouter(options: CacheRouterOptions): Router {
   const handlers = createAdminHandlers<Request>(options);
   const prefix = options.prefix ?? DEFAULT_ADMIN_PREFIX;
+  // every failure goes to `next`: Express 4 does not catch a rejected handler (Express 5 does)
   const serve =
     (handler: (request: AdminRequest<Request>) => Promise<AdminResponse>) =>
-    async (request: Request, response: Response) => {
-      send(response, await handler(adminRequest(request)));
+    (request: Request, response: Response, next: NextFunction): void => {
+      handler(adminRequest(request))
+        .then((answer) => send(response, answer))
+        .catch(next);
     };
   // on each route rather than the router, so that errors of the application's other routes pass by
   const onError = (

@@ -38,6 +38,8 @@ export interface AdminOptions<R> {
   logger?: Logger;
   /** How long the per-domain key count of `/stats` is reused, in ms. Default 10 000. */
   keyCountTtlMs?: number;
+  /** How long the server facts (`INFO`) of `/stats` are reused across callers, in ms. Default 5000. */
+  serverInfoTtlMs?: number;
   /** A `CacheWarmingService` whose state and metrics `/stats` shows. */
   warming?: WarmingSource;
 }
@@ -85,6 +87,7 @@ export function createAdminHandlers<R>(options: AdminOptions<R>): AdminHandlers<
   const tokenPolicy = bearerTokenPolicy(options.adminToken ?? process.env.CACHE_ADMIN_TOKEN);
   const reporter = new StatsReporter(cache, {
     keyCountTtlMs: options.keyCountTtlMs,
+    serverInfoTtlMs: options.serverInfoTtlMs,
     warming: options.warming,
   });
   const domains = () => Object.keys(cache.status().domains);
@@ -121,7 +124,10 @@ export function createAdminHandlers<R>(options: AdminOptions<R>): AdminHandlers<
   }
 
   return {
-    stats: guarded('read-stats', async () => ({ status: 200, body: await reporter.report() })),
+    stats: guarded('read-stats', async (request) => {
+      const details = (await verdict(request, 'read-server')).allow;
+      return { status: 200, body: await reporter.report({ details }) };
+    }),
 
     keys: guarded('read-keys', async (request) => {
       const { dbType, ...page } = parseKeysQuery(request.query, domains());

@@ -65,14 +65,17 @@ export interface StatsReport {
     state: CacheStatus['l2']['state'];
     /** Whether the connection is ready. */
     connected: boolean;
-    /** Where Redis is, without the password. */
-    url: string;
     /** Failed calls, answered as a miss or `false`. */
     errors: number;
-    /** From `INFO`; `null` while Redis is unreachable. */
-    redis: ServerInfo | null;
     /** Keys per domain from a bounded SCAN, refreshed at most every `keyCountTtlMs`. */
     keys: (KeyCensus & CountedAt) | null;
+    /** Where Redis is (credentials redacted): only in a report with details (the admin token's). */
+    url?: string;
+    /**
+     * From `INFO`, reused for `serverInfoTtlMs` across callers; `null` while Redis is unreachable.
+     * Only in a report with details (the admin token's).
+     */
+    redis?: ServerInfo | null;
   };
   /** The circuit breaker in front of Redis, and how often it opened since start. */
   breaker: {
@@ -107,31 +110,72 @@ function tiers(stats: DomainStats): { l1: TierReads; l2: TierReads & { errors: n
   };
 }
 
+/** What a `StatsReporter` reuses across reports, and for how long. */
+export interface StatsReporterOptions {
+  /** How long a key count is reused, in ms. Default 10 000. */
+  keyCountTtlMs?: number;
+  /** How long the server facts (`INFO`) are reused, in ms. Default 5000. */
+  serverInfoTtlMs?: number;
+  warming?: WarmingSource;
+}
+
+/** A value read from Redis, reused for a while and shared by concurrent callers. */
+class Reused<T> {
+  #value: { value: T; at: number } | undefined;
+  #reading: Promise<void> | undefined;
+
+  constructor(
+    readonly ttlMs: number,
+    readonly read: () => Promise<T | false>,
+  ) {}
+
+  /** The last value if younger than `ttlMs`, else a new read (one at a time); the last good one if that fails. */
+  async get(): Promise<T | undefined> {
+    if (this.#value && Date.now() - this.#value.at < this.ttlMs) return this.#value.value;
+    this.#reading ??= this.read()
+      .then((value) => {
+        if (value !== false) this.#value = { value, at: Date.now() };
+      })
+      .finally(() => {
+        this.#reading = undefined;
+      });
+    await this.#reading;
+    return this.#value?.value;
+  }
+}
+
 /**
- * Builds stats reports. Per call it sends Redis one `INFO`; the per-domain key count (DBSIZE plus
- * a SCAN bounded in time) is kept for `keyCountTtlMs` and shared by concurrent callers.
+ * Builds stats reports. The per-domain key count (DBSIZE plus a SCAN bounded in time) is kept for
+ * `keyCountTtlMs`, and the server facts of a report with details (one `INFO`) for
+ * `serverInfoTtlMs`, each shared by concurrent callers: anonymous callers cannot make Redis work harder.
  */
 export class StatsReporter {
   readonly #cache: Cache;
-  readonly #keyCountTtlMs: number;
   readonly #warming: WarmingSource | undefined;
-  #census: { value: KeyCensus & { countedAt: string }; at: number } | undefined;
-  #counting: Promise<void> | undefined;
+  readonly #census: Reused<KeyCensus & { countedAt: string }>;
+  readonly #server: Reused<ServerInfo>;
 
-  constructor(cache: Cache, options: { keyCountTtlMs?: number; warming?: WarmingSource } = {}) {
+  constructor(cache: Cache, options: StatsReporterOptions = {}) {
     this.#cache = cache;
     this.#warming = options.warming;
-    this.#keyCountTtlMs = options.keyCountTtlMs ?? 10_000;
+    this.#census = new Reused(options.keyCountTtlMs ?? 10_000, async () => {
+      const census = await cache.countKeys();
+      return census === false ? false : { ...census, countedAt: new Date().toISOString() };
+    });
+    this.#server = new Reused(options.serverInfoTtlMs ?? 5000, () => cache.serverInfo());
   }
 
-  async report(): Promise<StatsReport> {
+  /**
+   * A report of counters and states; with `details`, also where Redis is and its `INFO` facts
+   * (for the admin token, the CLI).
+   */
+  async report(options: { details?: boolean } = {}): Promise<StatsReport> {
+    const { details = false } = options;
     const status = this.#cache.status();
     const connected = status.l2.state === 'ready';
-    const [redis] = await Promise.all([
-      connected ? this.#cache.serverInfo() : (false as const),
-      connected ? this.#refreshCensus() : undefined,
-    ]);
-    const census = connected ? (this.#census?.value ?? null) : null;
+    const [redis, census] = connected
+      ? await Promise.all([details ? this.#server.get() : undefined, this.#census.get()])
+      : [undefined, undefined];
     const { domains: byDomain, total } = this.#cache.stats();
     const domains: Record<string, DomainReport> = {};
     for (const [name, config] of Object.entries(status.domains)) {
@@ -156,31 +200,14 @@ export class StatsReporter {
       l2: {
         state: status.l2.state,
         connected,
-        url: status.l2.url,
         ...overall.l2,
-        redis: redis === false ? null : redis,
-        keys: census,
+        keys: census ?? null,
+        ...(details ? { url: status.l2.url, redis: redis ?? null } : {}),
       },
       breaker: { state: status.breaker, opens: status.l2.breakerOpens },
       coherence: status.coherence,
       ...(this.#warming ? { warming: this.#warming.getMetrics() } : {}),
       domains,
     };
-  }
-
-  /** Recounts keys when the last count is older than `keyCountTtlMs`; one count at a time. */
-  #refreshCensus(): Promise<void> {
-    if (this.#census && Date.now() - this.#census.at < this.#keyCountTtlMs) return Promise.resolve();
-    this.#counting ??= this.#cache
-      .countKeys()
-      .then((census) => {
-        if (census !== false) {
-          this.#census = { value: { ...census, countedAt: new Date().toISOString() }, at: Date.now() };
-        }
-      })
-      .finally(() => {
-        this.#counting = undefined;
-      });
-    return this.#counting;
   }
 }

@@ -90,9 +90,10 @@ function failed(cache: Cache, what: string): never {
 
 /** `cachette stats`: the Redis side of the admin `/stats` report. */
 export async function stats(cache: Cache): Promise<Outcome> {
-  const report = await new StatsReporter(cache).report();
+  // the CLI holds the Redis credentials already: its report has the details
+  const report = await new StatsReporter(cache).report({ details: true });
   const { redis, keys: census, url } = report.l2;
-  if (redis === null) failed(cache, 'stats');
+  if (!redis) failed(cache, 'stats');
   const domains = Object.fromEntries(
     Object.entries(report.domains).map(([name, d]) => [name, { prefix: d.prefix, ttl: d.ttl, keys: d.keys }]),
   );

@@ -1,5 +1,5 @@
 import { CacheConfigError } from '../errors.js';
-import { hasControlChars } from '../values/keys.js';
+import { hasControlChars, INTERNAL_NAMESPACE } from '../values/keys.js';
 import { pickNumber, TTL } from './numbers.js';
 
 /** A domain ("db type"): a key prefix and a TTL in seconds. */
@@ -25,7 +25,7 @@ export type BuiltinDomain = 'catalog' | 'media' | 'imports' | 'code2asin' | 'ana
 
 /**
  * The built-in domains, `default` with `defaultTtl`, and the `extra` ones (which may override the
- * built-in ones); throws `CacheConfigError` for a bad prefix or TTL, or two domains sharing a prefix.
+ * built-in ones); throws `CacheConfigError` for a bad prefix or TTL, or prefixes that overlap.
  */
 export function resolveDomains(
   extra: Record<string, DomainConfig> | undefined,
@@ -45,15 +45,36 @@ export function resolveDomains(
     pickNumber(domain.ttl, {}, undefined, `domains.${name}.ttl`, 0, TTL);
     domains[name] = { prefix: domain.prefix, ttl: domain.ttl };
   }
-  const byPrefix = new Map<string, string>();
-  for (const [name, { prefix }] of Object.entries(domains)) {
-    const other = byPrefix.get(prefix);
-    if (other !== undefined) {
+  checkPrefixesApart(domains);
+  return domains;
+}
+
+/**
+ * Throws `CacheConfigError` unless every prefix keeps its domain's keys apart from the others' and
+ * from cachette's own: a prefix that starts another's (an empty one starts every other) would let
+ * `deletePattern`, `invalidateDomain` and key counts of one domain reach the other's keys, and one
+ * that overlaps the internal namespace would reach leases and tag indexes.
+ */
+function checkPrefixesApart(domains: Record<string, DomainConfig>): void {
+  const entries = Object.entries(domains);
+  for (const [name, { prefix }] of entries) {
+    for (const [other, { prefix: otherPrefix }] of entries) {
+      if (other === name || !otherPrefix.startsWith(prefix)) continue;
+      let reason: string;
+      if (prefix === otherPrefix) reason = `share the prefix '${prefix}'`;
+      else if (prefix === '') {
+        reason = `overlap: ${name}'s prefix is empty, so it reaches every key, ${other}'s ('${otherPrefix}') and cachette's own included`;
+      } else {
+        reason = `overlap: every key of ${other} ('${otherPrefix}') starts with ${name}'s prefix '${prefix}', so clearing ${name} would clear ${other} too`;
+      }
       throw new CacheConfigError(
-        `domains ${other} and ${name} share the prefix '${prefix}'; give each its own`,
+        `domains ${name} and ${other} ${reason}; give each a non-empty prefix that does not start another's`,
       );
     }
-    byPrefix.set(prefix, name);
+    if (prefix.startsWith(INTERNAL_NAMESPACE.slice(0, -1)) || INTERNAL_NAMESPACE.startsWith(prefix)) {
+      throw new CacheConfigError(
+        `domains.${name}.prefix '${prefix}' overlaps cachette's internal namespace '${INTERNAL_NAMESPACE}' (leases, tag indexes), which its pattern deletes would reach; give it a prefix such as '${name}_'`,
+      );
+    }
   }
-  return domains;
 }

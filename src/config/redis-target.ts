@@ -6,11 +6,20 @@ import type { CacheOptions, RedisNode, RedisTarget, Topology } from './options.j
 /** The Redis URL used when neither `redisUrl` nor `REDIS_URL` is given. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0';
 
-/** Replaces the password of a Redis URL with `***`; returns a placeholder if the text is not a URL. */
+/** Query parameters whose value is a secret (`?password=`, `sslpassword`, `auth_token`, `apiKey`…). */
+const SECRET_PARAM = /pass|pwd|secret|token|auth|credential|key/i;
+
+/**
+ * Replaces the secrets of a URL (Redis, PostgreSQL…) with `***`: the password of its user part and
+ * the values of query parameters named like one; returns a placeholder if the text is not a URL.
+ */
 export function redactUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';
+    for (const name of new Set(parsed.searchParams.keys())) {
+      if (SECRET_PARAM.test(name)) parsed.searchParams.set(name, '***');
+    }
     return parsed.toString();
   } catch {
     return '<unparseable URL>';

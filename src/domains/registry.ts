@@ -50,6 +50,9 @@ export class Domains {
     // resolved once per domain: every call (an L1 hit too) passes here, so it must not allocate
     const known = this.#resolved.get(name);
     if (known !== undefined) return known;
+    if (typeof name !== 'string') {
+      throw new CacheKeyError(`dbType must be the name of a domain, got ${typeof name}`);
+    }
     const config = this.#configs[name];
     const counters = this.#stats.byDomain[name];
     if (config === undefined || counters === undefined || !Object.hasOwn(this.#configs, name)) {
@@ -61,7 +64,7 @@ export class Domains {
     return domain;
   }
 
-  /** The domain whose prefix `redisKey` starts with (the longest, since prefixes may nest), if any. */
+  /** The domain whose prefix `redisKey` starts with (prefixes never overlap: see config/domains.ts), if any. */
   owning(redisKey: string): Domain | undefined {
     const found = this.#byPrefix.find(([prefix]) => redisKey.startsWith(prefix));
     return found === undefined ? undefined : this.resolve(found[1]);

@@ -28,11 +28,17 @@ export async function getOrSetMany<T>(
   batchFactory: BatchFactory<T>,
   plan: Plan,
 ): Promise<Array<T | undefined>> {
-  const results: Array<T | undefined> = new Array(keys.length);
+  // dense: a key left without a value is an `undefined` element, not a hole
+  const results = new Array<T | undefined>(keys.length).fill(undefined);
   const waits: Array<Promise<void>> = [];
-  const wait = (flight: Flight<T | undefined>, redisKey: string, index: number): void => {
+  const wait = (
+    flight: Flight<T | undefined>,
+    redisKey: string,
+    index: number,
+    alone?: () => Promise<T | undefined>,
+  ): void => {
     waits.push(
-      flights.await(flight, redisKey, plan).then((value) => {
+      flights.await(flight, redisKey, plan, alone).then((value) => {
         results[index] = value;
       }),
     );
@@ -46,14 +52,21 @@ export async function getOrSetMany<T>(
       results[index] = local as T;
       return;
     }
-    const running = flights.get<T | undefined>(redisKey) ?? started.get(redisKey)?.flight;
+    const mine = started.get(redisKey)?.flight;
+    if (mine !== undefined) {
+      wait(mine, redisKey, index);
+      return;
+    }
+    const running = flights.get<T | undefined>(redisKey);
     if (running !== undefined) {
-      wait(running, redisKey, index);
+      // another caller's load: waited for at most lock.waitMs, then this key alone goes to the batch factory
+      const single = async () => (await batchFactory([key])).get(key);
+      wait(running, redisKey, index, () => context.callAlone(redisKey, single, () => running.stale));
       return;
     }
     const pending = pendingFlight<T | undefined>();
     started.set(redisKey, pending);
-    flights.track(redisKey, pending.flight);
+    flights.track(redisKey, pending.flight, plan.waitMs);
     wait(pending.flight, redisKey, index);
   });
   if (started.size > 0) void loadMany(context, loadOne, target, started, batchFactory, plan);

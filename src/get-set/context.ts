@@ -5,7 +5,7 @@ import { describeError, type Logger, RateLimitedLog } from '../logger.js';
 import type { Codec, Decoded } from '../values/codec.js';
 import { wrap } from '../values/envelope.js';
 import { type Lease, Leases } from './lease.js';
-import type { LoadingStats, Plan } from './plan.js';
+import type { Factory, LoadingStats, Plan } from './plan.js';
 
 /** What loads work with: both tiers, the codec, and where Redis failures are counted. */
 export interface LoaderParts {
@@ -45,10 +45,13 @@ export class LoadContext {
     staleServed: 0,
     leaseWaits: 0,
     waitsWoken: 0,
+    waitTimeouts: 0,
     storesSkipped: 0,
     refreshes: 0,
   };
   readonly #problems = new RateLimitedLog();
+  /** Set by `Cache.close()`: loads still running are abandoned, their results not stored. */
+  closed = false;
 
   constructor(parts: LoaderParts) {
     this.l1 = parts.l1;
@@ -84,6 +87,7 @@ export class LoadContext {
     ticket: number,
     lease: Lease | undefined,
   ): Promise<void> {
+    if (this.closed) return;
     const { counters } = target;
     const text = this.codec.serialize(value, redisKey, counters);
     if (text === undefined || !this.l1.unchangedSince(redisKey, ticket)) {
@@ -112,6 +116,28 @@ export class LoadContext {
     counters.sets++;
     // L1 keeps the text, as set() does, so callers mutating the result cannot change the cached value
     this.l1.fill(redisKey, text, plan.ttl * 1000, ticket);
+  }
+
+  /**
+   * Calls `factory` for a caller that stopped waiting for another caller's load of `redisKey`: the
+   * result is returned, not stored (the load it waited for still holds the key's lease). On a factory
+   * failure, `stale()` is served if there is one.
+   */
+  async callAlone<T>(
+    redisKey: string,
+    factory: Factory<T>,
+    stale: () => { value: T } | undefined,
+  ): Promise<T> {
+    try {
+      this.stats.factoryCalls++;
+      return await factory();
+    } catch (err) {
+      this.stats.factoryErrors++;
+      const fallback = stale();
+      if (fallback === undefined) throw err;
+      this.servedStale(redisKey, err);
+      return fallback.value;
+    }
   }
 
   /** A caller got the stale value of `redisKey` because its factory failed or was too slow (`err`). */

@@ -1,6 +1,6 @@
 import { describeError } from '../logger.js';
 import type { GetOrSetTrace } from '../tracing/channels.js';
-import { assertValidKey } from '../values/keys.js';
+import { assertFunction, assertValidKeys } from '../values/keys.js';
 import { getOrSetMany, type LoadOne } from './batch.js';
 import { LoadContext, type LoaderParts, type LoadTarget } from './context.js';
 import { type Flight, Flights, type LoadSource } from './flights.js';
@@ -34,11 +34,19 @@ export class Loader {
   }
 
   /**
-   * Coherence reported `redisKey` changed (every key without one): wakes the callers waiting for
-   * another process to store it, which read it again now instead of at their next poll.
+   * Coherence reported `redisKey` changed (every key without one): it leaves L1, so that a read of
+   * it in flight does not refill it, and the callers waiting for another process to store it read it
+   * again now instead of at their next poll.
    */
-  wakeWaiters(redisKey?: string): void {
+  changed(redisKey?: string): void {
+    if (redisKey === undefined) this.#context.l1.evictAll();
+    else this.#context.l1.evict(redisKey);
     this.#waiters.wake(redisKey);
+  }
+
+  /** The cache is closing: loads still running are abandoned (their results are returned, not stored). */
+  close(): void {
+    this.#context.closed = true;
   }
 
   stats(): LoadingStats {
@@ -56,6 +64,7 @@ export class Loader {
     options?: LoadOptions,
     trace?: GetOrSetTrace,
   ): Promise<T> {
+    assertFunction(factory, 'the getOrSet factory');
     const plan = planFor(target.ttl, options);
     const local = this.#context.l1.get(redisKey);
     if (local !== undefined) {
@@ -63,14 +72,16 @@ export class Loader {
       if (trace) trace.outcome = 'l1';
       return Promise.resolve(local as T);
     }
-    let flight = this.#flights.get<T>(redisKey);
-    if (flight === undefined) {
-      const started: Flight<T> = { stale: undefined, done: Promise.resolve(undefined as T) };
-      started.done = this.#load(target, redisKey, factory, plan, started);
-      this.#flights.track(redisKey, started);
-      flight = started;
+    const running = this.#flights.get<T>(redisKey);
+    if (running !== undefined) {
+      // another caller's load: waited for at most lock.waitMs, then this caller's own factory runs
+      const alone = () => this.#context.callAlone(redisKey, factory, () => running.stale);
+      return this.#flights.await(running, redisKey, plan, alone, trace);
     }
-    return this.#flights.await(flight, redisKey, plan, trace);
+    const started: Flight<T> = { stale: undefined, done: Promise.resolve(undefined as T) };
+    started.done = this.#load(target, redisKey, factory, plan, started);
+    this.#flights.track(redisKey, started, plan.waitMs);
+    return this.#flights.await(started, redisKey, plan, undefined, trace);
   }
 
   /**
@@ -83,7 +94,8 @@ export class Loader {
     batchFactory: BatchFactory<T>,
     options?: LoadOptions,
   ): Promise<Array<T | undefined>> {
-    for (const key of keys) assertValidKey(key);
+    assertValidKeys(keys);
+    assertFunction(batchFactory, 'the getOrSetMany batch factory');
     const plan = planFor(target.ttl, options);
     const loadOne: LoadOne = (target, redisKey, factory, plan, ticket, stale) =>
       this.#fill(target, redisKey, factory, plan, ticket, stale, true);
@@ -136,7 +148,10 @@ export class Loader {
         return outcome.value;
       }
       if (outcome.kind === 'lease') lease = outcome.lease;
-      else if (outcome.kind === 'gave-up') mayStore = false;
+      else if (outcome.kind === 'gave-up') {
+        context.stats.waitTimeouts++;
+        mayStore = false;
+      }
     }
     let value: T;
     try {

@@ -5,7 +5,10 @@ import { tagKeys } from '../l2/keyspace.js';
 export interface LockOptions {
   /** How long the lease lives, in ms: a holder that dies blocks others at most this long. Default 5000. */
   leaseMs?: number;
-  /** How long a process waits for another one's value before calling the factory itself, in ms. Default `leaseMs`. */
+  /**
+   * How long a caller waits for another caller's factory (in this process or another) before calling
+   * its own, in ms; its result is then returned, not stored. Default `leaseMs`.
+   */
   waitMs?: number;
 }
 
@@ -44,6 +47,11 @@ export interface LoadingStats {
    * stored it), rather than ended by a poll: the waiter read the value right after it was stored.
    */
   waitsWoken: number;
+  /**
+   * Callers that stopped waiting for another caller's factory (in this process or another) after
+   * `lock.waitMs` and called their own.
+   */
+  waitTimeouts: number;
   /** Factory results not stored because the key was invalidated (or the lease lost) meanwhile. */
   storesSkipped: number;
   /** Background refreshes started by `refreshAhead`. */
@@ -62,6 +70,8 @@ export interface Plan {
   softTimeoutMs: number | undefined;
   hardTimeoutMs: number | undefined;
   lock: Required<LockOptions> | undefined;
+  /** How long a caller waits for another caller's factory in this process: `lock.waitMs`, default 5000 without a lock. */
+  waitMs: number;
   refreshAhead: number | undefined;
   /** Index keys of the value's tags. */
   tagKeys: string[];
@@ -97,6 +107,7 @@ export function planFor(ttl: number, options: LoadOptions | undefined): Plan {
     softTimeoutMs: positive('softTimeoutMs', options?.softTimeoutMs),
     hardTimeoutMs: positive('hardTimeoutMs', options?.hardTimeoutMs),
     lock,
+    waitMs: lock?.waitMs ?? DEFAULT_LEASE_MS,
     refreshAhead,
     tagKeys: tagKeys(options?.tags),
   };

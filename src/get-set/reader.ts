@@ -4,7 +4,7 @@ import type { L1 } from '../l1/l1.js';
 import type { L2Driver, L2Read } from '../l2/driver.js';
 import type { GetTrace } from '../tracing/channels.js';
 import type { Codec } from '../values/codec.js';
-import { assertValidKey } from '../values/keys.js';
+import { assertValidKeys } from '../values/keys.js';
 import type { LoaderParts } from './context.js';
 
 /** The read path of `getMany`: L1 for each key, then one Redis round trip for the rest. */
@@ -32,7 +32,7 @@ export class Reader {
   ): Promise<Array<T | undefined>> {
     const { counters } = domain;
     const { prefix } = domain.config;
-    for (const key of keys) assertValidKey(key);
+    assertValidKeys(keys);
     // dense: code that walks the answer with `for…in` or `forEach` (Keyv does) sees every miss
     const results = new Array<T | undefined>(keys.length).fill(undefined);
     const missing: number[] = [];

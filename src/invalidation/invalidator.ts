@@ -16,8 +16,8 @@ import {
   traced,
   traceRemoval,
 } from '../tracing/channels.js';
-import { globToRegExp } from '../values/glob.js';
-import { assertValidKey, confinedPattern, escapeGlob } from '../values/keys.js';
+import { Glob } from '../values/glob.js';
+import { assertValidKeys, confinedPattern, escapeGlob } from '../values/keys.js';
 import { removeTagged, tagIndexes } from './tags.js';
 
 /**
@@ -193,13 +193,14 @@ export class Invalidations implements InvalidationFunctions<string, string> {
     const { config, counters } = domains.resolve(dbType);
     const { prefix } = config;
     const match = confinedPattern(prefix, pattern);
-    const matcher = globToRegExp(pattern);
-    const matches = (rest: string) => matcher.test(rest);
+    // L1 and the lease registry select what SCAN selects in Redis: the same pattern, the same rules
+    const glob = new Glob(match);
+    const matches = (redisKey: string) => glob.matches(redisKey);
     l1.evictWhere(prefix, matches);
     let removed = 0;
     try {
       // getOrSet loads already running for matching keys will not store their results (see get-set/lease.ts)
-      await revokeLeases(l2, prefix, (key) => matches(key.slice(prefix.length)));
+      await revokeLeases(l2, prefix, matches);
       for await (const keys of l2.scan(match)) removed += await l2.delete(keys);
       counters.deletes += removed;
       return removed;
@@ -227,7 +228,7 @@ export class Invalidations implements InvalidationFunctions<string, string> {
     const { l1, l2, domains, failures } = this.#parts;
     const domain = domains.resolve(dbType);
     const { prefix } = domain.config;
-    for (const key of keys) assertValidKey(key);
+    assertValidKeys(keys);
     const redisKeys = keys.map((key) => prefix + key);
     for (const redisKey of redisKeys) l1.evict(redisKey);
     if (redisKeys.length === 0) return 0;

@@ -85,10 +85,10 @@ export class L1 {
     this.#memory?.clear();
   }
 
-  /** Evicts every key under `prefix` whose rest `matches`; no read in flight will fill any key. */
-  evictWhere(prefix: string, matches: (rest: string) => boolean): void {
+  /** Evicts every key that starts with `prefix` and `matches`; no read in flight will fill any key. */
+  evictWhere(prefix: string, matches: (redisKey: string) => boolean): void {
     this.#guard.touchAll();
-    this.#memory?.deleteWhere((key) => key.startsWith(prefix) && matches(key.slice(prefix.length)));
+    this.#memory?.deleteWhere((key) => key.startsWith(prefix) && matches(key));
   }
 
   /** Shortens every copy to expire within `ttlMs` from now. */

@@ -1,4 +1,4 @@
-import { escapeGlob } from '../values/keys.js';
+import { escapeGlob, INTERNAL_NAMESPACE } from '../values/keys.js';
 import { checkTags } from '../values/tags.js';
 import { keyBeside, keySlot, slotTag } from './redis/cluster/slots.js';
 
@@ -15,7 +15,6 @@ import { keyBeside, keySlot, slotTag } from './redis/cluster/slots.js';
  * - `__cachette:tags:{<hash tag>}<tag>`: on a cluster, the index shard of a tag in one hash slot.
  * - `__cachette:tagslots:<tag>`: on a cluster, the shard registry of a tag (the hash tags of its shards).
  */
-export const INTERNAL_NAMESPACE = '__cachette:';
 const LEASE_NAMESPACE = `${INTERNAL_NAMESPACE}lease:`;
 const LOADING_NAMESPACE = `${INTERNAL_NAMESPACE}loading:`;
 const CLAIM_NAMESPACE = `${INTERNAL_NAMESPACE}slot:`;

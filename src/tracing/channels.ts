@@ -205,10 +205,14 @@ export function traceLoadMany<F extends (keys: string[], ...rest: never[]) => un
   batchFactory: F,
   load: (factory: F) => Promise<R>,
 ): Promise<R> {
-  const counted = ((keys: string[], ...rest: never[]) => {
-    context.loaded = (context.loaded ?? 0) + keys.length;
-    return batchFactory(keys, ...rest);
-  }) as F;
+  // a batch factory that is not a function must still be refused as such (CacheKeyError)
+  const counted =
+    typeof batchFactory !== 'function'
+      ? batchFactory
+      : (((keys: string[], ...rest: never[]) => {
+          context.loaded = (context.loaded ?? 0) + keys.length;
+          return batchFactory(keys, ...rest);
+        }) as F);
   return traceCall(getOrSetChannel, context, async () => {
     const values = await load(counted);
     const loaded = context.loaded ?? 0;

@@ -1,5 +1,8 @@
 import { CacheKeyError } from '../errors.js';
 
+/** Where cachette keeps its own Redis keys (leases, tag indexes, claims; see l2/keyspace.ts), apart from every domain. */
+export const INTERNAL_NAMESPACE = '__cachette:';
+
 /** Longest key accepted, in UTF-16 code units (a Redis key may be larger, a sane cache key is not). */
 export const MAX_KEY_LENGTH = 1024;
 
@@ -26,6 +29,24 @@ export function assertValidKey(key: unknown, what = 'key'): asserts key is strin
   if (hasControlChars(key)) {
     throw new CacheKeyError(`Cache ${what} ${JSON.stringify(key)} contains control characters`);
   }
+}
+
+/** Throws `CacheKeyError` unless `keys` is an array of valid keys (see `assertValidKey`). */
+export function assertValidKeys(keys: unknown): asserts keys is readonly string[] {
+  if (!Array.isArray(keys)) throw new CacheKeyError(`keys must be an array of strings, got ${typeof keys}`);
+  for (const key of keys) assertValidKey(key);
+}
+
+/** Throws `CacheKeyError` unless `list` is an array of objects (`what` names them in the message). */
+export function assertObjects(list: unknown, what: string): asserts list is readonly object[] {
+  if (!Array.isArray(list) || list.some((item) => typeof item !== 'object' || item === null)) {
+    throw new CacheKeyError(`${what} must be an array of objects`);
+  }
+}
+
+/** Throws `CacheKeyError` unless `fn` is a function (`what` names it in the message). */
+export function assertFunction(fn: unknown, what: string): asserts fn is (...args: never[]) => unknown {
+  if (typeof fn !== 'function') throw new CacheKeyError(`${what} must be a function, got ${typeof fn}`);
 }
 
 /** Escapes Redis glob characters so that `text` matches only itself in `SCAN MATCH`. */

@@ -51,14 +51,14 @@ describe.each<Adapter>(['fastify', 'express'])('admin API over %s', (adapter) =>
     return { cache, server, logger };
   }
 
-  it('GET /stats is open and reports tiers, domains, bounds and Redis facts', async () => {
+  it('GET /stats reports tiers, domains, bounds, and Redis facts with the admin token', async () => {
     const { cache, server } = await mount();
     await cache.set('products_count', 1500, { dbType: 'catalog' });
     await cache.get('products_count', { dbType: 'catalog' }); // L1 hit
     await cache.get('absent', { dbType: 'catalog' }); // miss
     redis.cli('SET', 'catalog_from_python', '1');
     redis.cli('SET', 'unrelated_key', '1');
-    const { status, body } = await server.request('GET', '/api/v1/cache/stats');
+    const { status, body } = await server.request('GET', '/api/v1/cache/stats', { headers: BEARER });
     expect(status).toBe(200);
     expect(body.status).toBe('ok');
     const l1 = body.l1 as Record<string, number>;
@@ -368,7 +368,7 @@ describe.each<Adapter>(['fastify', 'express'])('admin API over %s', (adapter) =>
       const { cache, server } = await mount({}, own.url);
       await own.kill();
       await waitFor(() => cache.status().l2.state !== 'ready', 5000, 'the cache to see Redis gone');
-      const stats = await server.request('GET', '/api/v1/cache/stats');
+      const stats = await server.request('GET', '/api/v1/cache/stats', { headers: BEARER });
       expect(stats.status).toBe(200);
       expect(stats.body.status).toBe('degraded');
       expect(stats.body.l2).toMatchObject({ connected: false, redis: null, keys: null });

@@ -69,6 +69,33 @@ describe('configuration', () => {
     expect(config.domains.catalog?.ttl).toBe(60);
   });
 
+  it.each([
+    [
+      { cat: { prefix: 'cat', ttl: 5 } },
+      /domains cat and catalog overlap: every key of catalog \('catalog_'\) starts with cat's prefix 'cat'/,
+    ],
+    [{ all: { prefix: '', ttl: 5 } }, /domains all and catalog overlap: all's prefix is empty/],
+    [{ catalogue: { prefix: 'catalog_ue', ttl: 5 } }, /domains catalog and catalogue overlap/],
+    [{ x: { prefix: 'a_', ttl: 5 }, y: { prefix: 'a_b', ttl: 5 } }, /domains x and y overlap/],
+    [
+      { inner: { prefix: '__cachette:lease:', ttl: 5 } },
+      /domains.inner.prefix '__cachette:lease:' overlaps cachette's internal namespace/,
+    ],
+    [{ inner: { prefix: '__cachetteX', ttl: 5 } }, /overlaps cachette's internal namespace/],
+    [{ under: { prefix: '__', ttl: 5 } }, /domains.under.prefix '__' overlaps cachette's internal namespace/],
+  ])('refuses prefixes that overlap another domain or the internal namespace (%j)', (domains, message) => {
+    expect(() => resolveConfig({ env: {}, domains })).toThrow(CacheConfigError);
+    expect(() => resolveConfig({ env: {}, domains })).toThrow(message);
+  });
+
+  it('accepts an override that moves a built-in domain out of the way', () => {
+    const config = resolveConfig({
+      env: {},
+      domains: { catalog: { prefix: 'products:', ttl: 60 }, cat: { prefix: 'cat:', ttl: 5 } },
+    });
+    expect(config.domains.cat).toEqual({ prefix: 'cat:', ttl: 5 });
+  });
+
   it('refuses two domains with the same prefix', () => {
     expect(() => resolveConfig({ env: {}, domains: { other: { prefix: 'catalog_', ttl: 5 } } })).toThrow(
       /share the prefix/,
@@ -108,6 +135,13 @@ describe('configuration', () => {
 
   it('redacts passwords and decodes URL-encoded credentials', () => {
     expect(redactUrl('redis://u:p%40ss@h:1/2')).toBe('redis://u:***@h:1/2');
+    expect(redactUrl('postgres://app@db:5432/pm?sslmode=require&password=hunter2')).toBe(
+      'postgres://app@db:5432/pm?sslmode=require&password=***',
+    );
+    expect(redactUrl('postgresql://u:pw@db/pm?sslpassword=s3&PassWord=x&auth_token=t&apiKey=k&ok=1')).toBe(
+      'postgresql://u:***@db/pm?sslpassword=***&PassWord=***&auth_token=***&apiKey=***&ok=1',
+    );
+    expect(redactUrl('rediss://h:6380/0?pass%77ord=leak')).not.toContain('leak');
     expect(parseRedisUrl('redis://u:p%40ss@h:1/2').password).toBe('p@ss');
     expect(parseRedisUrl('redis://[::1]:6380').host).toBe('::1');
   });

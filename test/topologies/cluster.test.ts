@@ -502,7 +502,8 @@ describe('Redis Cluster behind the admin API', () => {
           if (cursor === null) break;
         }
         expect(seen.sort()).toEqual(entries.map((e) => e.key).sort());
-        const stats = await server.request('GET', '/api/v1/cache/stats');
+        // the server facts are for the admin token
+        const stats = await server.request('GET', '/api/v1/cache/stats', { headers });
         const l2 = stats.body.l2 as { state: string; redis: { keys: number }; keys: { total: number } };
         expect(l2.state).toBe('ready');
         expect(l2.redis.keys).toBe(40);

@@ -1,9 +1,10 @@
 import { hostname } from 'node:os';
+import type { Readable } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
-import { CsvError, parseCsv } from '../csv.js';
 import { CATEGORIES } from '../database/schema.js';
 import { jsonb, type Sql, sql } from '../database/sql.js';
 import { isValidEan13 } from '../ean.js';
+import { readImportRows } from '../import-body.js';
 import { type ApiContext, HttpError, idOf, idParams, notFound } from './context.js';
 
 export interface ImportJob {
@@ -30,6 +31,10 @@ interface ImportRow {
 }
 
 export const MAX_IMPORT_ROWS = 100_000;
+/** Largest import body, in bytes. */
+export const MAX_IMPORT_BYTES = 50 * 1024 * 1024;
+/** What a 429 (too many imports running in this worker) tells the client to wait, in seconds. */
+const RETRY_AFTER_SECONDS = 5;
 /** How often a worker looks for jobs whose worker died, in ms (also once at start-up). */
 const ORPHAN_CHECK_INTERVAL_MS = 30_000;
 const CHUNK_ROWS = 1000;
@@ -69,23 +74,6 @@ function checkRow(input: unknown, suppliers: ReadonlySet<number>): ImportRow | s
   return { ean, name, category, price_cents: priceCents, stock, supplier_id: supplierId };
 }
 
-/** The rows of a request body: a JSON array (or `{ rows: [...] }`) or CSV text with a header line. */
-function rowsOf(body: unknown, format: 'csv' | 'json'): unknown[] {
-  if (format === 'csv') {
-    try {
-      return parseCsv(body as string);
-    } catch (err) {
-      if (err instanceof CsvError)
-        throw new HttpError(400, 'bad_request', `the CSV cannot be read: ${err.message}`);
-      throw err;
-    }
-  }
-  const rows = Array.isArray(body) ? body : (body as { rows?: unknown } | null)?.rows;
-  if (!Array.isArray(rows))
-    throw new HttpError(400, 'bad_request', 'send a JSON array of rows, or { "rows": [...] }');
-  return rows;
-}
-
 /** Whether the process `pid` of this host still runs (signal 0 tests without sending anything). */
 function alive(pid: number): boolean {
   try {
@@ -98,24 +86,23 @@ function alive(pid: number): boolean {
 }
 
 /**
- * Import routes. `POST /api/v1/imports` validates every row, answers 202 with a job, and runs the job
- * in the background in chunks; its status lives in the database and is cached in `imports_`
- * (`job_<id>`), dropped at each step so that polling reads the new one. At the end, the catalog's
- * products and the dashboard are invalidated by pattern (the bulk-import strategy).
+ * Import routes. `POST /api/v1/imports` reads the rows as they stream in (CSV or JSON, at most
+ * `MAX_IMPORT_ROWS`), validates every row, answers 202 with a job, and runs the job in the
+ * background in chunks; its status lives in the database and is cached in `imports_` (`job_<id>`),
+ * dropped at each step so that polling reads the new one. At most `concurrency` jobs are read or
+ * run at once in a worker; beyond, a 429 with `Retry-After`. At the end, the catalog's products and
+ * the dashboard are invalidated by pattern (the bulk-import strategy).
  */
 export async function importRoutes(
   app: FastifyInstance,
   ctx: ApiContext,
+  options: { concurrency: number },
 ): Promise<{ drain(): Promise<void> }> {
   const running = new Set<Promise<void>>();
+  /** Imports being read, validated or run in this worker. */
+  let active = 0;
   const host = hostname();
   const owner = `${host}:${process.pid}`;
-
-  app.addContentTypeParser(
-    'text/csv',
-    { parseAs: 'string', bodyLimit: 50 * 1024 * 1024 },
-    (_request, body, done) => done(null, body),
-  );
 
   const loadJob = (id: number) =>
     ctx.reads.getOrSet(
@@ -170,16 +157,17 @@ export async function importRoutes(
     }
   }
 
-  app.post('/api/v1/imports', { bodyLimit: 50 * 1024 * 1024 }, async (request, reply) => {
-    const format = request.headers['content-type']?.startsWith('text/csv') ? 'csv' : 'json';
-    const input = rowsOf(request.body, format);
-    if (input.length === 0) throw new HttpError(400, 'bad_request', 'the import has no rows');
-    if (input.length > MAX_IMPORT_ROWS) {
-      throw new HttpError(
-        413,
-        'too_large',
-        `an import takes at most ${MAX_IMPORT_ROWS} rows, got ${input.length}`,
-      );
+  /** Reads and checks an import; the job, created, or the 400 answer listing the bad rows. */
+  const post = async (
+    body: Readable,
+    format: 'csv' | 'json',
+  ): Promise<{ job: ImportJob; rows: ImportRow[] } | { invalid: object }> => {
+    const input = await readImportRows(body, format, {
+      maxRows: MAX_IMPORT_ROWS,
+      maxBytes: MAX_IMPORT_BYTES,
+    });
+    if (input.length === 0) {
+      throw new HttpError(400, 'bad_request', 'the import has no rows; send a JSON array of rows, or CSV');
     }
     const supplierRows = await ctx.db.query<{ id: number }>(sql`SELECT id FROM suppliers`);
     const suppliers = new Set(supplierRows.map((row) => row.id));
@@ -197,19 +185,62 @@ export async function importRoutes(
       }
     });
     if (problems.length > 0) {
-      return reply.code(400).send({
-        error: 'bad_request',
-        message: `${problems.length} of ${input.length} rows are invalid; nothing was imported`,
-        problems: problems.slice(0, MAX_REPORTED_PROBLEMS),
-      });
+      return {
+        invalid: {
+          error: 'bad_request',
+          message: `${problems.length} of ${input.length} rows are invalid; nothing was imported`,
+          problems: problems.slice(0, MAX_REPORTED_PROBLEMS),
+        },
+      };
     }
     const job = await ctx.db.one<ImportJob>(sql`
       INSERT INTO import_jobs (status, format, total_rows, owner) VALUES ('queued', ${format}, ${rows.length}, ${owner})
       RETURNING id, status, format, total_rows AS "totalRows", processed_rows AS "processedRows", inserted, updated,
                 error, created_at AS "createdAt", started_at AS "startedAt", finished_at AS "finishedAt"`);
-    const task = run(job!.id, rows).finally(() => running.delete(task));
-    running.add(task);
-    return reply.code(202).header('location', `/api/v1/imports/${job!.id}`).send(job);
+    return { job: job!, rows };
+  };
+
+  // the body is read by the route as it streams in, in a scope of its own (the other routes keep
+  // Fastify's JSON parser)
+  await app.register(async (scope) => {
+    scope.removeAllContentTypeParsers();
+    scope.addContentTypeParser(['application/json', 'text/csv'], (_request, payload, done) =>
+      done(null, payload),
+    );
+    scope.post('/api/v1/imports', async (request, reply) => {
+      const body = request.body as Readable;
+      if (active >= options.concurrency) {
+        // the body is dropped unread
+        body.resume();
+        return reply
+          .code(429)
+          .header('retry-after', String(RETRY_AFTER_SECONDS))
+          .send({
+            error: 'too_many_imports',
+            message: `this worker runs ${options.concurrency} imports at most (IMPORT_CONCURRENCY); try again in ${RETRY_AFTER_SECONDS} s`,
+          });
+      }
+      active++;
+      let answer: Awaited<ReturnType<typeof post>>;
+      try {
+        const format = request.headers['content-type']?.startsWith('text/csv') ? 'csv' : 'json';
+        answer = await post(body, format);
+      } catch (err) {
+        active--;
+        throw err;
+      }
+      if ('invalid' in answer) {
+        active--;
+        return reply.code(400).send(answer.invalid);
+      }
+      const { job, rows } = answer;
+      const task = run(job.id, rows).finally(() => {
+        active--;
+        running.delete(task);
+      });
+      running.add(task);
+      return reply.code(202).header('location', `/api/v1/imports/${job.id}`).send(job);
+    });
   });
 
   app.get('/api/v1/imports/:id', { schema: { params: idParams } }, async (request) => {

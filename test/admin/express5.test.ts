@@ -1,0 +1,3 @@
+import { describeExpressRouter } from './support/express-suite.js';
+
+describeExpressRouter('Express 5');
