@@ -1,12 +1,13 @@
 /**
  * The architecture rules of src/, checked by `npm run lint:deps` (and .ci/run).
- * Layers, bottom to top: errors, logger, config/, values/ -> l1/, l2/ -> get-set/, invalidation/,
- * coherence/, warming/ -> cache.ts, index.ts -> admin/, metrics/, cli/.
+ * Layers, bottom to top: errors, logger, tracing/channels.ts, config/, values/ -> l1/, l2/ -> get-set/,
+ * invalidation/, coherence/, warming/ -> cache.ts, index.ts -> admin/, metrics/, keyv/,
+ * tracing/opentelemetry.ts, cli/.
  */
 const TIERS = '^src/(l1|l2)/';
 const ABOVE_TIERS =
-  '^src/(get-set|invalidation|coherence|warming|admin|metrics|cli)/|^src/(cache|domains|index|cli)\\.ts$';
-const EDGES = '^src/(admin|metrics|cli)/|^src/cli\\.ts$';
+  '^src/(get-set|invalidation|coherence|warming|admin|metrics|keyv|cli)/|^src/(cache|domains|index|status|cli)\\.ts$|^src/tracing/opentelemetry\\.ts$';
+const EDGES = '^src/(admin|metrics|keyv|cli)/|^src/(cli|tracing/opentelemetry)\\.ts$';
 
 module.exports = {
   forbidden: [
@@ -42,10 +43,18 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/values/|^src/(errors|logger)\\.ts$|^src/domains/stats\\.ts$' },
     },
     {
+      name: 'trace-channels-are-leaves',
+      severity: 'error',
+      comment:
+        'The tracing channels name what is published and with which context; they import nothing of cachette, so every layer may publish.',
+      from: { path: '^src/tracing/channels\\.ts$' },
+      to: { path: '^src/' },
+    },
+    {
       name: 'edges-on-top',
       severity: 'error',
       comment:
-        'admin, metrics and the CLI use the public API or the modules below them; nothing below imports them.',
+        'admin, metrics, the Keyv store, the OpenTelemetry bridge and the CLI use the public API or the modules below them; nothing below imports them.',
       from: { path: '^src/', pathNot: EDGES },
       to: { path: EDGES },
     },
@@ -53,9 +62,9 @@ module.exports = {
       name: 'adapters-do-not-mix',
       severity: 'error',
       comment:
-        'admin and metrics do not import each other or the CLI (the CLI may reuse the admin handlers).',
-      from: { path: '^src/(admin|metrics)/' },
-      to: { path: '^src/(admin|metrics|cli)/', pathNot: '$1' },
+        'admin, metrics and the Keyv store do not import each other or the CLI (the CLI may reuse the admin handlers).',
+      from: { path: '^src/(admin|metrics|keyv)/' },
+      to: { path: '^src/(admin|metrics|keyv|cli)/', pathNot: '$1' },
     },
     {
       name: 'warming-is-standalone',

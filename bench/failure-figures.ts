@@ -1,4 +1,4 @@
-// The figures of README "Failure behaviour": cachette while Redis is down, measured on real processes.
+// The figures of docs/failure-behaviour.md: cachette while Redis is down, measured on real processes.
 //
 //   npm run bench:failure            (about half a minute)
 //

@@ -1,16 +1,16 @@
-import type { CoherenceStatus, L1Coherence } from './coherence/l1-coherence.js';
+import type { L1Coherence } from './coherence/l1-coherence.js';
 import { COHERENCE_OFF } from './coherence/l1-coherence.js';
-import type { DomainConfig } from './config/domains.js';
 import { type InvalidationGroup, resolveGroups } from './config/invalidation-groups.js';
 import type { ResolvedConfig } from './config/options.js';
 import type { CallOptions, GetOrSetOptions, SetEntry, SetOptions } from './domains/domain-cache.js';
 import { DomainCache } from './domains/domain-cache.js';
 import { type Domain, Domains } from './domains/registry.js';
-import { type DomainStats, L2Failures, Stats } from './domains/stats.js';
+import { L2Failures, Stats } from './domains/stats.js';
 import type { BatchFactory, Factory } from './get-set/factory-context.js';
 import { claimPeriod } from './get-set/lease.js';
 import { Loader } from './get-set/loader.js';
-import { hasLoadOptions, type LoadingStats } from './get-set/plan.js';
+import { hasLoadOptions } from './get-set/plan.js';
+import { Reader } from './get-set/reader.js';
 import { type WriteEntry, Writer } from './get-set/writer.js';
 import {
   buildInvalidator,
@@ -20,7 +20,7 @@ import {
   type Invalidator,
 } from './invalidation/invalidator.js';
 import { L1 } from './l1/l1.js';
-import type { BreakerState, L2Driver, L2Read, L2State } from './l2/driver.js';
+import type { L2Driver, L2Read } from './l2/driver.js';
 import {
   Inspector,
   type KeyCensus,
@@ -29,30 +29,27 @@ import {
   type ServerInfo,
 } from './l2/inspect.js';
 import { type L2Observer, ObservedL2 } from './l2/observed.js';
+import type { CacheStats, CacheStatus } from './status.js';
+import {
+  type DeleteTrace,
+  deleteChannel,
+  type GetOrSetTrace,
+  type GetTrace,
+  getChannel,
+  getOrSetChannel,
+  type SetTrace,
+  setChannel,
+  traceCall,
+  traced,
+  traceLoadMany,
+  traceReadMany,
+  traceRemoval,
+} from './tracing/channels.js';
 import { Codec } from './values/codec.js';
 import { callDuration, type Duration } from './values/durations.js';
 import { assertObjects, assertValidKey, assertValidKeys } from './values/keys.js';
 
-/** What `cache.status()` reports. */
-export interface CacheStatus {
-  /** The app's key prefix, in front of every Redis key (`''`: none). */
-  keyPrefix: string;
-  l2: { state: L2State; url: string; breakerOpens: number };
-  /** The circuit breaker in front of Redis: `closed` (in use), `open` (skipped), `half-open` (probing). */
-  breaker: BreakerState;
-  l1: { enabled: boolean; entries: number; bytes: number; maxEntries: number; maxBytes: number; ttl: number };
-  domains: Record<string, DomainConfig>;
-  /** How L1 is kept coherent with the other processes (README "Coherence"). */
-  coherence: CoherenceStatus;
-}
-
-/** What `cache.stats()` reports: counters per domain and in total. */
-export interface CacheStats {
-  domains: Record<string, DomainStats>;
-  total: DomainStats;
-  /** Factory calls, stale answers, lease waits of `getOrSet` / `getOrSetMany`. */
-  loading: LoadingStats;
-}
+export type { CacheStats, CacheStatus } from './status.js';
 
 /**
  * The two-level cache: L1 in process memory in front of L2 in Redis, with domains, and the
@@ -73,9 +70,11 @@ export class Cache<D extends string = string, in G extends string = never> {
   readonly #invalidations: Invalidations;
   readonly #invalidator: Invalidator<D, G>;
   readonly #inspector: Inspector;
+  readonly #reader: Reader;
   readonly #writer: Writer;
   #closed = false;
 
+  /** @internal Made by `createCache()`. */
   constructor(config: ResolvedConfig, l2: L2Driver, coherence?: L1Coherence) {
     const log = config.logger;
     this.#config = config;
@@ -86,44 +85,33 @@ export class Cache<D extends string = string, in G extends string = never> {
     this.#codec = new Codec(config.serializer, config.maxValueBytes, log, this.#l1);
     this.#failures = new L2Failures(log);
     this.#inspector = new Inspector(this.#l2, log);
-    this.#writer = new Writer(this.#l1, this.#l2, this.#codec, this.#failures);
-    this.#loader = new Loader({
-      l1: this.#l1,
-      l2: this.#l2,
-      codec: this.#codec,
-      failures: this.#failures,
-      log,
-    });
+    const tiers = { l1: this.#l1, l2: this.#l2, codec: this.#codec, failures: this.#failures, log };
+    this.#reader = new Reader(tiers);
+    this.#writer = new Writer(tiers);
+    this.#loader = new Loader(tiers);
     this.#coherence = coherence;
-    if (coherence) {
-      this.#l1.boundBy(coherence);
-      // invalidations from other processes: the key leaves L1, a read of it in flight must not refill
-      // it, and callers waiting for another process to store it read it again
-      coherence.attach({
-        evict: (redisKey) => {
-          this.#l1.evict(redisKey);
-          this.#loader.wakeWaiters(redisKey);
-        },
-        evictAll: () => {
-          this.#l1.evictAll();
-          this.#loader.wakeWaiters();
-        },
-        capL1Ttl: (ttlMs) => this.#l1.capTtl(ttlMs),
-      });
-    }
-    this.#parts = { l1: this.#l1, l2: this.#l2, domains: this.#domains, failures: this.#failures, log };
+    // another process changed a key: callers waiting for another process to store it read it again
+    if (coherence) this.#l1.follow(coherence, (redisKey) => this.#loader.wakeWaiters(redisKey));
+    this.#parts = { ...tiers, domains: this.#domains };
     this.#invalidations = buildInvalidator<D, G>(this.#parts, config.invalidationGroups);
     this.#invalidator = this.#invalidations as unknown as Invalidator<D, G>;
   }
 
   /** The value under `key` (L1, else L2), or `undefined` on a miss or when Redis fails. */
-  async get<T = unknown>(key: string, options?: CallOptions<D>): Promise<T | undefined> {
+  get<T = unknown>(key: string, options?: CallOptions<D>): Promise<T | undefined> {
+    if (!traced(getChannel)) return this.#get(key, options, undefined);
+    const context: GetTrace = { operation: 'get', key, dbType: options?.dbType ?? 'default' };
+    return traceCall(getChannel, context, () => this.#get<T>(key, options, context));
+  }
+
+  async #get<T>(key: string, options: CallOptions<D> | undefined, trace: GetTrace | undefined) {
     const domain = this.#domains.resolve(options?.dbType);
     const { counters } = domain;
     const redisKey = this.#domains.redisKey(domain, key);
     const local = this.#l1.get(redisKey);
     if (local !== undefined) {
       counters.l1Hits++;
+      if (trace) trace.outcome = 'l1';
       return local as T;
     }
     const ticket = this.#l1.ticket(redisKey);
@@ -133,10 +121,12 @@ export class Cache<D extends string = string, in G extends string = never> {
     } catch (err) {
       counters.misses++;
       this.#failures.report('get', counters, err);
+      if (trace) trace.outcome = 'error';
       return undefined;
     }
     // a value past its TTL kept only for getOrSet's grace is a miss here
     const read = this.#codec.decode<T>('get', redisKey, reply, ticket, counters);
+    if (trace) trace.outcome = read.kind === 'fresh' ? 'l2' : 'miss';
     if (read.kind !== 'fresh') {
       counters.misses++;
       return undefined;
@@ -147,7 +137,13 @@ export class Cache<D extends string = string, in G extends string = never> {
 
   /** Stores `value` in L2 (`SET … EX ttl`) and L1; `false` if refused or Redis failed. */
   set(key: string, value: unknown, options?: SetOptions<D>): Promise<boolean> {
-    // not `async`: returning #write's promise as is saves a promise and its ticks on the hot path
+    if (!traced(setChannel)) return this.#set(key, value, options, undefined);
+    const context: SetTrace = { operation: 'set', key, dbType: options?.dbType ?? 'default' };
+    return traceCall(setChannel, context, () => this.#set(key, value, options, context));
+  }
+
+  #set(key: string, value: unknown, options: SetOptions<D> | undefined, trace: SetTrace | undefined) {
+    // not `async`: returning the writer's promise as is saves a promise and its ticks on the hot path
     let entry: WriteEntry;
     let domain: Domain;
     try {
@@ -158,11 +154,17 @@ export class Cache<D extends string = string, in G extends string = never> {
     } catch (err) {
       return Promise.reject(err);
     }
-    return this.#writer.write(domain, [entry]);
+    return this.#writer.write(domain, [entry], trace);
   }
 
   /** Removes `key` from both tiers; `true` once Redis confirmed (present or not), `false` if it failed. */
-  async delete(key: string, options?: CallOptions<D>): Promise<boolean> {
+  delete(key: string, options?: CallOptions<D>): Promise<boolean> {
+    if (!traced(deleteChannel)) return this.#delete(key, options);
+    const context: DeleteTrace = { operation: 'delete', key, dbType: options?.dbType ?? 'default' };
+    return traceRemoval(deleteChannel, context, () => this.#delete(key, options));
+  }
+
+  async #delete(key: string, options: CallOptions<D> | undefined): Promise<boolean> {
     const domain = this.#domains.resolve(options?.dbType);
     const redisKey = this.#domains.redisKey(domain, key);
     this.#l1.evict(redisKey);
@@ -182,7 +184,19 @@ export class Cache<D extends string = string, in G extends string = never> {
    * with SCAN + UNLINK in batches. Resolves to the number of keys removed in Redis, `false` if Redis failed.
    */
   deletePattern(pattern: string, options?: CallOptions<D>): Promise<number | false> {
-    return this.#invalidations.deletePattern(pattern, options?.dbType);
+    const deleting = () => this.#invalidations.deletePattern(pattern, options?.dbType);
+    if (!traced(deleteChannel)) return deleting();
+    const context: DeleteTrace = {
+      operation: 'deletePattern',
+      pattern,
+      dbType: options?.dbType ?? 'default',
+    };
+    return traceRemoval(deleteChannel, context, deleting);
+  }
+
+  /** Removes `keys` from both tiers; how many existed in Redis, `false` if Redis failed. */
+  deleteMany(keys: readonly string[], options?: CallOptions<D>): Promise<number | false> {
+    return this.#invalidations.deleteMany(keys, options?.dbType);
   }
 
   /** The values under `keys`, in order (`undefined` for misses); one Redis round trip for the L1 misses. */
@@ -190,53 +204,25 @@ export class Cache<D extends string = string, in G extends string = never> {
     keys: readonly string[],
     options?: CallOptions<D>,
   ): Promise<Array<T | undefined>> {
-    const domain = this.#domains.resolve(options?.dbType);
-    const { counters } = domain;
-    const { prefix } = domain.config;
-    assertValidKeys(keys);
-    // dense: a miss is an `undefined` element, which forEach, map and filter visit
-    const results = new Array<T | undefined>(keys.length).fill(undefined);
-    const missing: number[] = [];
-    for (let i = 0; i < keys.length; i++) {
-      const local = this.#l1.get(prefix + keys[i]);
-      if (local === undefined) missing.push(i);
-      else {
-        counters.l1Hits++;
-        results[i] = local as T;
-      }
-    }
-    if (missing.length === 0) return results;
-    const redisKeys = missing.map((i) => prefix + keys[i]);
-    const tickets = redisKeys.map((redisKey) => this.#l1.ticket(redisKey));
-    let replies: L2Read[];
-    try {
-      replies = await this.#l2.getMany(redisKeys);
-    } catch (err) {
-      counters.misses += missing.length;
-      this.#failures.report('getMany', counters, err);
-      return results;
-    }
-    let failure: unknown;
-    replies.forEach((reply, j) => {
-      // on a cluster, the server of this key may have failed while the others answered
-      if (reply.failed !== undefined) failure ??= reply.failed;
-      const read =
-        reply.failed === undefined
-          ? this.#codec.decode<T>('getMany', redisKeys[j]!, reply, tickets[j]!, counters)
-          : undefined;
-      if (read?.kind !== 'fresh') {
-        counters.misses++;
-        return;
-      }
-      counters.l2Hits++;
-      results[missing[j]!] = read.value;
-    });
-    if (failure !== undefined) this.#failures.report('getMany', counters, failure);
-    return results;
+    if (!traced(getChannel)) return this.#reader.readMany<T>(this.#domains.resolve(options?.dbType), keys);
+    const context: GetTrace = { operation: 'getMany', keys, dbType: options?.dbType ?? 'default' };
+    return traceReadMany(context, () =>
+      this.#reader.readMany<T>(this.#domains.resolve(options?.dbType), keys, context),
+    );
   }
 
   /** Stores several values in one round trip; `false` if any was refused or Redis failed. */
-  async setMany(entries: readonly SetEntry[], options?: SetOptions<D>): Promise<boolean> {
+  setMany(entries: readonly SetEntry[], options?: SetOptions<D>): Promise<boolean> {
+    if (!traced(setChannel)) return this.#setMany(entries, options, undefined);
+    // before validation: hostile entries must reach #setMany's CacheKeyError, not fail here
+    const keys = Array.isArray(entries)
+      ? entries.map((entry: SetEntry | undefined) => String(entry?.key))
+      : undefined;
+    const context: SetTrace = { operation: 'setMany', keys, dbType: options?.dbType ?? 'default' };
+    return traceCall(setChannel, context, () => this.#setMany(entries, options, context));
+  }
+
+  async #setMany(entries: readonly SetEntry[], options: SetOptions<D> | undefined, trace?: SetTrace) {
     const domain = this.#domains.resolve(options?.dbType);
     const callTags = this.#l2.keyspace.tagKeys(options?.tags);
     assertObjects(entries, 'setMany entries');
@@ -250,7 +236,7 @@ export class Cache<D extends string = string, in G extends string = never> {
         tags: own.length === 0 ? callTags : [...new Set([...callTags, ...own])],
       };
     });
-    return this.#writer.write(domain, prepared);
+    return this.#writer.write(domain, prepared, trace);
   }
 
   /**
@@ -258,7 +244,13 @@ export class Cache<D extends string = string, in G extends string = never> {
    * per key at a time across all processes sharing the Redis. Factory errors propagate (unless a
    * stale value is served, see `grace`); a factory result of `undefined` is returned but not stored.
    */
-  async getOrSet<T>(key: string, factory: Factory<T>, options?: GetOrSetOptions<D>): Promise<T> {
+  getOrSet<T>(key: string, factory: Factory<T>, options?: GetOrSetOptions<D>): Promise<T> {
+    if (!traced(getOrSetChannel)) return this.#getOrSet(key, factory, options, undefined);
+    const context: GetOrSetTrace = { operation: 'getOrSet', key, dbType: options?.dbType ?? 'default' };
+    return traceCall(getOrSetChannel, context, () => this.#getOrSet(key, factory, options, context));
+  }
+
+  async #getOrSet<T>(key: string, factory: Factory<T>, options?: GetOrSetOptions<D>, trace?: GetOrSetTrace) {
     const domain = this.#domains.resolve(options?.dbType);
     const redisKey = this.#domains.redisKey(domain, key);
     // an L1 hit of a call without load options (nothing to validate) builds no load plan
@@ -266,10 +258,12 @@ export class Cache<D extends string = string, in G extends string = never> {
       const local = this.#l1.get(redisKey);
       if (local !== undefined) {
         domain.counters.l1Hits++;
+        if (trace) trace.outcome = 'l1';
         return local as T;
       }
     }
-    return this.#loader.getOrSet(this.#domains.loadTarget(domain, options), redisKey, factory, options);
+    const target = this.#domains.loadTarget(domain, options);
+    return this.#loader.getOrSet(target, redisKey, factory, options, trace);
   }
 
   /**
@@ -282,16 +276,19 @@ export class Cache<D extends string = string, in G extends string = never> {
     batchFactory: BatchFactory<T>,
     options?: GetOrSetOptions<D>,
   ): Promise<Array<T | undefined>> {
-    const domain = this.#domains.resolve(options?.dbType);
-    assertValidKeys(keys);
-    return this.#loader.getOrSetMany(this.#domains.loadTarget(domain, options), keys, batchFactory, options);
+    const loading = async (factory: BatchFactory<T>) => {
+      const domain = this.#domains.resolve(options?.dbType);
+      assertValidKeys(keys);
+      return this.#loader.getOrSetMany(this.#domains.loadTarget(domain, options), keys, factory, options);
+    };
+    if (!traced(getOrSetChannel)) return loading(batchFactory);
+    const context: GetOrSetTrace = { operation: 'getOrSetMany', keys, dbType: options?.dbType ?? 'default' };
+    return traceLoadMany(context, batchFactory, loading);
   }
 
   /**
-   * Claims the period `name` for `ttlMs` ms across every process sharing the Redis (`SET
-   * __cachette:slot:<name> … NX PX`): `true` if this process got it, `false` if another process holds
-   * it, `undefined` when Redis failed. The warming service uses it to run one periodic warming per
-   * interval across processes.
+   * Claims the period `name` for `ttlMs` ms across the processes sharing the Redis (`SET … NX PX`):
+   * `true` if this process got it, `false` if another holds it, `undefined` when Redis failed.
    */
   async claim(name: string, ttlMs: number): Promise<boolean | undefined> {
     assertValidKey(name, 'claim name');
@@ -393,6 +390,7 @@ export class Cache<D extends string = string, in G extends string = never> {
     await this.#l2.close();
   }
 
+  /** `true` once `close()` was called. */
   get closed(): boolean {
     return this.#closed;
   }

@@ -1,5 +1,6 @@
 /** Base class of every error cachette throws; `code` is stable and safe to match on. */
 export class CacheError extends Error {
+  /** Stable identifier of the error, such as `E_CACHE_KEY`: match on it rather than on the message. */
   readonly code: string;
 
   constructor(code: string, message: string, options?: { cause?: unknown }) {
@@ -34,6 +35,7 @@ export class CacheValueError extends CacheError {
 export class FactoryTimeoutError extends CacheError {
   /** The Redis key whose factory was too slow. */
   readonly key: string;
+  /** The `hardTimeoutMs` that passed, in ms. */
   readonly timeoutMs: number;
 
   constructor(key: string, timeoutMs: number) {
@@ -83,7 +85,7 @@ export class L2PermissionError extends CacheError {
   constructor(reply: Error) {
     super(
       'E_L2_NOPERM',
-      `the Redis user lacks a permission cachette needs (${reply.message}); grant it with the ACL rule in README "ACL users"`,
+      `the Redis user lacks a permission cachette needs (${reply.message}); grant it with the ACL rule in docs/topologies.md "ACL users"`,
       { cause: reply },
     );
   }

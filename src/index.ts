@@ -49,12 +49,16 @@ export function createInvalidator<
   );
 }
 
-export type { CacheStats, CacheStatus } from './cache.js';
 export { Cache } from './cache.js';
 export type { CoherenceStatus } from './coherence/l1-coherence.js';
 export type { BuiltinDomain, DomainConfig, DomainOptions } from './config/domains.js';
 export { BUILTIN_DOMAINS } from './config/domains.js';
-export type { InvalidationGroup, InvalidationOptions } from './config/invalidation-groups.js';
+export type {
+  GroupKey,
+  GroupPattern,
+  InvalidationGroup,
+  InvalidationOptions,
+} from './config/invalidation-groups.js';
 export type {
   CacheOptions,
   ClusterOptions,
@@ -62,6 +66,7 @@ export type {
   CoherenceOptions,
   L1Options,
   RedisNode,
+  RedisTarget,
   SentinelOptions,
 } from './config/options.js';
 export { DEFAULT_REDIS_URL, parseRedisUrl, redactUrl } from './config/redis-target.js';
@@ -84,17 +89,30 @@ export type {
 } from './get-set/factory-context.js';
 export type { LoadingStats, LoadOptions, LockOptions } from './get-set/plan.js';
 export type {
+  FlushApp,
+  FlushDatabase,
   FlushOptions,
   GroupFunctionName,
   InvalidationFunctions,
   Invalidator,
   NamedInvalidations,
 } from './invalidation/invalidator.js';
-export type { L2State } from './l2/driver.js';
+export type { BreakerState, L2State } from './l2/driver.js';
 export type { KeyCensus, KeyListOptions, KeyPage, ListedKey, ServerInfo } from './l2/inspect.js';
 export type { L2Observer, L2Operation } from './l2/observed.js';
-export type { Logger } from './logger.js';
+export type { LogFn, Logger } from './logger.js';
 export { silentLogger } from './logger.js';
+export type { CacheStats, CacheStatus, L1Status } from './status.js';
+export type {
+  DeleteTrace,
+  GetOrSetTrace,
+  GetTrace,
+  InvalidateTrace,
+  SetTrace,
+  TraceContext,
+  TraceOutcome,
+} from './tracing/channels.js';
+export { CHANNEL_NAMES } from './tracing/channels.js';
 export type { Duration, DurationUnit } from './values/durations.js';
 export { escapeGlob } from './values/keys.js';
 export type { Serializer } from './values/serializer.js';
@@ -102,9 +120,11 @@ export { jsonSerializer } from './values/serializer.js';
 export { MAX_TAG_LENGTH, MAX_TAGS } from './values/tags.js';
 export type {
   WarmingCache,
+  WarmingCriticality,
   WarmingMetrics,
   WarmingOptions,
   WarmingReport,
+  WarmingSource,
   WarmingTask,
   WarmingTaskFn,
   WarmingTaskMetrics,

@@ -1,10 +1,15 @@
-type LogFn = (obj: object | string, msg?: string) => void;
+/** One level of a logger: pino's signature, `(fields, message)` or `(message)`. */
+export type LogFn = (obj: object | string, msg?: string) => void;
 
 /** Any pino-compatible logger: `logger.warn({ err }, 'message')` or `logger.warn('message')`. */
 export interface Logger {
+  /** Details worth nothing in production: isolated timeouts, refresh-ahead failures. */
   debug: LogFn;
+  /** Invalidations (what, why, how many), an outage ending, admin clears. */
   info: LogFn;
+  /** An outage starting, refused values, stale values served, a breaker opening. */
   warn: LogFn;
+  /** What needs an operator: a missing ACL permission, coherence that cannot run. */
   error: LogFn;
 }
 

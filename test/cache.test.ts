@@ -205,6 +205,35 @@ describe('getMany / setMany', () => {
   });
 });
 
+describe('deleteMany', () => {
+  it('removes keys from both tiers with their leases, and resolves to how many existed in Redis', async () => {
+    const cache = caches.create({ redisUrl: redis.url });
+    await cache.setMany(
+      ['a', 'b'].map((key) => ({ key, value: key })),
+      { dbType: 'catalog' },
+    );
+    redis.cli('SET', '__cachette:lease:catalog_a', 'token', 'PX', '5000');
+    expect(await cache.deleteMany(['a', 'b', 'never'], { dbType: 'catalog' })).toBe(2);
+    expect(redis.cli('EXISTS', 'catalog_a', 'catalog_b', '__cachette:lease:catalog_a')).toBe('0');
+    expect(await cache.getMany(['a', 'b'], { dbType: 'catalog' })).toEqual([undefined, undefined]);
+    expect(await cache.db('catalog').deleteMany(['a'])).toBe(0);
+    expect(cache.stats().domains.catalog?.deletes).toBe(2);
+    await expect(cache.deleteMany([''], { dbType: 'catalog' })).rejects.toBeInstanceOf(CacheKeyError);
+  });
+
+  it('resolves to false, without throwing, when Redis fails', async () => {
+    const cache = caches.create({ redisUrl: redis.url });
+    await cache.ready();
+    await redis.kill();
+    try {
+      expect(await cache.deleteMany(['a'])).toBe(false);
+      expect(cache.stats().total.errors).toBe(1);
+    } finally {
+      await redis.start();
+    }
+  });
+});
+
 describe('values', () => {
   it('refuses unserialisable values with false and a logged reason', async () => {
     const logger = captureLogger();

@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, startRedis, type TestRedis } from './support/redis.js';
@@ -40,28 +41,63 @@ describe('lifecycle', () => {
 });
 
 describe('package', () => {
-  it('packs into a tarball that installs and imports in an empty folder', { timeout: 300_000 }, async () => {
+  const fixtures = fileURLToPath(new URL('./fixtures/package-consumer/', import.meta.url));
+  const tsc = fileURLToPath(new URL('../node_modules/typescript/bin/tsc', import.meta.url));
+  const peers = ['express@5.3.0', 'prom-client@15.1.3', '@opentelemetry/api@1.9.1'];
+
+  it('packs into a tarball that CommonJS and ES module consumers require and import, with types for both', {
+    timeout: 300_000,
+  }, async () => {
     const dir = mkdtempSync(join(tmpdir(), 'cachette-pack-'));
     try {
-      // generous: pack builds with tsc, and install resolves the dependencies; both crawl on a busy machine
+      // generous: pack builds with tsc twice, and install resolves the dependencies; both crawl on a busy machine
       const { stdout } = await run('npm', ['pack', '--silent', '--pack-destination', dir], {
         timeout: 140_000,
       });
       const tarball = join(dir, stdout.trim().split('\n').pop()!);
-      writeFileSync(join(dir, 'package.json'), '{"name":"consumer","version":"1.0.0","type":"module"}');
-      await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball], {
+      writeFileSync(join(dir, 'package.json'), '{"name":"consumer","version":"1.0.0","private":true}');
+      await run('npm', ['install', '--no-audit', '--no-fund', '--prefer-offline', tarball, ...peers], {
         cwd: dir,
         timeout: 140_000,
       });
-      const script = `import { createCache, CacheKeyError, BUILTIN_DOMAINS } from 'cachette';
-        const cache = createCache({ redisUrl: '${redis.url}', env: {} });
-        await cache.set('products_count', 1500, { dbType: 'catalog' });
-        console.log(JSON.stringify({ value: await cache.get('products_count', { dbType: 'catalog' }),
-          error: typeof CacheKeyError, prefix: BUILTIN_DOMAINS.catalog.prefix }));
-        await cache.close();`;
-      writeFileSync(join(dir, 'use.mjs'), script);
-      const result = await run(process.execPath, ['use.mjs'], { cwd: dir, timeout: 20_000 });
-      expect(JSON.parse(result.stdout)).toEqual({ value: 1500, error: 'function', prefix: 'catalog_' });
+      for (const file of readdirSync(fixtures)) copyFileSync(join(fixtures, file), join(dir, file));
+      const consume = async (...args: string[]) => {
+        const result = await run(process.execPath, [...args, redis.url], { cwd: dir, timeout: 20_000 });
+        return JSON.parse(result.stdout);
+      };
+      const seen = {
+        value: 1500,
+        stored: '{"value":"through Keyv"}',
+        prefix: 'catalog_',
+        error: 'E_CACHE_KEY',
+        entries: {
+          cacheAdmin: 'function',
+          createCacheRouter: 'function',
+          registerCacheMetrics: 'function',
+          KeyvCachette: 'function',
+          instrumentCachette: 'function',
+        },
+      };
+      expect(await consume('use.mjs')).toEqual({ ...seen, loaded: 'dist/index.js' });
+      // Node 20.19+ loads the ES module for require() too (one copy of the package in a process)...
+      expect(await consume('use.cjs')).toEqual({ ...seen, loaded: 'dist/index.js' });
+      // ...and an older Node, or a runtime without require(esm), the CommonJS build
+      expect(await consume('--no-experimental-require-module', 'use.cjs')).toEqual({
+        ...seen,
+        loaded: 'dist/cjs/index.js',
+      });
+      const typecheck = [
+        '--noEmit',
+        '--strict',
+        '--module',
+        'nodenext',
+        '--skipLibCheck',
+        'types.cts',
+        'types.mts',
+      ];
+      await expect(
+        run(process.execPath, [tsc, ...typecheck], { cwd: dir, timeout: 60_000 }),
+      ).resolves.toBeDefined();
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -8,8 +8,11 @@ const manifest = JSON.parse(readFileSync('package.json', 'utf8')) as {
   peerDependencies: Record<string, string>;
 };
 
-/** The frameworks an application brings itself: the adapters plug into its own copy. */
-const BROUGHT_BY_THE_APPLICATION = ['express', 'fastify', 'prom-client'];
+/**
+ * The frameworks an application brings itself: the adapters plug into its own copy (the
+ * OpenTelemetry API too: spans go to the tracer provider the application registered with its copy).
+ */
+const BROUGHT_BY_THE_APPLICATION = ['express', 'fastify', 'prom-client', '@opentelemetry/api'];
 
 function sources(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>

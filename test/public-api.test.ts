@@ -1,6 +1,8 @@
+import { tracingChannel } from 'node:diagnostics_channel';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CacheError } from '../src/errors.js';
+import { CHANNEL_NAMES } from '../src/tracing/channels.js';
 import { cacheFactory, redisPerFile } from './support/cache.js';
 
 const caches = cacheFactory();
@@ -46,6 +48,7 @@ const CALLS: Record<string, (cache: ReturnType<typeof caches.create>, a: unknown
   set: (c, [k, v, o]) => c.set(k as string, v, o as never),
   delete: (c, [k, o]) => c.delete(k as string, o as never),
   deletePattern: (c, [p, o]) => c.deletePattern(p as string, o as never),
+  deleteMany: (c, [k, o]) => c.deleteMany(k as string[], o as never),
   getMany: (c, [k, o]) => c.getMany(k as string[], o as never),
   setMany: (c, [e, o]) => c.setMany(e as never, o as never),
   getOrSet: (c, [k, f, o]) => c.getOrSet(k as string, f as never, o as never),
@@ -64,23 +67,39 @@ const CALLS: Record<string, (cache: ReturnType<typeof caches.create>, a: unknown
   invalidator: (c, [g]) => c.invalidator(g as never),
 };
 
+/** Calls random public methods with random arguments; each must resolve or fail with a `CacheError`. */
+async function onlyCachetteErrors(numRuns: number): Promise<void> {
+  const cache = caches.create({ redisUrl: redis.url, connectTimeoutMs: 500, operationTimeoutMs: 1000 });
+  await cache.ready();
+  await fc.assert(
+    fc.asyncProperty(
+      fc.constantFrom(...Object.keys(CALLS)),
+      fc.array(hostile, { minLength: 0, maxLength: 3 }),
+      async (name, args) => {
+        try {
+          await CALLS[name]!(cache, args);
+        } catch (err) {
+          expect(err, `${name}(${fc.stringify(args)})`).toBeInstanceOf(CacheError);
+        }
+      },
+    ),
+    { numRuns },
+  );
+}
+
 describe('the public API under hostile arguments', () => {
   it('throws or rejects with cachette errors only, whatever it is given', async () => {
-    const cache = caches.create({ redisUrl: redis.url, connectTimeoutMs: 500, operationTimeoutMs: 1000 });
-    await cache.ready();
-    await fc.assert(
-      fc.asyncProperty(
-        fc.constantFrom(...Object.keys(CALLS)),
-        fc.array(hostile, { minLength: 0, maxLength: 3 }),
-        async (name, args) => {
-          try {
-            await CALLS[name]!(cache, args);
-          } catch (err) {
-            expect(err, `${name}(${fc.stringify(args)})`).toBeInstanceOf(CacheError);
-          }
-        },
-      ),
-      { numRuns: 2000 },
-    );
+    await onlyCachetteErrors(2000);
+  }, 120_000);
+
+  it('does so too while every tracing channel has a subscriber (the traced paths)', async () => {
+    const channels = Object.values(CHANNEL_NAMES).map((name) => tracingChannel(name));
+    const listener = () => {};
+    for (const channel of channels) channel.asyncEnd.subscribe(listener);
+    try {
+      await onlyCachetteErrors(500);
+    } finally {
+      for (const channel of channels) channel.asyncEnd.unsubscribe(listener);
+    }
   }, 120_000);
 });

@@ -147,7 +147,7 @@ const opsText = (n) =>
 const usText = (n) =>
   n === undefined ? '—' : n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : Math.round(n).toString();
 
-/** One line per scenario, for the README: cachette, its ratio to the floor, the best peer. */
+/** One line per scenario, for docs/benchmark.md: cachette, its ratio to the floor, the best peer. */
 export function overviewTable(measured) {
   const lines = [
     '| scenario | cachette ops/s | p50 / p99 µs | vs floor | best peer (ops/s) | cachette vs best peer |',

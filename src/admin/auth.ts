@@ -11,10 +11,25 @@ export type AdminAction = 'read-stats' | 'read-server' | 'read-keys' | 'clear';
  * What `authorize` answers: `true`/`false`, or an object that also says who asked (for the clear
  * log) or why not (status 401 when the caller should authenticate, 403 when it may not; default 403).
  */
-export type AuthDecision =
-  | boolean
-  | { allow: true; who?: string }
-  | { allow: false; status?: 401 | 403; message?: string };
+export type AuthDecision = boolean | AuthAllowed | AuthRefused;
+
+/** An `authorize` answer that lets the request through. */
+export interface AuthAllowed {
+  /** Allowed. */
+  allow: true;
+  /** Who asked, for the clear log (default `admin-token`). */
+  who?: string;
+}
+
+/** An `authorize` answer that refuses the request. */
+export interface AuthRefused {
+  /** Refused. */
+  allow: false;
+  /** 401 when the caller should authenticate, 403 when it may not; default 403. */
+  status?: 401 | 403;
+  /** Said in the answer's body. */
+  message?: string;
+}
 
 /** Decides whether `request` (the framework's own request object) may perform `action`. */
 export type AuthorizeHook<R> = (request: R, action: AdminAction) => AuthDecision | Promise<AuthDecision>;

@@ -9,6 +9,7 @@ import {
 
 /** Options of the Express router; `prefix` defaults to `/api/v1/cache` (`''` to mount it yourself). */
 export interface CacheRouterOptions extends AdminOptions<Request> {
+  /** Path the routes are mounted under; default `/api/v1/cache`, `''` to mount them yourself. */
   prefix?: string;
 }
 
@@ -70,6 +71,6 @@ export function createCacheRouter(options: CacheRouterOptions): Router {
   return router;
 }
 
-export type { AdminAction, AuthDecision, AuthorizeHook } from './auth.js';
+export type { AdminAction, AuthAllowed, AuthDecision, AuthorizeHook, AuthRefused } from './auth.js';
 export type { ClearResult } from './handlers.js';
-export type { StatsReport } from './stats-report.js';
+export type { CountedAt, DomainReport, L2Failures, StatsReport, TierReads } from './stats-report.js';

@@ -18,6 +18,7 @@ import { clearSchema, keysSchema, statsSchema } from './schemas.js';
 
 /** Options of the Fastify plugin; `prefix` defaults to `/api/v1/cache`. */
 export interface CacheAdminPluginOptions extends AdminOptions<FastifyRequest> {
+  /** Path the routes are mounted under; default `/api/v1/cache`. */
   prefix?: string;
 }
 
@@ -82,11 +83,12 @@ const plugin: FastifyPluginAsync<CacheAdminPluginOptions> = async (app, options)
 
 /**
  * The cache admin API as a Fastify plugin: `app.register(cacheAdmin, { cache })` serves
- * `GET /api/v1/cache/stats`, `GET /api/v1/cache/keys` and `POST /api/v1/cache/clear`.
+ * `GET /api/v1/cache/stats`, `GET /api/v1/cache/keys` and `POST /api/v1/cache/clear`. The default
+ * export, also named so that CommonJS code can write `const { cacheAdmin } = require('cachette/fastify')`.
  */
-const cacheAdmin = fp(plugin, { name: 'cachette-admin', fastify: '>=5', encapsulate: true });
+export const cacheAdmin = fp(plugin, { name: 'cachette-admin', fastify: '>=5', encapsulate: true });
 export default cacheAdmin;
 
-export type { AdminAction, AuthDecision, AuthorizeHook } from './auth.js';
+export type { AdminAction, AuthAllowed, AuthDecision, AuthorizeHook, AuthRefused } from './auth.js';
 export type { ClearResult } from './handlers.js';
-export type { StatsReport } from './stats-report.js';
+export type { CountedAt, DomainReport, L2Failures, StatsReport, TierReads } from './stats-report.js';

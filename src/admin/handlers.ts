@@ -29,6 +29,7 @@ export interface AdminResponse {
 
 /** The options both adapters take. */
 export interface AdminOptions<R> {
+  /** The cache the endpoints report on and clear. */
   cache: Cache;
   /** Decides per request and action; default: `/stats` open, the rest behind `adminToken`. */
   authorize?: AuthorizeHook<R>;
@@ -46,11 +47,17 @@ export interface AdminOptions<R> {
 
 /** What a clear removed: `removed` counts Redis keys, `null` for a single key (its delete is not counted). */
 export interface ClearResult {
+  /** What was cleared: `key`, `pattern`, `domain`, `tags` or `all`. */
   scope: ClearRequest['scope'];
+  /** The domain, for `key`, `pattern` and `domain`. */
   dbType?: string;
+  /** The key, for `key`. */
   key?: string;
+  /** The glob, for `pattern`. */
   pattern?: string;
+  /** The tags, for `tags`. */
   tags?: string[];
+  /** Redis keys removed; `null` for a single key. */
   removed: number | null;
 }
 

@@ -7,39 +7,70 @@ import type { WarmingMetrics, WarmingSource } from '../warming/warming.js';
 
 /** Reads that one tier answered (`hits`) or passed on (`misses`), and their ratio. */
 export interface TierReads {
+  /** Reads the tier answered. */
   hits: number;
+  /** Reads it passed on (L1) or could not answer (L2). */
   misses: number;
+  /** hits / (hits + misses), 0 before any read. */
   hitRate: number;
+}
+
+/** Failed Redis calls of a domain. */
+export interface L2Failures {
+  /** Calls that failed and were answered as a miss or `false`. */
+  errors: number;
+  /** Calls skipped at once because the breaker was open (also counted in `errors`). */
+  skipped: number;
 }
 
 /** One domain in the stats report. */
 export interface DomainReport {
+  /** The domain's key prefix. */
   prefix: string;
+  /** The domain's TTL, in seconds. */
   ttl: number;
+  /** (L1 hits + L2 hits) / reads. */
   hitRate: number;
+  /** Reads of the memory tier. */
   l1: TierReads;
-  /** `skipped`: L2 calls skipped at once because the breaker was open (also counted in `errors`). */
-  l2: TierReads & { errors: number; skipped: number };
+  /** Reads of Redis, with its failures. */
+  l2: TierReads & L2Failures;
+  /** Values written to Redis. */
   sets: number;
+  /** Keys removed from Redis. */
   deletes: number;
+  /** Values refused (no JSON form, too large). */
   refused: number;
   /** Keys of the domain in Redis (`null` when Redis could not be asked); see `l2.keys.exact`. */
   keys: number | null;
+}
+
+/** When the key count of a stats report was taken. */
+export interface CountedAt {
+  /** ISO 8601. */
+  countedAt: string;
 }
 
 /** What `GET /stats` answers (and `cachette stats` prints). */
 export interface StatsReport {
   /** `degraded` while Redis is not connected: the cache then serves L1 and misses. */
   status: 'ok' | 'degraded';
+  /** When the report was made, ISO 8601. */
   generatedAt: string;
+  /** (L1 hits + L2 hits) / reads, all domains. */
   hitRate: number;
+  /** The memory tier: size, bounds and reads. */
   l1: CacheStatus['l1'] & TierReads;
+  /** The Redis tier: connection, reads, server facts and keys. */
   l2: TierReads & {
+    /** The connection state. */
     state: CacheStatus['l2']['state'];
+    /** Whether the connection is ready. */
     connected: boolean;
+    /** Failed calls, answered as a miss or `false`. */
     errors: number;
     /** Keys per domain from a bounded SCAN, refreshed at most every `keyCountTtlMs`. */
-    keys: (KeyCensus & { countedAt: string }) | null;
+    keys: (KeyCensus & CountedAt) | null;
     /** Where Redis is (credentials redacted): only in a report with details (the admin token's). */
     url?: string;
     /**
@@ -49,11 +80,17 @@ export interface StatsReport {
     redis?: ServerInfo | null;
   };
   /** The circuit breaker in front of Redis, and how often it opened since start. */
-  breaker: { state: CacheStatus['breaker']; opens: number };
+  breaker: {
+    /** `closed`, `open` or `half-open`. */
+    state: CacheStatus['breaker'];
+    /** Times it opened since start. */
+    opens: number;
+  };
   /** How L1 is kept coherent with the other processes: mode, connection, messages, flushes. */
   coherence: CacheStatus['coherence'];
   /** The warming service's state and metrics, when one was given. */
   warming?: WarmingMetrics;
+  /** Each configured domain. */
   domains: Record<string, DomainReport>;
 }
 

@@ -22,7 +22,7 @@ const HELP: Record<CommandName | 'main', string> = {
   main: `Usage: cachette <command> [options]
 
 Operations on the Redis tier of a cachette cache, configured like the application (REDIS_URL and
-the other environment variables of README "Configuration"). An application with its own domains or
+the other environment variables of docs/configuration.md). An application with its own domains or
 a key prefix describes them in cachette.config.json, with createCache()'s option names:
   {"keyPrefix": "reports:", "builtinDomains": false,
    "domains": {"reports": {"prefix": "reports_", "ttl": "10m"}}}

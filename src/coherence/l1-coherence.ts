@@ -25,6 +25,7 @@ export interface CoherenceStatus {
   l1Flushes: number;
   /** Times the invalidation stream was lost after it had been flowing. */
   disconnects: number;
+  /** Longest L1 TTL while invalidations are not flowing, in ms. */
   degradedL1TtlMs: number;
 }
 

@@ -27,16 +27,17 @@ export interface DomainConfig {
  * The six domains of the Products Manager, on by default (`builtinDomains: false` leaves them out);
  * `default` takes its TTL from `defaultTtl` (`REDIS_CACHE_TTL`).
  */
-export const BUILTIN_DOMAINS = {
+export const BUILTIN_DOMAINS: Readonly<Record<BuiltinDomain, Readonly<DomainConfig>>> = {
   catalog: { prefix: 'catalog_', ttl: 7200 },
   media: { prefix: 'media_', ttl: 3600 },
   imports: { prefix: 'imports_', ttl: 1800 },
   code2asin: { prefix: 'code2asin_', ttl: 86400 },
   analytics: { prefix: 'analytics_', ttl: 3600 },
   default: { prefix: 'default_', ttl: 3600 },
-} as const satisfies Record<string, DomainConfig>;
+};
 
-export type BuiltinDomain = keyof typeof BUILTIN_DOMAINS;
+/** The names of the built-in domains: `catalog`, `media`, `imports`, `code2asin`, `analytics`, `default`. */
+export type BuiltinDomain = 'catalog' | 'media' | 'imports' | 'code2asin' | 'analytics' | 'default';
 
 /** Longest `keyPrefix` accepted, in UTF-16 code units. */
 export const MAX_KEY_PREFIX_LENGTH = 256;

@@ -11,15 +11,35 @@ import type { DomainConfig } from './domains.js';
 
 /** What one group removes: values carrying any of `tags`, the `keys`, and the keys matching the `patterns`. */
 export interface InvalidationGroup<D extends string = string> {
+  /** Every value carrying any of these tags, in any domain. */
   tags?: readonly string[];
-  keys?: ReadonlyArray<{ key: string; dbType: D }>;
-  patterns?: ReadonlyArray<{ pattern: string; dbType: D }>;
+  /** Single keys, each in its domain. */
+  keys?: ReadonlyArray<GroupKey<D>>;
+  /** Globs on the part after the prefix, each confined to its domain (as `deletePattern`). */
+  patterns?: ReadonlyArray<GroupPattern<D>>;
+}
+
+/** One key of an invalidation group. */
+export interface GroupKey<D extends string = string> {
+  /** The key, without the domain prefix. */
+  key: string;
+  /** Its domain. */
+  dbType: D;
+}
+
+/** One pattern of an invalidation group. */
+export interface GroupPattern<D extends string = string> {
+  /** A Redis glob on the part of keys after the prefix. */
+  pattern: string;
+  /** The domain it is confined to. */
+  dbType: D;
 }
 
 /** `invalidation` option of `createCache()`: groups by name; each name `x` gets `invalidateXCache()`. */
 export interface InvalidationOptions<
   G extends Record<string, InvalidationGroup> = Record<string, InvalidationGroup>,
 > {
+  /** The groups by name (letters and digits). */
   groups?: G;
 }
 

@@ -32,7 +32,7 @@ export interface L1Options {
   clone?: boolean;
 }
 
-/** How the L1 copies of the processes sharing a Redis are kept coherent (README "Coherence"). */
+/** How the L1 copies of the processes sharing a Redis are kept coherent (docs/coherence.md). */
 export type CoherenceMode = 'tracking' | 'pubsub' | 'none';
 
 /** Coherence options; every field is optional. */
@@ -47,7 +47,9 @@ export interface CoherenceOptions {
 
 /** A Redis server (or Sentinel) address. */
 export interface RedisNode {
+  /** Host name or IP address. */
   host: string;
+  /** TCP port. */
   port: number;
 }
 
@@ -63,11 +65,13 @@ export interface SentinelOptions {
    * `redisUrl`. The password never appears in logs, errors or `status()`.
    */
   username?: string;
+  /** See `username`. */
   password?: string;
 }
 
 /** Redis Cluster: a few of its nodes; the rest of the topology is discovered from them. */
 export interface ClusterOptions {
+  /** Some nodes of the cluster, primaries or replicas; the slot map is read from them. */
   nodes: RedisNode[];
 }
 
@@ -99,6 +103,7 @@ export interface CacheOptions<
    * and reload, at once. Default 0 (`CACHE_TTL_JITTER`); a domain or a call may set its own.
    */
   ttlJitter?: number;
+  /** The memory tier (L1): TTL, bounds, copies on read; see `L1Options`. */
   l1?: L1Options;
   /** Longest wait for a TCP (and TLS) connection, in ms (or a string such as `'5s'`). Default 5000 (`REDIS_CONNECT_TIMEOUT_MS`). */
   connectTimeoutMs?: Duration;
@@ -114,7 +119,12 @@ export interface CacheOptions<
    * Reconnection backoff bounds in ms (exponential with jitter, forever). Default 50 → 500, so that
    * the cache is back within about a second of Redis.
    */
-  reconnect?: { minDelayMs?: Duration; maxDelayMs?: Duration };
+  reconnect?: {
+    /** First pause before reconnecting, in ms (or a duration string). */
+    minDelayMs?: Duration;
+    /** Longest pause between two attempts, in ms (or a duration string). */
+    maxDelayMs?: Duration;
+  };
   /**
    * The circuit breaker in front of Redis. `failureThreshold`: consecutive failed or timed-out
    * operations that open it, default 5 (`CACHE_BREAKER_FAILURE_THRESHOLD`); while open, calls skip
@@ -122,13 +132,18 @@ export interface CacheOptions<
    * (`CACHE_BREAKER_PROBE_INTERVAL_MS`); a probe that Redis answers within `operationTimeoutMs`
    * closes it.
    */
-  breaker?: { failureThreshold?: number; probeIntervalMs?: Duration };
+  breaker?: {
+    /** Consecutive failed or timed-out operations that open the breaker. */
+    failureThreshold?: number;
+    /** Pause between two probes while the breaker is open, in ms (or a duration string). */
+    probeIntervalMs?: Duration;
+  };
   /** Largest serialised value accepted, in bytes; larger values are refused with a log line. Default 1 MiB (`CACHE_MAX_VALUE_BYTES`). */
   maxValueBytes?: number;
   /** How values become Redis text. Default JSON (readable by the original Python service). */
   serializer?: Serializer;
   /**
-   * Keeps every process's L1 coherent (README "Coherence"): `'tracking'` (default, `CACHE_COHERENCE`)
+   * Keeps every process's L1 coherent (docs/coherence.md): `'tracking'` (default, `CACHE_COHERENCE`)
    * uses Redis client-side caching invalidations and sees every write, whoever makes it; `'pubsub'`
    * sees writes made through cachette; `'none'` leaves L1 copies to expire after `l1.ttl`. An object
    * sets `mode`, `degradedL1TtlMs` and `channel` too.
@@ -168,11 +183,17 @@ export type Topology =
 
 /** Where Redis is, parsed from the URL. `password` never leaves this object. */
 export interface RedisTarget {
+  /** `rediss://`: TLS. */
   tls: boolean;
+  /** Host name or IP address. */
   host: string;
+  /** TCP port (default 6379). */
   port: number;
+  /** Database number (default 0). */
   db: number;
+  /** ACL user, if the URL names one. */
   username: string | undefined;
+  /** The password, decoded; never logged. */
   password: string | undefined;
   /** The URL with the password replaced by `***`, safe for logs and errors. */
   safeUrl: string;

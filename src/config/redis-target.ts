@@ -3,6 +3,7 @@ import type { ConnectionOptions as TlsOptions } from 'node:tls';
 import { CacheConfigError } from '../errors.js';
 import type { CacheOptions, RedisNode, RedisTarget, Topology } from './options.js';
 
+/** The Redis URL used when neither `redisUrl` nor `REDIS_URL` is given. */
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379/0';
 
 /** Query parameters whose value is a secret (`?password=`, `sslpassword`, `auth_token`, `apiKey`…). */

@@ -4,6 +4,7 @@ import type { Duration } from '../values/durations.js';
 
 /** Options every call accepts: the domain ("db type") the key belongs to. Default `default`. */
 export interface CallOptions<D extends string> {
+  /** The domain of the key; default `default`. */
   dbType?: D;
 }
 
@@ -22,7 +23,9 @@ export interface GetOrSetOptions<D extends string> extends CallOptions<D>, LoadO
 
 /** One entry of `setMany`. */
 export interface SetEntry {
+  /** The key, without the domain prefix. */
   key: string;
+  /** The value; stored as JSON (or with the configured serializer). */
   value: unknown;
   /** TTL in seconds (or a string such as `'10m'`); default the call's `ttl`, else the domain's. */
   ttl?: Duration;
@@ -36,6 +39,7 @@ export interface DomainCalls<D extends string> {
   set(key: string, value: unknown, options?: SetOptions<D>): Promise<boolean>;
   delete(key: string, options?: CallOptions<D>): Promise<boolean>;
   deletePattern(pattern: string, options?: CallOptions<D>): Promise<number | false>;
+  deleteMany(keys: readonly string[], options?: CallOptions<D>): Promise<number | false>;
   getMany<T = unknown>(keys: readonly string[], options?: CallOptions<D>): Promise<Array<T | undefined>>;
   setMany(entries: readonly SetEntry[], options?: SetOptions<D>): Promise<boolean>;
   getOrSet<T>(key: string, factory: Factory<T>, options?: GetOrSetOptions<D>): Promise<T>;
@@ -49,41 +53,56 @@ export interface DomainCalls<D extends string> {
 /** A view of the cache with `dbType` bound; created by `cache.db(name)`. */
 export class DomainCache<D extends string = string> {
   readonly #cache: DomainCalls<D>;
+  /** The domain every call of this view works in. */
   readonly dbType: D;
 
+  /** @internal Made by `cache.db(name)`. */
   constructor(cache: DomainCalls<D>, dbType: D) {
     this.#cache = cache;
     this.dbType = dbType;
   }
 
+  /** See `Cache.get`. */
   get<T = unknown>(key: string): Promise<T | undefined> {
     return this.#cache.get<T>(key, { dbType: this.dbType });
   }
 
+  /** See `Cache.set`. */
   set(key: string, value: unknown, options?: Omit<SetOptions<D>, 'dbType'>): Promise<boolean> {
     return this.#cache.set(key, value, { ...options, dbType: this.dbType });
   }
 
+  /** See `Cache.delete`. */
   delete(key: string): Promise<boolean> {
     return this.#cache.delete(key, { dbType: this.dbType });
   }
 
+  /** See `Cache.deletePattern`. */
   deletePattern(pattern: string): Promise<number | false> {
     return this.#cache.deletePattern(pattern, { dbType: this.dbType });
   }
 
+  /** See `Cache.deleteMany`. */
+  deleteMany(keys: readonly string[]): Promise<number | false> {
+    return this.#cache.deleteMany(keys, { dbType: this.dbType });
+  }
+
+  /** See `Cache.getMany`. */
   getMany<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {
     return this.#cache.getMany<T>(keys, { dbType: this.dbType });
   }
 
+  /** See `Cache.setMany`. */
   setMany(entries: readonly SetEntry[], options?: Omit<SetOptions<D>, 'dbType'>): Promise<boolean> {
     return this.#cache.setMany(entries, { ...options, dbType: this.dbType });
   }
 
+  /** See `Cache.getOrSet`. */
   getOrSet<T>(key: string, factory: Factory<T>, options?: LoadOptions): Promise<T> {
     return this.#cache.getOrSet<T>(key, factory, { ...options, dbType: this.dbType });
   }
 
+  /** See `Cache.getOrSetMany`. */
   getOrSetMany<T>(
     keys: readonly string[],
     batchFactory: BatchFactory<T>,

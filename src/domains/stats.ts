@@ -3,10 +3,15 @@ import { describeError, type Logger, RateLimitedLog } from '../logger.js';
 
 /** Counters of one domain. Plain numbers, updated on the data path; exporters read snapshots. */
 export interface DomainCounters {
+  /** Reads answered by the memory tier. */
   l1Hits: number;
+  /** Reads answered by Redis. */
   l2Hits: number;
+  /** Reads neither tier answered (a failed Redis read counts here too). */
   misses: number;
+  /** Values written to Redis. */
   sets: number;
+  /** Keys removed from Redis. */
   deletes: number;
   /** L2 operations that failed (unavailable, timeout, Redis error) and were answered as miss/false. */
   errors: number;
@@ -16,6 +21,7 @@ export interface DomainCounters {
   skipped: number;
 }
 
+/** The counters of one domain (or of all of them), with the hit rate. */
 export interface DomainStats extends DomainCounters {
   /** (l1Hits + l2Hits) / (hits + misses), or 0 before any read. */
   hitRate: number;

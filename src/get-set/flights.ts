@@ -1,12 +1,18 @@
 import { FactoryTimeoutError } from '../errors.js';
+import type { GetOrSetTrace } from '../tracing/channels.js';
 import type { LoadContext } from './context.js';
 import type { Plan } from './plan.js';
+
+/** Where a load's value came from: Redis, this process's factory, another process's, or the stale value. */
+export type LoadSource = 'l2' | 'loaded' | 'waited' | 'stale';
 
 /** One load of one key in this process; every concurrent caller of that key shares it. */
 export interface Flight<T> {
   /** A stale value found in L2, known once the first read returned. */
   stale: { value: T } | undefined;
   done: Promise<T>;
+  /** Set by the load before `done` resolves (for tracing). */
+  source?: LoadSource;
 }
 
 /** A flight whose outcome is decided from outside (by `getOrSetMany`'s batch). */
@@ -65,12 +71,26 @@ export class Flights {
   /**
    * One caller's wait on a flight, bounded by its own soft and hard timeouts. A caller that joined
    * another caller's flight passes `ownLoad`: after `plan.waitMs` it stops waiting and runs that.
+   * `trace.outcome` tells where the caller's value came from.
    */
-  await<T>(flight: Flight<T>, redisKey: string, plan: Plan, ownLoad?: () => Promise<T>): Promise<T> {
-    const done = ownLoad === undefined ? flight.done : this.#bounded(flight.done, plan.waitMs, ownLoad);
+  await<T>(
+    flight: Flight<T>,
+    redisKey: string,
+    plan: Plan,
+    ownLoad?: () => Promise<T>,
+    trace?: GetOrSetTrace,
+  ): Promise<T> {
+    const shared =
+      trace === undefined ? flight.done : flight.done.then((value) => this.#traced(flight, value, trace));
+    const own = ownLoad === undefined || trace === undefined ? ownLoad : () => this.#ownLoad(ownLoad, trace);
+    const done = own === undefined ? shared : this.#bounded(shared, plan.waitMs, own);
     const { softTimeoutMs, hardTimeoutMs } = plan;
     if (softTimeoutMs === undefined && hardTimeoutMs === undefined) return done;
     const context = this.#context;
+    const stale = () => {
+      if (trace) trace.outcome = 'stale';
+      return flight.stale!.value;
+    };
     return new Promise<T>((resolve, reject) => {
       const timers: NodeJS.Timeout[] = [];
       const settle = (finish: () => void) => {
@@ -86,7 +106,7 @@ export class Flights {
           setTimeout(() => {
             if (flight.stale === undefined) return;
             context.stats.staleServed++;
-            settle(() => resolve(flight.stale!.value));
+            settle(() => resolve(stale()));
           }, softTimeoutMs),
         );
       }
@@ -97,12 +117,24 @@ export class Flights {
             const timeout = new FactoryTimeoutError(redisKey, hardTimeoutMs);
             if (flight.stale !== undefined) {
               context.servedStale(redisKey, timeout);
-              settle(() => resolve(flight.stale!.value));
+              settle(() => resolve(stale()));
             } else settle(() => reject(timeout));
           }, hardTimeoutMs),
         );
       }
     });
+  }
+
+  /** Where this caller's value came from, unless it was answered already (stale, its own load). */
+  #traced<T>(flight: Flight<T>, value: T, trace: GetOrSetTrace): T {
+    trace.outcome ??= flight.source;
+    return value;
+  }
+
+  async #ownLoad<T>(ownLoad: () => Promise<T>, trace: GetOrSetTrace): Promise<T> {
+    const value = await ownLoad();
+    trace.outcome ??= 'loaded';
+    return value;
   }
 
   /** `done`, or after `waitMs` the outcome of `ownLoad` instead (whatever `done` does later). */

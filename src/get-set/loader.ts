@@ -1,9 +1,10 @@
 import { describeError } from '../logger.js';
-import { assertFunction } from '../values/keys.js';
+import type { GetOrSetTrace } from '../tracing/channels.js';
+import { assertFunction, assertValidKeys } from '../values/keys.js';
 import { getOrSetMany, type LoadOne } from './batch.js';
 import { LoadContext, type LoaderParts, type LoadTarget } from './context.js';
 import { type BatchFactory, type Factory, FactoryRun, factoryContext } from './factory-context.js';
-import { type Flight, Flights } from './flights.js';
+import { type Flight, Flights, type LoadSource } from './flights.js';
 import type { Lease } from './lease.js';
 import { leaseOrValue } from './lease-wait.js';
 import { type LoadingStats, type LoadOptions, type Plan, planFor } from './plan.js';
@@ -44,8 +45,17 @@ export class Loader {
     return { ...this.#context.stats };
   }
 
-  /** The value under `redisKey`, or the factory's result (stored unless invalidated meanwhile). */
-  getOrSet<T>(target: LoadTarget, redisKey: string, factory: Factory<T>, options?: LoadOptions): Promise<T> {
+  /**
+   * The value under `redisKey`, or the factory's result (stored unless invalidated meanwhile);
+   * `trace.outcome` tells where it came from.
+   */
+  getOrSet<T>(
+    target: LoadTarget,
+    redisKey: string,
+    factory: Factory<T>,
+    options?: LoadOptions,
+    trace?: GetOrSetTrace,
+  ): Promise<T> {
     assertFunction(factory, 'the getOrSet factory');
     const plan = planFor(target, options, this.#context.l2.keyspace);
     const startedAt = performance.now();
@@ -53,6 +63,7 @@ export class Loader {
       const local = this.#context.l1.get(redisKey);
       if (local !== undefined) {
         target.counters.l1Hits++;
+        if (trace) trace.outcome = 'l1';
         return Promise.resolve(local as T);
       }
       const running = this.#flights.get<T>(redisKey);
@@ -60,7 +71,7 @@ export class Loader {
         // another caller's load: waited for at most lock.waitMs, then this caller's own factory runs
         const alone = () =>
           this.#context.callAlone(redisKey, factory, () => running.stale, { plan, startedAt });
-        return this.#flights.await(running, redisKey, plan, alone);
+        return this.#flights.await(running, redisKey, plan, alone, trace);
       }
     }
     // a forced load joins no load already running (it may have read before the caller asked),
@@ -70,16 +81,20 @@ export class Loader {
       ? this.#loadFresh(target, redisKey, factory, plan, startedAt)
       : this.#load(target, redisKey, factory, plan, flight, startedAt);
     this.#flights.track(redisKey, flight, plan.waitMs);
-    return this.#flights.await(flight, redisKey, plan);
+    return this.#flights.await(flight, redisKey, plan, undefined, trace);
   }
 
-  /** `getOrSet` for several keys of one domain: one L2 round trip, one batch factory call for the misses. */
+  /**
+   * `getOrSet` for several keys of one domain: one L2 round trip, one batch factory call for the
+   * misses. Throws `CacheKeyError` for a bad key.
+   */
   getOrSetMany<T>(
     target: LoadTarget,
     keys: readonly string[],
     batchFactory: BatchFactory<T>,
     options?: LoadOptions,
   ): Promise<Array<T | undefined>> {
+    assertValidKeys(keys);
     assertFunction(batchFactory, 'the getOrSetMany batch factory');
     const plan = planFor(target, options, this.#context.l2.keyspace);
     const startedAt = performance.now();
@@ -107,6 +122,7 @@ export class Loader {
     const read = await this.#context.read<T>(target, redisKey, ticket);
     if (read.kind === 'fresh') {
       target.counters.l2Hits++;
+      flight.source = 'l2';
       this.#maybeRefreshAhead(target, redisKey, factory, plan, read);
       return read.value;
     }
@@ -121,6 +137,7 @@ export class Loader {
       flight.stale,
       read.kind !== 'failed',
       startedAt,
+      flight,
     );
   }
 
@@ -166,6 +183,7 @@ export class Loader {
     stale: { value: T } | undefined,
     l2Reachable: boolean,
     startedAt: number,
+    flight?: { source?: LoadSource },
   ): Promise<T> {
     const context = this.#context;
     let lease: Lease | undefined;
@@ -180,14 +198,17 @@ export class Loader {
         plan.tagKeys,
         ticket,
       );
-      if (outcome.kind === 'value') return outcome.value;
+      if (outcome.kind === 'value') {
+        if (flight) flight.source = 'waited';
+        return outcome.value;
+      }
       if (outcome.kind === 'lease') lease = outcome.lease;
       else if (outcome.kind === 'gave-up') {
         context.stats.waitTimeouts++;
         mayStore = false;
       }
     }
-    return this.#call(target, redisKey, factory, plan, { ticket, stale, lease, mayStore, startedAt });
+    return this.#call(target, redisKey, factory, plan, { ticket, stale, lease, mayStore, startedAt, flight });
   }
 
   /**
@@ -206,6 +227,8 @@ export class Loader {
       lease: Lease | undefined;
       mayStore?: boolean;
       startedAt: number;
+      /** Where the caller's value came from, for tracing. */
+      flight?: { source?: LoadSource };
     },
   ): Promise<T> {
     const context = this.#context;
@@ -220,10 +243,12 @@ export class Loader {
       if (lease) await context.leases.release(lease);
       if (stale === undefined) throw err;
       context.servedStale(redisKey, err);
+      if (load.flight) load.flight.source = 'stale';
       return stale.value;
     } finally {
       run.finish();
     }
+    if (load.flight) load.flight.source = 'loaded';
     if (value === undefined || load.mayStore === false || run.skipped) {
       if (lease) await context.leases.release(lease);
       return value;

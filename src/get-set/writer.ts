@@ -2,7 +2,9 @@ import type { Domain } from '../domains/registry.js';
 import type { L2Failures } from '../domains/stats.js';
 import type { L1 } from '../l1/l1.js';
 import type { L2Driver, L2Entry } from '../l2/driver.js';
+import type { SetTrace } from '../tracing/channels.js';
 import type { Codec } from '../values/codec.js';
+import type { LoaderParts } from './context.js';
 
 /** One value to write: the key in its domain, the value, TTL in seconds, tag index keys. */
 export interface WriteEntry {
@@ -19,18 +21,18 @@ export class Writer {
   readonly #codec: Codec;
   readonly #failures: L2Failures;
 
-  constructor(l1: L1, l2: L2Driver, codec: Codec, failures: L2Failures) {
-    this.#l1 = l1;
-    this.#l2 = l2;
-    this.#codec = codec;
-    this.#failures = failures;
+  constructor(parts: LoaderParts) {
+    this.#l1 = parts.l1;
+    this.#l2 = parts.l2;
+    this.#codec = parts.codec;
+    this.#failures = parts.failures;
   }
 
   /**
    * Serialises and writes entries of one domain in one round trip, then keeps them in L1; refused
-   * values are logged and skipped. `false` if any was refused or Redis failed.
+   * values are logged and skipped. `false` if any was refused or Redis failed (`trace.outcome` says which).
    */
-  async write(domain: Domain, entries: WriteEntry[]): Promise<boolean> {
+  async write(domain: Domain, entries: WriteEntry[], trace?: SetTrace): Promise<boolean> {
     const { counters } = domain;
     const { prefix } = domain.config;
     const writes: L2Entry[] = [];
@@ -47,6 +49,7 @@ export class Writer {
       writes.push(tags.length > 0 ? { key: redisKey, text, ttl, tags } : { key: redisKey, text, ttl });
       tickets.push(this.#l1.ticket(redisKey));
     }
+    if (trace) trace.outcome = allAccepted ? 'stored' : 'refused';
     if (writes.length === 0) return false;
     try {
       await this.#l2.set(writes);
@@ -54,6 +57,7 @@ export class Writer {
       // the outcome is unknown: no copy may stay in L1, nor come in from a read in flight
       for (const { key } of writes) this.#l1.evict(key);
       this.#failures.report(writes.length === 1 ? 'set' : 'setMany', counters, err);
+      if (trace) trace.outcome = 'error';
       return false;
     }
     counters.sets += writes.length;

@@ -7,8 +7,16 @@ import { revokeLeases } from '../get-set/lease.js';
 import type { L1 } from '../l1/l1.js';
 import type { L2Driver } from '../l2/driver.js';
 import { describeError, type Logger } from '../logger.js';
+import {
+  type DeleteTrace,
+  deleteChannel,
+  type InvalidateTrace,
+  invalidateChannel,
+  traced,
+  traceRemoval,
+} from '../tracing/channels.js';
 import { Glob } from '../values/glob.js';
-import { confinedPattern, escapeGlob } from '../values/keys.js';
+import { assertValidKeys, confinedPattern, escapeGlob } from '../values/keys.js';
 import { removeTagged, tagIndexes } from './tags.js';
 
 /**
@@ -25,9 +33,25 @@ import { removeTagged, tagIndexes } from './tags.js';
  * tag index entries; other apps sharing the Redis keep theirs. `database`: `FLUSHDB`, everything in
  * the database, only with `confirm: true`.
  */
-export type FlushOptions =
-  | { scope: 'app'; reason?: string }
-  | { scope: 'database'; confirm: true; reason?: string };
+export type FlushOptions = FlushApp | FlushDatabase;
+
+/** `flushAll` of every key under the configured prefixes. */
+export interface FlushApp {
+  /** The application's keys. */
+  scope: 'app';
+  /** Why, for the log. */
+  reason?: string;
+}
+
+/** `flushAll` of the whole Redis database. */
+export interface FlushDatabase {
+  /** Everything in the database, other applications' keys included. */
+  scope: 'database';
+  /** Required: emptying a shared database is never an accident. */
+  confirm: true;
+  /** Why, for the log. */
+  reason?: string;
+}
 
 /** What invalidations work on: both tiers, the domains, and where Redis failures are counted. */
 export interface InvalidationParts {
@@ -66,6 +90,9 @@ export interface InvalidationFunctions<D extends string = string, G extends stri
 export type Invalidator<D extends string = string, G extends string = never> = InvalidationFunctions<D, G> &
   NamedInvalidations<G>;
 
+/** What an invalidation works on, as logged and traced. */
+type Invalidation = Omit<InvalidateTrace, 'operation' | 'reason'>;
+
 /** Tag index shards (Redis Cluster) emptied concurrently by `invalidateTags`. */
 const SHARDS_AT_ONCE = 64;
 
@@ -95,7 +122,7 @@ export class Invalidations implements InvalidationFunctions<string, string> {
   }
 
   invalidate(key: string, dbType: string, reason?: string): Promise<number | false> {
-    return this.#run({ invalidation: 'key', dbType, key }, reason, () => this.#removeKey(key, dbType));
+    return this.#run({ invalidation: 'key', dbType, key }, reason, () => this.#deleteMany([key], dbType));
   }
 
   invalidatePattern(pattern: string, dbType: string, reason?: string): Promise<number | false> {
@@ -124,7 +151,7 @@ export class Invalidations implements InvalidationFunctions<string, string> {
       // every part runs even when one fails, so a Redis hiccup removes as much as it can
       const parts = await Promise.allSettled([
         group.tags.length > 0 ? this.#removeTags(group.tags) : 0,
-        ...group.keys.map(({ key, dbType }) => this.#removeKey(key, dbType)),
+        ...group.keys.map(({ key, dbType }) => this.#deleteMany([key], dbType)),
         ...group.patterns.map(({ pattern, dbType }) => this.deletePattern(pattern, dbType)),
       ]);
       let removed = 0;
@@ -186,11 +213,51 @@ export class Invalidations implements InvalidationFunctions<string, string> {
   }
 
   /**
-   * Runs `work`, logs its outcome at info (or warn on failure; `false` is a failure already
-   * reported); programming errors reject.
+   * Removes `keys` of one domain from both tiers, with their getOrSet leases (so no load running
+   * anywhere stores an outdated value). Resolves to how many of them existed in Redis, `false` if
+   * Redis failed (counted and logged); a bad key or dbType throws `CacheKeyError`.
    */
-  async #run(
-    what: Record<string, unknown>,
+  deleteMany(keys: readonly string[], dbType: string | undefined): Promise<number | false> {
+    if (!traced(deleteChannel)) return this.#deleteMany(keys, dbType);
+    const context: DeleteTrace = { operation: 'deleteMany', keys, dbType: dbType ?? 'default' };
+    return traceRemoval(deleteChannel, context, () => this.#deleteMany(keys, dbType));
+  }
+
+  async #deleteMany(keys: readonly string[], dbType: string | undefined): Promise<number | false> {
+    const { l1, l2, domains, failures } = this.#parts;
+    const domain = domains.resolve(dbType);
+    const { prefix } = domain.config;
+    assertValidKeys(keys);
+    const redisKeys = keys.map((key) => prefix + key);
+    for (const redisKey of redisKeys) l1.evict(redisKey);
+    if (redisKeys.length === 0) return 0;
+    try {
+      // the leases go first, in the same round trip: a getOrSet store landing between the two finds
+      // no lease and writes nothing, and the second UNLINK counts the keys alone
+      const [, removed] = await Promise.all([
+        l2.delete(redisKeys.map((redisKey) => l2.keyspace.leaseKey(redisKey, l2.sharded))),
+        l2.delete(redisKeys),
+      ]);
+      domain.counters.deletes += removed;
+      return removed;
+    } catch (err) {
+      failures.report('deleteMany', domain.counters, err);
+      return false;
+    }
+  }
+
+  /**
+   * Runs `work`, logs its outcome at info (or warn on failure; `false` is a failure already
+   * reported), traced on `cachette:invalidate` when anyone listens; programming errors reject.
+   */
+  #run(what: Invalidation, reason: string | undefined, work: () => Promise<number | false>) {
+    if (!traced(invalidateChannel)) return this.#logged(what, reason, work);
+    const context: InvalidateTrace = { operation: 'invalidate', ...what, reason };
+    return traceRemoval(invalidateChannel, context, () => this.#logged(what, reason, work));
+  }
+
+  async #logged(
+    what: Invalidation,
     reason: string | undefined,
     work: () => Promise<number | false>,
   ): Promise<number | false> {
@@ -208,21 +275,6 @@ export class Invalidations implements InvalidationFunctions<string, string> {
     }
     log.warn({ ...what, reason, err: cause }, 'cachette: invalidation failed; Redis did not complete it');
     return false;
-  }
-
-  async #removeKey(key: string, dbType: string): Promise<number> {
-    const { l1, l2, domains } = this.#parts;
-    const domain = domains.resolve(dbType);
-    const redisKey = domains.redisKey(domain, key);
-    l1.evict(redisKey);
-    // the lease goes first, in the same round trip: a getOrSet store landing between the two finds
-    // no lease and writes nothing (the single UNLINK of `delete` cannot tell which key existed)
-    const [, removed] = await Promise.all([
-      l2.delete([l2.keyspace.leaseKey(redisKey, l2.sharded)]),
-      l2.delete([redisKey]),
-    ]);
-    domain.counters.deletes += removed;
-    return removed;
   }
 
   async #removeTags(tags: readonly string[]): Promise<number> {

@@ -8,6 +8,11 @@ export interface L1Bound {
   readonly maxL1TtlMs: number;
 }
 
+/** What keeps L1 coherent with the other processes (coherence/): it evicts through the target it is given. */
+export interface L1Coherence extends L1Bound {
+  attach(target: { evict(redisKey: string): void; evictAll(): void; capL1Ttl(ttlMs: number): void }): void;
+}
+
 /**
  * This process's copies of values: the memory tier (absent when L1 is off) and the fill guard that
  * keeps a read's outdated reply out of it. Every eviction goes through here, so that a key leaving
@@ -31,6 +36,26 @@ export class L1 {
   /** Bounds every later fill by `bound.maxL1TtlMs` (coherence). */
   boundBy(bound: L1Bound): void {
     this.#bound = bound;
+  }
+
+  /**
+   * Follows `coherence`: what another process changed leaves L1 (a read of it in flight will not
+   * refill it), copies live at most its bound, and `changed(redisKey)` hears of each change
+   * (`undefined`: any key).
+   */
+  follow(coherence: L1Coherence, changed: (redisKey?: string) => void): void {
+    this.boundBy(coherence);
+    coherence.attach({
+      evict: (redisKey) => {
+        this.evict(redisKey);
+        changed(redisKey);
+      },
+      evictAll: () => {
+        this.evictAll();
+        changed();
+      },
+      capL1Ttl: (ttlMs) => this.capTtl(ttlMs),
+    });
   }
 
   get enabled(): boolean {

@@ -27,7 +27,7 @@ export interface MemoryTierOptions {
 /**
  * L1: the per-process memory tier. Values arrive as text and are parsed on their first hit here,
  * then kept as parsed objects so that every later hit costs one map lookup and no parsing; by
- * default the same object is handed to every caller from then on (see README). Entries expire
+ * default the same object is handed to every caller from then on (see docs/concepts.md). Entries expire
  * lazily on read (no per-entry timers).
  */
 export class MemoryTier {

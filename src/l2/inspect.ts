@@ -12,6 +12,7 @@ const MAX_SCAN_CALLS_PER_PAGE = 50;
 
 /** What `cache.keys()` accepts. */
 export interface KeyListOptions<D extends string> {
+  /** The domain to list; default `default`. */
   dbType?: D;
   /** Redis glob on the part after the domain prefix; default `*`. */
   pattern?: string;
@@ -23,26 +24,37 @@ export interface KeyListOptions<D extends string> {
 
 /** One listed key: the cache key (without prefix), the Redis key, the remaining TTL in seconds (`null`: none). */
 export interface ListedKey {
+  /** The key, without the domain prefix. */
   key: string;
+  /** The Redis key: prefix + key. */
   redisKey: string;
+  /** Remaining TTL in seconds; `null` for a key without expiry. */
   ttl: number | null;
 }
 
 /** One page of `cache.keys()`; `cursor` is `null` when the domain has been walked through. */
 export interface KeyPage {
+  /** The keys of this page (possibly fewer than the limit while `cursor` is not null). */
   keys: ListedKey[];
+  /** Pass it back for the next page; `null` once the whole domain has been listed. */
   cursor: string | null;
 }
 
 /** Facts about the Redis server, from one `INFO`. Byte counts in bytes. */
 export interface ServerInfo {
+  /** `redis_version`. */
   version: string;
+  /** Seconds since the server started. */
   uptimeSeconds: number;
+  /** `used_memory`. */
   usedMemoryBytes: number;
   /** 0 when Redis has no memory limit. */
   maxMemoryBytes: number;
+  /** Successful key lookups since the server started (all clients). */
   keyspaceHits: number;
+  /** Failed key lookups since the server started (all clients). */
   keyspaceMisses: number;
+  /** Client connections open now. */
   connectedClients: number;
   /** Keys in the database the cache uses (all prefixes, other applications' keys too). */
   keys: number;
@@ -50,6 +62,7 @@ export interface ServerInfo {
 
 /** Keys per domain, counted by a SCAN bounded in time; `exact` is false when the count was extrapolated. */
 export interface KeyCensus {
+  /** Keys per configured domain. */
   domains: Record<string, number>;
   /** Keys that belong to no configured domain. */
   other: number;
@@ -57,6 +70,7 @@ export interface KeyCensus {
   total: number;
   /** Keys the SCAN actually looked at. */
   scanned: number;
+  /** `false` when the SCAN stopped early and the counts were extrapolated from what it saw. */
   exact: boolean;
   /** How long the SCAN took, in ms. */
   durationMs: number;

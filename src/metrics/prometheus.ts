@@ -25,6 +25,7 @@ export interface CacheMetricsOptions {
 
 /** The registered metrics; `unregister()` removes them and stops timing L2 calls. */
 export interface CacheMetrics {
+  /** Removes the metrics from the registry and stops timing Redis calls. */
   unregister(): void;
 }
 

@@ -1,6 +1,8 @@
 /** Turns values into the text stored in Redis and back. Both sides may throw; the cache reports it. */
 export interface Serializer {
+  /** The Redis text of `value`; throwing refuses the value (the write answers `false`). */
   serialize(value: unknown): string;
+  /** The value of a Redis text; throwing makes the read a miss, counted in `errors`. */
   deserialize(text: string): unknown;
 }
 

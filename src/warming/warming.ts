@@ -9,6 +9,7 @@ export type WarmingTaskFn = (context: { signal: AbortSignal }) => unknown;
 export interface WarmingTask {
   /** Unique name, used in logs and metrics. */
   name: string;
+  /** The work: fills the cache; receives an `AbortSignal` aborted at its timeout. */
   task: WarmingTaskFn;
   /** A critical task's failure is logged at `warn`, a non-critical one's at `debug`. Default `false`. */
   critical?: boolean;
@@ -32,21 +33,33 @@ export interface WarmingOptions {
 
 /** Counters of one task, or of all tasks together. Timestamps are ms since the epoch, `null` before the first. */
 export interface WarmingTaskMetrics {
+  /** Executions started. */
   executionCount: number;
+  /** Executions that succeeded. */
   successCount: number;
+  /** Executions that failed or timed out. */
   failureCount: number;
+  /** Start of the last execution, in ms since the epoch; `null` before the first. */
   lastRun: number | null;
+  /** End of the last success, in ms since the epoch; `null` before the first. */
   lastSuccess: number | null;
   /** The last failure's message (`null` until one happens); in the total, prefixed with the task name. */
   lastError: string | null;
+  /** Duration of the last execution, in ms; `null` before the first. */
   lastDurationMs: number | null;
 }
 
 /** What `getMetrics()` returns. */
 export interface WarmingMetrics {
+  /** `true` while a run is active. */
   warmingInProgress: boolean;
   /** Whether periodic warming is started, and its interval in ms. */
-  periodic: { active: boolean; intervalMs: number };
+  periodic: {
+    /** Whether the periodic timer runs. */
+    active: boolean;
+    /** Its interval, in ms. */
+    intervalMs: number;
+  };
   /** Warming runs started (start-up or periodic). */
   runs: number;
   /** Runs requested while another was in progress, hence skipped. */
@@ -55,24 +68,35 @@ export interface WarmingMetrics {
   leftToOtherProcess: number;
   /** All tasks together; `lastRun` and `lastDurationMs` describe the last whole run. */
   total: WarmingTaskMetrics;
-  tasks: Record<string, WarmingTaskMetrics & { critical: boolean }>;
+  /** Per task, by name, with whether it is critical. */
+  tasks: Record<string, WarmingTaskMetrics & WarmingCriticality>;
+}
+
+/** Whether a task is critical (its failure logged at `warn`, run first). */
+export interface WarmingCriticality {
+  /** `true` for a critical task. */
+  critical: boolean;
 }
 
 /** The outcome of one warming run; never a rejection. */
 export interface WarmingReport {
   /** `true` when the run did not happen: another was in progress, or another process had the period. */
   skipped: boolean;
+  /** Tasks that succeeded, by name. */
   succeeded: string[];
+  /** Tasks that failed or timed out, by name. */
   failed: string[];
 }
 
 /** What reads warming metrics (the admin stats report, the exporter) needs of a warming service: a `CacheWarmingService` fits. */
 export interface WarmingSource {
+  /** The service's state and counters. */
   getMetrics(): WarmingMetrics;
 }
 
 /** The part of the cache the warming service needs. */
 export interface WarmingCache {
+  /** See `Cache.claim`: `true` if this process got the period, `false` if another holds it, `undefined` when Redis failed. */
   claim(name: string, ttlMs: number): Promise<boolean | undefined>;
 }
 
@@ -185,6 +209,7 @@ export class CacheWarmingService {
     this.#timer.unref();
   }
 
+  /** Stops the periodic timer; a run in progress finishes on its own. */
   stopPeriodicWarming(): void {
     clearInterval(this.#timer);
     this.#timer = undefined;

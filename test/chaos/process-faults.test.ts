@@ -1,6 +1,6 @@
 // Faults of the Redis process itself: SIGKILL and restart, never started, SIGSTOP/SIGCONT.
 // Pass criteria of issue 5, asserted loosely where the figure depends on this shared machine's load;
-// the real figures are printed (and recorded in the README).
+// the real figures are printed (and recorded in docs/failure-behaviour.md).
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { chaosHarness, clientIds, report, SLACK_MS, sleep } from '../support/chaos.js';

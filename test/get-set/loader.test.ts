@@ -366,9 +366,9 @@ describe('getOrSet: grace and timeouts', () => {
 });
 
 describe('getOrSet with an ACL user', () => {
-  it('works with exactly the rule the README documents, and leaves no lease behind', async () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    const rule = readme.split('\n').find((l) => l.startsWith('ACL SETUSER cachette '));
+  it('works with exactly the rule docs/topologies.md documents, and leaves no lease behind', async () => {
+    const page = readFileSync(new URL('../../docs/topologies.md', import.meta.url), 'utf8');
+    const rule = page.split('\n').find((l) => l.startsWith('ACL SETUSER cachette '));
     const parts = rule!
       .split(/\s+/)
       .slice(3)

@@ -523,9 +523,9 @@ describe('Redis Cluster behind the admin API', () => {
 });
 
 describe('Redis Cluster with an ACL user', () => {
-  it('does every core operation as a user holding the README rule plus +cluster|slots', async () => {
-    const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
-    const rule = readme
+  it('does every core operation as a user holding the documented rule plus +cluster|slots', async () => {
+    const page = readFileSync(new URL('../../docs/topologies.md', import.meta.url), 'utf8');
+    const rule = page
       .split('\n')
       .find((line) => line.startsWith('ACL SETUSER cachette '))!
       .split(/\s+/)

@@ -10,14 +10,14 @@ let redis: TestRedis;
 const password = 'p@ss:w/rd #1';
 
 /**
- * An ACL rule exactly as the README documents it (`ACL SETUSER <name> …`), so the documentation
- * cannot drift from what is tested: `cachette`, the rule of the built-in domains, or `reports`, the
- * rule of an application with a key prefix.
+ * An ACL rule exactly as docs/topologies.md documents it (`ACL SETUSER <name> …`), so the
+ * documentation cannot drift from what is tested: `cachette`, the rule of the built-in domains, or
+ * `reports`, the rule of an application with a key prefix.
  */
 function documentedRule(name = 'cachette'): string[] {
-  const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-  const line = readme.split('\n').find((l) => l.startsWith(`ACL SETUSER ${name} `));
-  if (!line) throw new Error(`README has no \`ACL SETUSER ${name} …\` line`);
+  const page = readFileSync(new URL('../../../docs/topologies.md', import.meta.url), 'utf8');
+  const line = page.split('\n').find((l) => l.startsWith(`ACL SETUSER ${name} `));
+  if (!line) throw new Error(`docs/topologies.md has no \`ACL SETUSER ${name} …\` line`);
   return line.split(/\s+/).slice(3);
 }
 

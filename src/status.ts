@@ -1,0 +1,54 @@
+import type { CoherenceStatus } from './coherence/l1-coherence.js';
+import type { DomainConfig } from './config/domains.js';
+import type { DomainStats } from './domains/stats.js';
+import type { LoadingStats } from './get-set/plan.js';
+import type { BreakerState, L2State } from './l2/driver.js';
+
+/** What `cache.status()` reports. */
+export interface CacheStatus {
+  /** The app's key prefix, in front of every Redis key (`''`: none). */
+  keyPrefix: string;
+  /** The Redis tier. */
+  l2: {
+    /** The connection: `connecting`, `ready`, `reconnecting`, `closed`. */
+    state: L2State;
+    /** Where Redis is, without the password. */
+    url: string;
+    /** Times the circuit breaker opened since start. */
+    breakerOpens: number;
+  };
+  /** The circuit breaker in front of Redis: `closed` (in use), `open` (skipped), `half-open` (probing). */
+  breaker: BreakerState;
+  /** The memory tier. */
+  l1: L1Status;
+  /** Every configured domain: prefix and TTL. */
+  domains: Record<string, DomainConfig>;
+  /** How L1 is kept coherent with the other processes (docs/coherence.md). */
+  coherence: CoherenceStatus;
+}
+
+/** The memory tier in `cache.status()`. */
+export interface L1Status {
+  /** Whether L1 is on (`l1.ttl` > 0 and not disabled). */
+  enabled: boolean;
+  /** Entries held now. */
+  entries: number;
+  /** Accounted size now (JSON text length plus a small per-entry overhead). */
+  bytes: number;
+  /** Entry bound (`l1.maxEntries`). */
+  maxEntries: number;
+  /** Size bound (`l1.maxBytes`). */
+  maxBytes: number;
+  /** L1 TTL in seconds. */
+  ttl: number;
+}
+
+/** What `cache.stats()` reports: counters per domain and in total. */
+export interface CacheStats {
+  /** Counters of each domain. */
+  domains: Record<string, DomainStats>;
+  /** All domains together. */
+  total: DomainStats;
+  /** Factory calls, stale answers, lease waits of `getOrSet` / `getOrSetMany`. */
+  loading: LoadingStats;
+}
