@@ -19,7 +19,7 @@ import {
   type Invalidator,
 } from './invalidation/invalidator.js';
 import { L1 } from './l1/l1.js';
-import type { BreakerState, L2Driver, L2Read, L2State } from './l2/driver.js';
+import type { BreakerState, L2Driver, L2Read, L2State, PendingStatus } from './l2/driver.js';
 import {
   Inspector,
   type KeyCensus,
@@ -41,6 +41,8 @@ export interface CacheStatus {
   domains: Record<string, DomainConfig>;
   /** How L1 is kept coherent with the other processes (README "Coherence"). */
   coherence: CoherenceStatus;
+  /** Write-side work that did not complete in Redis, applied as soon as it answers (README "Failure behaviour"). */
+  pending: PendingStatus;
 }
 
 /** What `cache.stats()` reports: counters per domain and in total. */
@@ -81,7 +83,7 @@ export class Cache<D extends string = string, in G extends string = never> {
     this.#domains = new Domains(config.domains, this.#stats);
     this.#l1 = new L1(config.l1, (text) => config.serializer.deserialize(text));
     this.#codec = new Codec(config.serializer, config.maxValueBytes, log, this.#l1);
-    this.#failures = new L2Failures(log);
+    this.#failures = new L2Failures(log, this.#l2.failedCalls);
     this.#inspector = new Inspector(this.#l2, log);
     this.#writer = new Writer(this.#l1, this.#l2, this.#codec, this.#failures);
     this.#loader = new Loader({
@@ -142,7 +144,7 @@ export class Cache<D extends string = string, in G extends string = never> {
     return read.value;
   }
 
-  /** Stores `value` in L2 (`SET … EX ttl`) and L1; `false` if refused or Redis failed. */
+  /** Stores `value` in L2 (`SET … EX ttl`) and L1; `false` if refused or Redis failed (then the key is owed a delete). */
   set(key: string, value: unknown, options?: SetOptions<D>): Promise<boolean> {
     // not `async`: returning #write's promise as is saves a promise and its ticks on the hot path
     let entry: WriteEntry;
@@ -157,7 +159,7 @@ export class Cache<D extends string = string, in G extends string = never> {
     return this.#writer.write(domain, [entry]);
   }
 
-  /** Removes `key` from both tiers; `true` once Redis confirmed (present or not), `false` if it failed. */
+  /** Removes `key` from both tiers; `true` once Redis confirmed (present or not), `false` if it failed (then owed). */
   async delete(key: string, options?: CallOptions<D>): Promise<boolean> {
     const domain = this.#domains.resolve(options?.dbType);
     const redisKey = this.#domains.redisKey(domain, key);
@@ -168,6 +170,7 @@ export class Cache<D extends string = string, in G extends string = never> {
       domain.counters.deletes++;
       return true;
     } catch (err) {
+      this.#l2.owe({ kind: 'keys', prefix: domain.config.prefix, keys: [redisKey] });
       this.#failures.report('delete', domain.counters, err);
       return false;
     }
@@ -347,6 +350,7 @@ export class Cache<D extends string = string, in G extends string = never> {
       l1: this.#l1.status(),
       domains: { ...this.#config.domains },
       coherence: this.#coherence?.status() ?? { ...COHERENCE_OFF },
+      pending: this.#l2.pending,
     };
   }
 

@@ -46,6 +46,8 @@ export interface StatsReport {
   breaker: { state: CacheStatus['breaker']; opens: number };
   /** How L1 is kept coherent with the other processes: mode, connection, messages, flushes. */
   coherence: CacheStatus['coherence'];
+  /** Deletes owed to Redis (write-side calls that did not complete there), and what became of them. */
+  pending: CacheStatus['pending'];
   /** The warming service's state and metrics, when one was given. */
   warming?: WarmingMetrics;
   domains: Record<string, DomainReport>;
@@ -125,6 +127,7 @@ export class StatsReporter {
       },
       breaker: { state: status.breaker, opens: status.l2.breakerOpens },
       coherence: status.coherence,
+      pending: status.pending,
       ...(this.#warming ? { warming: this.#warming.getMetrics() } : {}),
       domains,
     };

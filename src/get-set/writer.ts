@@ -51,8 +51,10 @@ export class Writer {
     try {
       await this.#l2.set(writes);
     } catch (err) {
-      // the outcome is unknown: no copy may stay in L1, nor come in from a read in flight
+      // the outcome is unknown: no copy may stay in L1, nor come in from a read in flight; and the
+      // value Redis still holds is older than the caller's, so it is deleted once Redis answers
       for (const { key } of writes) this.#l1.evict(key);
+      this.#l2.owe({ kind: 'keys', prefix, keys: writes.map(({ key }) => key) });
       this.#failures.report(writes.length === 1 ? 'set' : 'setMany', counters, err);
       return false;
     }

@@ -34,6 +34,15 @@ export function leaseKey(redisKey: string, sharded = false): string {
   return sharded ? keyBeside(LEASE_NAMESPACE, redisKey) : LEASE_NAMESPACE + redisKey;
 }
 
+/**
+ * The `SCAN MATCH` pattern of the leases of the keys `match` (a `SCAN MATCH` pattern) matches. On a
+ * cluster the hash tag in front of each key matches too, so a key holding braces may bring in a
+ * lease of another key: revoking it only makes that load skip its store.
+ */
+export function leasePattern(match: string, sharded = false): string {
+  return `${escapeGlob(LEASE_NAMESPACE)}${sharded ? '{*}' : ''}${match}`;
+}
+
 /** The set of keys of the domain with prefix `prefix` that some process is loading. */
 export function loadingKey(prefix: string): string {
   return LOADING_NAMESPACE + prefix;
@@ -62,6 +71,21 @@ export function shardKey(indexKey: string, hashTag: string): string {
 /** On a cluster: the shard of the index `indexKey` (from `tagKey`) in the hash slot of `member`. */
 export function tagShardKey(indexKey: string, member: string): string {
   return shardKey(indexKey, slotTag(keySlot(member)));
+}
+
+/**
+ * On a cluster: the `SCAN MATCH` pattern of the shards of the index `indexKey` on one node. It may
+ * match shards of another tag that ends the same after a brace: check each with `isShardOf`.
+ */
+export function shardsPattern(indexKey: string): string {
+  return `${escapeGlob(TAG_SHARD_NAMESPACE)}{*}${escapeGlob(indexKey.slice(TAG_NAMESPACE.length))}`;
+}
+
+/** On a cluster: whether `key` is a shard of the index `indexKey` (hash tags hold no brace). */
+export function isShardOf(key: string, indexKey: string): boolean {
+  if (!key.startsWith(`${TAG_SHARD_NAMESPACE}{`)) return false;
+  const close = key.indexOf('}', TAG_SHARD_NAMESPACE.length);
+  return close !== -1 && key.slice(close + 1) === indexKey.slice(TAG_NAMESPACE.length);
 }
 
 /** On a cluster: the registry of the hash tags of the shards the index `indexKey` (from `tagKey`) has. */

@@ -56,6 +56,9 @@ describe('Prometheus metrics', () => {
     expect(sampleValue(samples, 'cachette_breaker_state', { state: 'open' })).toBe(0);
     expect(sampleValue(samples, 'cachette_breaker_opens_total')).toBe(0);
     expect(sampleValue(samples, 'cachette_skipped_total', { tier: 'l2', db_type: 'catalog' })).toBe(0);
+    expect(sampleValue(samples, 'cachette_l2_pending_entries')).toBe(0);
+    expect(sampleValue(samples, 'cachette_l2_pending_total', { outcome: 'applied' })).toBe(0);
+    expect(types.get('cachette_l2_pending_total')).toBe('counter');
     expect(
       sampleValue(samples, 'cachette_warming_runs_total', { task: 'dashboard_stats', result: 'success' }),
     ).toBe(1);
@@ -95,7 +98,7 @@ describe('Prometheus metrics', () => {
     for (const sample of samples) {
       expect(
         Object.keys(sample.labels).every((l) =>
-          ['tier', 'db_type', 'operation', 'result', 'le', 'state', 'task'].includes(l),
+          ['tier', 'db_type', 'operation', 'result', 'le', 'state', 'task', 'outcome'].includes(l),
         ),
       ).toBe(true);
     }
@@ -136,6 +139,14 @@ describe('Prometheus metrics', () => {
       const opened = parseExposition(await registry.metrics()).samples;
       expect(sampleValue(opened, 'cachette_breaker_opens_total')).toBe(1);
       expect(sampleValue(opened, 'cachette_breaker_state', { state: 'closed' })).toBe(0);
+      // the two failed writes owe one delete of their key, applied once Redis is back
+      expect(sampleValue(opened, 'cachette_l2_pending_entries')).toBe(1);
+      await own.start();
+      await waitFor(() => cache.status().pending.entries === 0, 5000, 'the pending delete to be applied');
+      const back = parseExposition(await registry.metrics()).samples;
+      expect(sampleValue(back, 'cachette_l2_pending_entries')).toBe(0);
+      expect(sampleValue(back, 'cachette_l2_pending_total', { outcome: 'applied' })).toBe(1);
+      expect(sampleValue(back, 'cachette_l2_pending_total', { outcome: 'dropped' })).toBe(0);
     } finally {
       await own.stop();
     }

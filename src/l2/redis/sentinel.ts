@@ -1,7 +1,18 @@
 import type { RedisNode, ResolvedConfig } from '../../config/options.js';
 import { L2UnavailableError } from '../../errors.js';
 import { describeError, type Logger } from '../../logger.js';
-import type { BreakerState, ConnectionHooks, L2Driver, L2Entry, L2Read, L2State } from '../driver.js';
+import type {
+  BreakerState,
+  ConnectionHooks,
+  L2Driver,
+  L2Entry,
+  L2Read,
+  L2State,
+  OwedWork,
+  PendingStatus,
+} from '../driver.js';
+import { FailedCalls } from '../outage.js';
+import { type PendingWork, pendingWorkFor } from '../pending/work.js';
 import { RedisDriver } from './driver.js';
 import { discard, nodeName, Poll, type SideClient, SideQuery, sideClient, untilReady } from './nodes.js';
 import { withTimeout } from './outcome.js';
@@ -15,7 +26,8 @@ const POLL_INTERVAL_MS = 1000;
  * driver (no queue, deadlines, reconnection, dead-connection replacement) holds here too. When the
  * Sentinels elect another primary, a new `RedisDriver` replaces the old one: cachette learns it from
  * the `+switch-master` message and, should that be missed, from asking again every second. During
- * the switch, calls fail as misses and `false`, like during any outage.
+ * the switch, calls fail as misses and `false`, like during any outage. What failed to reach the
+ * old primary is owed to the new one, which applies it before its connection counts as ready.
  */
 export class SentinelDriver implements L2Driver {
   readonly sharded = false;
@@ -39,6 +51,8 @@ export class SentinelDriver implements L2Driver {
   #unknownNameLogged = false;
 
   readonly #hooks: ConnectionHooks | undefined;
+  readonly #pending: PendingWork;
+  readonly #failedCalls = new FailedCalls();
 
   /** `hooks`: coherence's, given to the driver of each primary in turn. */
   constructor(config: ResolvedConfig, hooks?: ConnectionHooks) {
@@ -48,6 +62,7 @@ export class SentinelDriver implements L2Driver {
     this.#log = config.logger;
     this.#sentinels = config.topology.sentinels;
     this.#name = config.topology.name;
+    this.#pending = pendingWorkFor(config, () => (this.#address === undefined ? undefined : [this.#address]));
     this.#query = new SideQuery((node) => this.#sentinelClient(node, false), config.connectTimeoutMs);
     this.#poll = new Poll(() => this.#askSentinels(), POLL_INTERVAL_MS);
     this.#firstLocation = withTimeout(this.#poll.start(), config.connectTimeoutMs + 100).catch(() => {});
@@ -65,6 +80,18 @@ export class SentinelDriver implements L2Driver {
 
   get breakerOpens(): number {
     return this.#primary?.breakerOpens ?? 0;
+  }
+
+  get pending(): PendingStatus {
+    return this.#pending.status();
+  }
+
+  get failedCalls(): FailedCalls {
+    return this.#failedCalls;
+  }
+
+  owe(work: OwedWork): void {
+    if (this.#pending.add(work) !== 'none') this.#primary?.applyOwedSoon();
   }
 
   async ready(timeoutMs: number): Promise<boolean> {
@@ -118,6 +145,7 @@ export class SentinelDriver implements L2Driver {
     discard(this.#watch);
     this.#watch = undefined;
     await this.#primary?.close();
+    this.#pending.abandon();
   }
 
   /** The driver of the current primary; before the first answer of the Sentinels, waits for it (bounded). */
@@ -211,6 +239,7 @@ export class SentinelDriver implements L2Driver {
         },
       },
       this.#hooks,
+      { address, pending: this.#pending, owns: () => true, sharded: false, failedCalls: this.#failedCalls },
     );
     this.#address = address;
     if (previous) {
