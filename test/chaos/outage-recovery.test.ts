@@ -4,7 +4,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Cache } from '../../src/cache.js';
 import type { Logger } from '../../src/logger.js';
-import { chaosHarness } from '../support/chaos.js';
+import { chaosHarness, report } from '../support/chaos.js';
 import { captureLogger } from '../support/logs.js';
 import type { TestRedis } from '../support/redis.js';
 import { waitFor } from '../support/redis.js';
@@ -214,5 +214,77 @@ describe('chaos: the pending work is bounded', () => {
     await recovered(cache, 'the flush to be applied');
     expect(redis.cli('EXISTS', 'catalog_kept')).toBe('0');
     expect(redis.cli('GET', 'other_app:x')).toBe('theirs');
+  });
+});
+
+describe('chaos: one outage, a few log lines', () => {
+  it('a pause of 11.5 s under a loop of every call logs a warning per kind, a reminder, and one line each when it ends', async () => {
+    const redis = await redisServer();
+    const logger = captureLogger();
+    const cache = outageCache(redis, { logger });
+    expect(await cache.set('k', 'old', { tags: ['t'] })).toBe(true);
+    redis.pause();
+    const pausedAt = Date.now();
+    let calls = 0;
+    let running = true;
+    const loop = async (n: number) => {
+      while (running) {
+        const key = `k${(calls + n) % 50}`;
+        await Promise.all([
+          cache.get(key),
+          cache.set(key, calls),
+          cache.delete(key),
+          cache.invalidateTags([`t${calls % 7}`]),
+          cache.deletePattern(`${key}*`),
+          cache.getOrSet(`loaded-${key}`, async () => calls),
+          cache.invalidation.invalidate(key, 'catalog'),
+        ]);
+        calls += 7;
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+    };
+    const loops = [loop(0), loop(1), loop(2), loop(3)];
+    await waitFor(() => Date.now() - pausedAt >= 11_500, 15_000, 'a long outage');
+    running = false;
+    await Promise.all(loops);
+    redis.resume();
+    await recovered(cache, 'the cache to recover');
+    await waitFor(() => cache.status().coherence.connected, 5000, 'invalidations to flow again');
+
+    const lines = logger.lines.filter((l) => l.level !== 'debug');
+    const count = (pattern: RegExp) => lines.filter((l) => pattern.test(l.msg)).length;
+    expect(calls).toBeGreaterThan(10_000);
+    expect(count(/^cachette: Redis unavailable/)).toBe(1);
+    expect(count(/^cachette: Redis still unavailable/)).toBe(1);
+    expect(count(/^cachette: Redis connection restored/)).toBe(1);
+    expect(count(/^cachette: invalidations stopped/)).toBe(1);
+    expect(count(/^cachette: invalidations still stopped/)).toBeLessThanOrEqual(1);
+    expect(count(/^cachette: invalidations flow again/)).toBe(1);
+    // the pending keys of the default domain widened past the bound: one line
+    expect(count(/^cachette: pending deletes widened/)).toBeLessThanOrEqual(2);
+    expect(lines.length).toBeLessThanOrEqual(9);
+    // debug lines do not grow with the calls either (connection replacements, a rate-limited timeout line)
+    expect(logger.lines.length - lines.length).toBeLessThan(100);
+    const end = lines.find((l) => l.msg === 'cachette: Redis connection restored')!;
+    expect(end.level).toBe('info');
+    expect(end.fields.lastedMs).toBeGreaterThanOrEqual(11_000);
+    const failed = end.fields.failedCalls as Record<string, number>;
+    for (const kind of [
+      'get',
+      'set',
+      'delete',
+      'invalidateTags',
+      'deletePattern',
+      'getOrSet',
+      'invalidate',
+    ]) {
+      expect(failed[kind], kind).toBeGreaterThan(0);
+    }
+    expect((end.fields.pending as { applied: number }).applied).toBeGreaterThan(0);
+    report('11.5 s pause, every call in a loop', {
+      calls,
+      logLines: lines.length,
+      debugLines: logger.lines.length - lines.length,
+    });
   });
 });
