@@ -34,13 +34,13 @@ export function leaseKey(redisKey: string, sharded = false): string {
   return sharded ? keyBeside(LEASE_NAMESPACE, redisKey) : LEASE_NAMESPACE + redisKey;
 }
 
-/**
- * The `SCAN MATCH` pattern of the leases of the keys `match` (a `SCAN MATCH` pattern) matches. On a
- * cluster the hash tag in front of each key matches too, so a key holding braces may bring in a
- * lease of another key: revoking it only makes that load skip its store.
- */
-export function leasePattern(match: string, sharded = false): string {
-  return `${escapeGlob(LEASE_NAMESPACE)}${sharded ? '{*}' : ''}${match}`;
+/** The key `leaseKey` (from `leaseKey`) guards, or `undefined` if it is no lease. */
+export function leasedKey(leaseKey: string, sharded = false): string | undefined {
+  if (!leaseKey.startsWith(LEASE_NAMESPACE)) return undefined;
+  if (!sharded) return leaseKey.slice(LEASE_NAMESPACE.length);
+  // hash tags hold no brace: the key starts right after the first closing one
+  const close = leaseKey.indexOf('}', LEASE_NAMESPACE.length);
+  return close === -1 ? undefined : leaseKey.slice(close + 1);
 }
 
 /** The set of keys of the domain with prefix `prefix` that some process is loading. */
@@ -74,18 +74,14 @@ export function tagShardKey(indexKey: string, member: string): string {
 }
 
 /**
- * On a cluster: the `SCAN MATCH` pattern of the shards of the index `indexKey` on one node. It may
- * match shards of another tag that ends the same after a brace: check each with `isShardOf`.
+ * The index (from `tagKey`) that `key` is, or is a cluster shard of; `undefined` for any other key.
+ * Hash tags hold no brace: a shard's tag starts right after the first closing one.
  */
-export function shardsPattern(indexKey: string): string {
-  return `${escapeGlob(TAG_SHARD_NAMESPACE)}{*}${escapeGlob(indexKey.slice(TAG_NAMESPACE.length))}`;
-}
-
-/** On a cluster: whether `key` is a shard of the index `indexKey` (hash tags hold no brace). */
-export function isShardOf(key: string, indexKey: string): boolean {
-  if (!key.startsWith(`${TAG_SHARD_NAMESPACE}{`)) return false;
+export function tagIndexOf(key: string): string | undefined {
+  if (key.startsWith(TAG_NAMESPACE)) return key;
+  if (!key.startsWith(`${TAG_SHARD_NAMESPACE}{`)) return undefined;
   const close = key.indexOf('}', TAG_SHARD_NAMESPACE.length);
-  return close !== -1 && key.slice(close + 1) === indexKey.slice(TAG_NAMESPACE.length);
+  return close === -1 ? undefined : TAG_NAMESPACE + key.slice(close + 1);
 }
 
 /** On a cluster: the registry of the hash tags of the shards the index `indexKey` (from `tagKey`) has. */

@@ -1,6 +1,6 @@
-import { confinedPattern, escapeGlob } from '../../values/keys.js';
+import { globToRegExp } from '../../values/glob.js';
 import type { L2Commands } from '../driver.js';
-import { isShardOf, leaseKey, leasePattern, shardsPattern, tagIndexPattern } from '../keyspace.js';
+import { leasedKey, leaseKey, tagIndexOf } from '../keyspace.js';
 import { keySlot } from '../redis/cluster/slots.js';
 import { isAnswer } from '../redis/outcome.js';
 import { removeTagged } from '../tag-index.js';
@@ -23,44 +23,52 @@ const TRANSIENT = /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|LOADING|BUSY|MASTERDOWN|READ
 export interface ApplyTarget {
   /** Commands to this server alone, past its breaker (which waits for them), each within the deadline. */
   commands: L2Commands;
-  /** The app's key prefixes: tag index members elsewhere belong to another app and stay. */
+  /** The app's key prefixes: what a flush removes, and the tag index members that are the app's. */
   prefixes: readonly string[];
   /** `entry` is applied on this server, or Redis refused it for good (`refusal`). */
   settle(entry: PendingEntry, refusal?: unknown): void;
 }
 
+type KeyEntry = Extract<PendingEntry, { kind: 'key' }>;
+type WideEntry = Exclude<PendingEntry, KeyEntry>;
+
 /**
- * Applies `owed` on one server, in order: key entries in pipelined UNLINKs (with their leases), a
- * pattern or a flush by SCAN + UNLINK (values, then leases of matching keys), a tag by the tag
- * index's own removal. Each entry is settled as soon as it is done; an entry Redis refuses for good
- * is settled as refused. Rejects when Redis fails (a timeout, a lost connection, a redirection):
- * what was applied stays settled, the rest stays owed.
+ * Applies `owed` on one server: the key entries first, in pipelined UNLINKs with their leases; then
+ * the tags of one server through their index; then, if any pattern, flush or (on a cluster) tag is
+ * owed, one SCAN over the server's keys removes what they cover: values, their getOrSet leases,
+ * tag indexes (the app's members). One pass whatever the number of entries: they are all deletes,
+ * so their order does not matter. Each entry is settled once done, or refused for good; rejects
+ * when Redis fails (a timeout, a lost connection, a redirection), the rest staying owed.
  */
 export async function applyOwed(owed: readonly PendingEntry[], target: ApplyTarget): Promise<void> {
-  let i = 0;
-  while (i < owed.length) {
-    const entry = owed[i]!;
-    if (entry.kind !== 'key') {
-      try {
-        await applyEntry(entry, target);
-      } catch (err) {
-        if (!refusedForGood(err)) throw err;
-        target.settle(entry, err);
-        i++;
-        continue;
-      }
-      target.settle(entry);
-      i++;
-      continue;
+  const keys = owed.filter((entry): entry is KeyEntry => entry.kind === 'key');
+  for (let i = 0; i < keys.length; i += KEYS_PER_ROUND)
+    await applyKeys(keys.slice(i, i + KEYS_PER_ROUND), target);
+  const wide = owed.filter((entry): entry is WideEntry => entry.kind !== 'key');
+  const swept: WideEntry[] = [];
+  for (const entry of wide) {
+    if (entry.kind === 'tag' && !target.commands.sharded) {
+      await settled(target, [entry], () =>
+        removeTagged(target.commands, entry.index, target.prefixes, ignore),
+      );
+    } else {
+      swept.push(entry);
     }
-    let end = i;
-    while (end < owed.length && owed[end]!.kind === 'key' && end - i < KEYS_PER_ROUND) end++;
-    await applyKeys(owed.slice(i, end) as KeyEntry[], target);
-    i = end;
   }
+  if (swept.length > 0) await settled(target, swept, () => sweep(swept, target));
 }
 
-type KeyEntry = Extract<PendingEntry, { kind: 'key' }>;
+/** Runs `work`, then settles `entries`: applied, or refused for good; any other failure rejects. */
+async function settled(target: ApplyTarget, entries: readonly PendingEntry[], work: () => Promise<unknown>) {
+  try {
+    await work();
+  } catch (err) {
+    if (!refusedForGood(err)) throw err;
+    for (const entry of entries) target.settle(entry, err);
+    return;
+  }
+  for (const entry of entries) target.settle(entry);
+}
 
 /** UNLINKs key entries with their leases, per slot on a cluster; settles each group as it answers. */
 async function applyKeys(entries: KeyEntry[], target: ApplyTarget): Promise<void> {
@@ -86,55 +94,50 @@ async function applyKeys(entries: KeyEntry[], target: ApplyTarget): Promise<void
   if (failure !== undefined) throw failure;
 }
 
-async function applyEntry(entry: Exclude<PendingEntry, KeyEntry>, target: ApplyTarget): Promise<void> {
+/**
+ * One SCAN over the server's keys removes what `entries` cover: a value under a prefix that a
+ * pattern (or the flush) matches, the lease of such a value, and the app's members of a tag index
+ * (or cluster shard) a tag entry names (every index, for the flush).
+ */
+async function sweep(entries: readonly WideEntry[], target: ApplyTarget): Promise<void> {
   const { commands, prefixes } = target;
-  switch (entry.kind) {
-    case 'pattern':
-      await removeMatching(commands, confinedPattern(entry.prefix, entry.pattern));
-      return;
-    case 'tag':
-      if (!commands.sharded) {
-        await removeTagged(commands, entry.index, prefixes, ignore);
-        return;
-      }
-      // a cluster node holds the shards of the slots it serves: found by SCAN, not by the registry,
-      // which may sit on another node
-      for await (const keys of scan(commands, shardsPattern(entry.index))) {
-        for (const shard of keys) {
-          if (isShardOf(shard, entry.index)) await removeTagged(commands, shard, prefixes, ignore);
-        }
-      }
-      return;
-    case 'flush':
-      for (const prefix of prefixes) await removeMatching(commands, `${escapeGlob(prefix)}*`);
-      // the app's entries in every tag index (or shard) on this server; other apps' stay
-      for await (const indexes of scan(commands, tagIndexPattern(commands.sharded))) {
-        for (const index of indexes) await removeTagged(commands, index, prefixes, ignore);
-      }
-      return;
+  const flush = entries.some((entry) => entry.kind === 'flush');
+  const patterns = new Map<string, RegExp[]>();
+  const tags = new Set<string>();
+  for (const entry of entries) {
+    if (entry.kind === 'pattern') {
+      const list = patterns.get(entry.prefix) ?? [];
+      list.push(globToRegExp(entry.pattern));
+      patterns.set(entry.prefix, list);
+    } else if (entry.kind === 'tag') {
+      tags.add(entry.index);
+    }
   }
-}
-
-/** Removes the keys `match` (a SCAN MATCH pattern) finds on this server, then their getOrSet leases. */
-async function removeMatching(commands: L2Commands, match: string): Promise<void> {
-  for (const pattern of [match, leasePattern(match, commands.sharded)]) {
-    for await (const keys of scan(commands, pattern)) await unlink(commands, keys);
-  }
-}
-
-async function* scan(commands: L2Commands, match: string): AsyncIterable<string[]> {
+  const covered = (key: string): boolean => {
+    if (flush) return prefixes.some((prefix) => key.startsWith(prefix));
+    for (const [prefix, matchers] of patterns) {
+      if (key.startsWith(prefix) && matchers.some((matcher) => matcher.test(key.slice(prefix.length))))
+        return true;
+    }
+    return false;
+  };
   let cursor = '0';
   do {
-    const [next, keys] = await commands.command<[string, string[]]>([
-      'SCAN',
-      cursor,
-      'MATCH',
-      match,
-      'COUNT',
-      SCAN_COUNT,
-    ]);
+    const [next, keys] = await commands.command<[string, string[]]>(['SCAN', cursor, 'COUNT', SCAN_COUNT]);
     cursor = next;
-    if (keys.length > 0) yield keys;
+    const doomed: string[] = [];
+    const indexes: string[] = [];
+    for (const key of keys) {
+      const leased = leasedKey(key, commands.sharded);
+      const index = leased === undefined ? tagIndexOf(key) : undefined;
+      if (index !== undefined) {
+        if (flush || tags.has(index)) indexes.push(key);
+      } else if (covered(leased ?? key)) {
+        doomed.push(key);
+      }
+    }
+    await unlink(commands, doomed);
+    for (const index of indexes) await removeTagged(commands, index, prefixes, ignore);
   } while (cursor !== '0');
 }
 

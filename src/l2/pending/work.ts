@@ -12,7 +12,7 @@ import type { OwedWork, PendingStatus } from '../driver.js';
  * past it, it widens safely and says so in the log. First the domain with the most entries (keys
  * and patterns) becomes one delete of the whole domain; if no domain has more than one, everything
  * becomes one flush of the app's keys (which covers every other entry). A domain with more than
- * `MAX_PATTERNS_PER_DOMAIN` patterns widens the same way, since each pattern costs a SCAN.
+ * `MAX_PATTERNS_PER_DOMAIN` patterns widens the same way: every key of a server is matched against them.
  *
  * A key entry is applied by the server that holds its key (its slot's primary on a cluster). A
  * pattern, tag or flush entry concerns every server: each applies it once, and it is over when every
@@ -20,7 +20,7 @@ import type { OwedWork, PendingStatus } from '../driver.js';
  */
 
 /** Pattern deletes kept per domain before the domain widens to one delete of all its keys. */
-export const MAX_PATTERNS_PER_DOMAIN = 16;
+export const MAX_PATTERNS_PER_DOMAIN = 64;
 
 /** One entry of the pending work; `done` lists the servers that applied an entry every server owes. */
 export type PendingEntry =

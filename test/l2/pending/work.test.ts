@@ -98,7 +98,7 @@ describe('PendingWork', () => {
     ]);
   });
 
-  it(`more than ${MAX_PATTERNS_PER_DOMAIN} patterns of a domain widen it (each pattern costs a SCAN)`, () => {
+  it(`more than ${MAX_PATTERNS_PER_DOMAIN} patterns of a domain widen it (every key of a server is matched against them)`, () => {
     const { pending } = work();
     for (let i = 0; i <= MAX_PATTERNS_PER_DOMAIN; i++)
       pending.add({ kind: 'pattern', prefix: 'd_', pattern: `p${i}*` });
