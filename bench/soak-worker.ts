@@ -5,7 +5,7 @@
 // answered with the log counts and stats.
 import { writeFileSync } from 'node:fs';
 import { createCache, type Logger } from '../src/index.js';
-import type { OpEvent } from '../test/support/staleness.js';
+import { monotonicMs as nowMs, type OpEvent, seededRandom as random } from '../test/support/staleness.js';
 
 const [redisUrl, indexArg, seedArg] = process.argv.slice(2);
 const index = Number(indexArg ?? 0);
@@ -30,20 +30,6 @@ const logger: Logger = {
 
 const cache = createCache({ redisUrl: redisUrl ?? '', logger, env: {} });
 await cache.ready();
-
-/** Milliseconds of CLOCK_MONOTONIC, which every process of the machine shares. */
-const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
-
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const events: OpEvent[] = [];
 let written = 0;

@@ -19,12 +19,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CacheStatus } from '../src/index.js';
 import { startRedis, waitFor } from '../test/support/redis.js';
-import { type OpEvent, readLags } from '../test/support/staleness.js';
+import { monotonicMs as nowMs, type OpEvent, readLags } from '../test/support/staleness.js';
 
 const SECONDS = Number(process.env.SOAK_SECONDS ?? 180);
 const WORKERS = 4;
 const FAULT_MS = Math.min(8000, (SECONDS * 1000) / 12);
-const nowMs = () => Number(process.hrtime.bigint()) / 1e6;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, ms)));
 
 interface Fault {

@@ -1,4 +1,21 @@
-/** One operation of a staleness run; times in ms of the machine-wide monotonic clock. */
+/** Milliseconds of CLOCK_MONOTONIC, which every process of the machine shares: the clock of `OpEvent`s. */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
+
+/** A small seeded generator of numbers in [0, 1), so that a staleness run can be replayed. */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** One operation of a staleness run; times in ms of the machine-wide monotonic clock (`monotonicMs`). */
 export interface OpEvent {
   kind: 'read' | 'write';
   key: string;
