@@ -7,7 +7,7 @@ import type { Logger } from '../../src/logger.js';
 import { chaosHarness, report } from '../support/chaos.js';
 import { captureLogger } from '../support/logs.js';
 import type { TestRedis } from '../support/redis.js';
-import { waitFor } from '../support/redis.js';
+import { isStopped, waitFor } from '../support/redis.js';
 import { type CacheWorker, startCacheWorker } from '../support/workers.js';
 
 const { caches, redisServer } = chaosHarness();
@@ -32,7 +32,7 @@ const FAULTS: Fault[] = [
   {
     name: 'paused (SIGSTOP), then resumed with its data',
     persistent: true,
-    inject: async (redis) => redis.pause(),
+    inject: (redis) => pause(redis),
     heal: async (redis) => redis.resume(),
   },
   {
@@ -61,6 +61,12 @@ function outageCache(redis: TestRedis, extra: { maxPending?: number; logger?: Lo
     },
     ...extra,
   });
+}
+
+/** SIGSTOP, and wait until it took effect: no command sent after this is answered until `resume()`. */
+async function pause(redis: TestRedis): Promise<void> {
+  redis.pause();
+  await waitFor(() => isStopped(redis), 5000, 'redis-server to stop');
 }
 
 /** Waits until the cache uses Redis again; fails if the breaker ever reads closed while work is still owed. */
@@ -166,7 +172,7 @@ describe('chaos: what failed during an outage is made good when Redis answers ag
     expect(await cache.set('a', 'old')).toBe(true);
     expect(await cache.set('b', 'old', { dbType: 'catalog', tags: ['t'] })).toBe(true);
     redis.cli('SET', 'other_app:x', 'theirs');
-    redis.pause();
+    await pause(redis);
     await waitFor(
       async () => (await cache.get('probe')) === undefined && cache.status().breaker === 'open',
       5000,
@@ -191,7 +197,7 @@ describe('chaos: the pending work is bounded', () => {
     expect(await cache.set('kept', 'old', { dbType: 'catalog' })).toBe(true);
     redis.cli('SET', 'other_app:x', 'theirs');
 
-    redis.pause();
+    await pause(redis);
     for (let i = 0; i < 30; i++) expect(await cache.set(`bulk:${i}`, i)).toBe(false);
     // 21 keys of the default domain became one delete of the whole domain; later ones are covered by it
     expect(cache.status().pending).toMatchObject({ entries: 1, widened: 21 });
@@ -205,7 +211,7 @@ describe('chaos: the pending work is bounded', () => {
     expect(redis.cli('EXISTS', 'default_untouched')).toBe('0');
     expect(redis.cli('GET', 'catalog_kept')).toBe('"old"');
 
-    redis.pause();
+    await pause(redis);
     // tags belong to no domain: past the bound they widen to one flush of the app's keys
     for (let i = 0; i < 21; i++) expect(await cache.invalidateTags([`tag-${i}`])).toBe(false);
     expect(cache.status().pending).toMatchObject({ entries: 1, widened: 42 });
@@ -223,7 +229,7 @@ describe('chaos: one outage, a few log lines', () => {
     const logger = captureLogger();
     const cache = outageCache(redis, { logger });
     expect(await cache.set('k', 'old', { tags: ['t'] })).toBe(true);
-    redis.pause();
+    await pause(redis);
     const pausedAt = Date.now();
     let calls = 0;
     let running = true;
