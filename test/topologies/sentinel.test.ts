@@ -204,7 +204,8 @@ describe('Redis Sentinel: what the old primary was owed', () => {
       sentinels: owed.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })),
       name: owed.name,
     };
-    const cache = caches.create({ sentinel, operationTimeoutMs: 300, connectTimeoutMs: 1000 });
+    const logger = captureLogger();
+    const cache = caches.create({ sentinel, operationTimeoutMs: 300, connectTimeoutMs: 1000, logger });
     const keys = ['written', 'gone', 'tagged', 'listing:1'];
     for (const key of keys) {
       expect(await cache.set(key, 'old', key === 'tagged' ? { tags: ['product:42'] } : undefined)).toBe(true);
@@ -238,6 +239,13 @@ describe('Redis Sentinel: what the old primary was owed', () => {
         expect(owed.replica.cli('EXISTS', `default_${key}`), key).toBe('0');
       }
       expect(cache.status().pending).toMatchObject({ widened: 0, dropped: 0 });
+      // the outage started on the old primary and ended on the new one: one line each, the end with
+      // what was owed and applied
+      const said = (pattern: RegExp) => logger.lines.filter((l) => pattern.test(l.msg));
+      expect(said(/^cachette: Redis unavailable/)).toHaveLength(1);
+      const [end, ...more] = said(/^cachette: Redis connection restored/);
+      expect(more).toEqual([]);
+      expect(end?.fields).toMatchObject({ pending: { applied: 4, left: 0 } });
     } finally {
       owed.primary.resume();
     }

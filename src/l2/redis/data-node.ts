@@ -21,6 +21,11 @@ export interface DataNode {
   /** Keys live on several servers (lease keys carry hash tags). */
   sharded: boolean;
   failedCalls: FailedCalls;
+  /**
+   * The outage log of the commands, when the topology keeps one across its servers (Sentinel: an
+   * outage ends on the new primary); otherwise the driver keeps its own.
+   */
+  outage?: OutageLog<unknown>;
 }
 
 /** The data node of a single server: the pending work is its own. */
@@ -108,10 +113,14 @@ interface OutageMark {
 }
 
 /**
- * The outage log of a server's commands. Its counts are the process's (every server of a
- * topology shares them): failed calls by kind, pending entries applied, widened, dropped, left.
+ * The outage log of a server's commands (or of Sentinel's primary, whichever server it is). Its
+ * counts are the process's: failed calls by kind, pending entries applied, widened, dropped, left.
  */
-export function commandOutageLog(log: Logger, redis: string, node: DataNode): OutageLog<OutageMark> {
+export function commandOutageLog(
+  log: Logger,
+  redis: string,
+  node: Pick<DataNode, 'failedCalls' | 'pending'>,
+): OutageLog<OutageMark> {
   return new OutageLog(
     log,
     { redis },

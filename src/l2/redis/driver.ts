@@ -61,7 +61,7 @@ export class RedisDriver implements L2Driver {
     this.#hooks = hooks;
     this.#ownsPending = node === undefined;
     this.#node = node ?? soleServer(config);
-    this.#outage = commandOutageLog(this.#log, config.redis.safeUrl, this.#node);
+    this.#outage = this.#node.outage ?? commandOutageLog(this.#log, config.redis.safeUrl, this.#node);
     this.#recovery = new NodeRecovery(this.#node, config.breaker.probeIntervalMs);
     this.#timeoutMs = config.operationTimeoutMs;
     this.#deadlines = new Deadlines(config.operationTimeoutMs, () => new L2TimeoutError(this.#timeoutMs));
@@ -226,7 +226,7 @@ export class RedisDriver implements L2Driver {
     const closing = this.#connection.close();
     this.#breaker.dispose();
     this.#deadlines.dispose();
-    this.#outage.close();
+    if (this.#node.outage === undefined) this.#outage.close();
     if (this.#ownsPending) this.#node.pending.abandon();
     await closing;
   }

@@ -11,8 +11,9 @@ import type {
   OwedWork,
   PendingStatus,
 } from '../driver.js';
-import { FailedCalls } from '../outage.js';
+import { FailedCalls, type OutageLog } from '../outage.js';
 import { type PendingWork, pendingWorkFor } from '../pending/work.js';
+import { commandOutageLog } from './data-node.js';
 import { RedisDriver } from './driver.js';
 import { discard, nodeName, Poll, type SideClient, SideQuery, sideClient, untilReady } from './nodes.js';
 import { withTimeout } from './outcome.js';
@@ -53,6 +54,8 @@ export class SentinelDriver implements L2Driver {
   readonly #hooks: ConnectionHooks | undefined;
   readonly #pending: PendingWork;
   readonly #failedCalls = new FailedCalls();
+  /** One outage log for the primary, whichever server it is: an outage may end on the new one. */
+  readonly #outage: OutageLog<unknown>;
 
   /** `hooks`: coherence's, given to the driver of each primary in turn. */
   constructor(config: ResolvedConfig, hooks?: ConnectionHooks) {
@@ -63,6 +66,10 @@ export class SentinelDriver implements L2Driver {
     this.#sentinels = config.topology.sentinels;
     this.#name = config.topology.name;
     this.#pending = pendingWorkFor(config, () => (this.#address === undefined ? undefined : [this.#address]));
+    this.#outage = commandOutageLog(this.#log, config.redis.safeUrl, {
+      failedCalls: this.#failedCalls,
+      pending: this.#pending,
+    });
     this.#query = new SideQuery((node) => this.#sentinelClient(node, false), config.connectTimeoutMs);
     this.#poll = new Poll(() => this.#askSentinels(), POLL_INTERVAL_MS);
     this.#firstLocation = withTimeout(this.#poll.start(), config.connectTimeoutMs + 100).catch(() => {});
@@ -145,6 +152,7 @@ export class SentinelDriver implements L2Driver {
     discard(this.#watch);
     this.#watch = undefined;
     await this.#primary?.close();
+    this.#outage.close();
     this.#pending.abandon();
   }
 
@@ -239,7 +247,14 @@ export class SentinelDriver implements L2Driver {
         },
       },
       this.#hooks,
-      { address, pending: this.#pending, owns: () => true, sharded: false, failedCalls: this.#failedCalls },
+      {
+        address,
+        pending: this.#pending,
+        owns: () => true,
+        sharded: false,
+        failedCalls: this.#failedCalls,
+        outage: this.#outage,
+      },
     );
     this.#address = address;
     if (previous) {
