@@ -83,7 +83,7 @@ export class Cache<D extends string = string, in G extends string = never> {
     this.#domains = new Domains(config.domains, this.#stats, config.ttlJitter);
     this.#l1 = new L1(config.l1, (text) => config.serializer.deserialize(text));
     this.#codec = new Codec(config.serializer, config.maxValueBytes, log, this.#l1);
-    this.#failures = new L2Failures(log);
+    this.#failures = new L2Failures(log, this.#l2.failedCalls);
     this.#inspector = new Inspector(this.#l2, log);
     const tiers = { l1: this.#l1, l2: this.#l2, codec: this.#codec, failures: this.#failures, log };
     this.#reader = new Reader(tiers);
@@ -135,7 +135,7 @@ export class Cache<D extends string = string, in G extends string = never> {
     return read.value;
   }
 
-  /** Stores `value` in L2 (`SET … EX ttl`) and L1; `false` if refused or Redis failed. */
+  /** Stores `value` in L2 (`SET … EX ttl`) and L1; `false` if refused or Redis failed (then the key is owed a delete). */
   set(key: string, value: unknown, options?: SetOptions<D>): Promise<boolean> {
     if (!traced(setChannel)) return this.#set(key, value, options, undefined);
     const context: SetTrace = { operation: 'set', key, dbType: options?.dbType ?? 'default' };
@@ -174,6 +174,7 @@ export class Cache<D extends string = string, in G extends string = never> {
       domain.counters.deletes++;
       return true;
     } catch (err) {
+      this.#l2.owe({ kind: 'keys', prefix: domain.config.prefix, keys: [redisKey] });
       this.#failures.report('delete', domain.counters, err);
       return false;
     }
@@ -346,6 +347,7 @@ export class Cache<D extends string = string, in G extends string = never> {
       l1: this.#l1.status(),
       domains: { ...this.#config.domains },
       coherence: this.#coherence?.status() ?? { ...COHERENCE_OFF },
+      pending: this.#l2.pending,
     };
   }
 

@@ -97,7 +97,7 @@ export type {
   Invalidator,
   NamedInvalidations,
 } from './invalidation/invalidator.js';
-export type { BreakerState, L2State } from './l2/driver.js';
+export type { BreakerState, L2State, PendingStatus } from './l2/driver.js';
 export type { KeyCensus, KeyListOptions, KeyPage, ListedKey, ServerInfo } from './l2/inspect.js';
 export type { L2Observer, L2Operation } from './l2/observed.js';
 export type { LogFn, Logger } from './logger.js';

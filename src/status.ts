@@ -2,7 +2,7 @@ import type { CoherenceStatus } from './coherence/l1-coherence.js';
 import type { DomainConfig } from './config/domains.js';
 import type { DomainStats } from './domains/stats.js';
 import type { LoadingStats } from './get-set/plan.js';
-import type { BreakerState, L2State } from './l2/driver.js';
+import type { BreakerState, L2State, PendingStatus } from './l2/driver.js';
 
 /** What `cache.status()` reports. */
 export interface CacheStatus {
@@ -25,6 +25,8 @@ export interface CacheStatus {
   domains: Record<string, DomainConfig>;
   /** How L1 is kept coherent with the other processes (docs/coherence.md). */
   coherence: CoherenceStatus;
+  /** Write-side work that did not complete in Redis, applied as soon as it answers (docs/failure-behaviour.md). */
+  pending: PendingStatus;
 }
 
 /** The memory tier in `cache.status()`. */

@@ -73,9 +73,15 @@ describe('non-blocking when Redis is in trouble', () => {
     expect(recoveryMs).toBeLessThan(3000);
     expect(await cache.set('k', 'v2')).toBe(true);
     expect(await cache.get('k')).toBe('v2');
-    const warnings = logger.lines.filter((l) => l.level === 'warn');
-    expect(warnings).toHaveLength(1);
+    // one warning per kind of outage (commands, coherence), one line each when it is over
+    const warnings = logger.lines.filter((l) => l.level === 'warn').map((l) => l.msg);
+    expect(warnings.sort()).toEqual([
+      'cachette: Redis unavailable; serving from memory and the application until it is back',
+      'cachette: invalidations stopped; L1 copies live at most coherence.degradedL1TtlMs until they flow again',
+    ]);
+    await waitFor(() => cache.status().coherence.connected, 5000, 'invalidations to flow again');
     expect(logger.lines.filter((l) => l.level === 'info' && /restored/.test(l.msg))).toHaveLength(1);
+    expect(logger.lines.filter((l) => l.level === 'info' && /flow again/.test(l.msg))).toHaveLength(1);
   });
 
   it('settles every call within the operation deadline while Redis is paused (SIGSTOP)', async () => {

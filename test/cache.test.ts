@@ -3,7 +3,7 @@ import { CacheKeyError } from '../src/errors.js';
 import { expectTtl } from './support/assertions.js';
 import { cacheFactory, redisPerFile } from './support/cache.js';
 import { captureLogger } from './support/logs.js';
-import { commandCalls, freePort } from './support/redis.js';
+import { commandCalls, freePort, waitFor } from './support/redis.js';
 
 const caches = cacheFactory();
 const redis = redisPerFile(caches);
@@ -256,6 +256,26 @@ describe('values', () => {
     expect(await cache.set('big', 'é'.repeat(600))).toBe(false);
     expect(await cache.set('ok', 'e'.repeat(600))).toBe(true);
     expect(logger.lines.some((l) => /larger than maxValueBytes/.test(l.msg))).toBe(true);
+  });
+
+  it('a refused value does not leave the older one in Redis: its key is deleted', async () => {
+    const cache = caches.create({ redisUrl: redis.url, maxValueBytes: 1000 });
+    const reader = caches.create({ redisUrl: redis.url });
+    expect(
+      await cache.setMany([
+        { key: 'p1', value: 'old' },
+        { key: 'p2', value: 'old' },
+      ]),
+    ).toBe(true);
+    expect(
+      await cache.setMany([
+        { key: 'p1', value: 'é'.repeat(600) },
+        { key: 'p2', value: 'new' },
+      ]),
+    ).toBe(false);
+    await waitFor(() => cache.status().pending.entries === 0, 5000, 'the delete to be applied');
+    expect(await reader.get('p1')).toBeUndefined();
+    expect(await reader.get('p2')).toBe('new');
   });
 
   it('uses a pluggable serializer', async () => {

@@ -34,6 +34,7 @@ export const statsSchema = {
         l2: { type: 'object', additionalProperties: true },
         breaker: { type: 'object', additionalProperties: true },
         coherence: { type: 'object', additionalProperties: true },
+        pending: { type: 'object', additionalProperties: true },
         warming: { type: 'object', additionalProperties: true },
         domains: { type: 'object', additionalProperties: true },
       },

@@ -88,6 +88,8 @@ export interface StatsReport {
   };
   /** How L1 is kept coherent with the other processes: mode, connection, messages, flushes. */
   coherence: CacheStatus['coherence'];
+  /** Deletes owed to Redis (write-side calls that did not complete there), and what became of them. */
+  pending: CacheStatus['pending'];
   /** The warming service's state and metrics, when one was given. */
   warming?: WarmingMetrics;
   /** Each configured domain. */
@@ -215,6 +217,7 @@ export class StatsReporter {
       },
       breaker: { state: status.breaker, opens: status.l2.breakerOpens },
       coherence: status.coherence,
+      pending: status.pending,
       ...(this.#warming ? { warming: this.#warming.getMetrics() } : {}),
       domains,
     };

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ResolvedConfig } from '../config/options.js';
 import type { CommandConnection, HooksFor, NodeConnectionHooks } from '../l2/driver.js';
+import { OutageLog } from '../l2/outage.js';
 import { isRefusal } from '../l2/redis/outcome.js';
 import type { Logger } from '../logger.js';
 import type { CoherenceStatus, CoherenceTarget, L1Coherence } from './l1-coherence.js';
@@ -57,6 +58,8 @@ export class Coherence implements L1Coherence, NodeConnectionHooks {
   #invalidatedKeys = 0;
   #l1Flushes = 0;
   #disconnects = 0;
+  /** A warning when invalidations stop, reminders while they do, one line when they flow again. */
+  readonly #outage: OutageLog<undefined>;
 
   constructor(config: ResolvedConfig) {
     this.#log = config.logger;
@@ -64,6 +67,17 @@ export class Coherence implements L1Coherence, NodeConnectionHooks {
     this.#channel = config.coherence.channel;
     this.#degradedL1TtlMs = config.coherence.degradedL1TtlMs;
     this.#mode = config.coherence.mode === 'pubsub' ? 'pubsub' : 'tracking';
+    this.#outage = new OutageLog(
+      this.#log,
+      { redis: config.redis.safeUrl, degradedL1TtlMs: this.#degradedL1TtlMs },
+      { mark: () => undefined, since: () => ({ mode: this.#mode }) },
+      {
+        start:
+          'cachette: invalidations stopped; L1 copies live at most coherence.degradedL1TtlMs until they flow again',
+        still: 'cachette: invalidations still stopped; L1 copies live at most coherence.degradedL1TtlMs',
+        end: 'cachette: invalidations flow again; L1 emptied',
+      },
+    );
     const { redis } = config;
     this.#subscriber = new Subscriber(
       {
@@ -163,6 +177,7 @@ export class Coherence implements L1Coherence, NodeConnectionHooks {
   close(): void {
     this.#closed = true;
     this.#connected = false;
+    this.#outage.close();
     this.#subscriber.close();
   }
 
@@ -284,17 +299,14 @@ export class Coherence implements L1Coherence, NodeConnectionHooks {
       if (this.#everConnected || this.#servedUncovered) this.#target?.evictAll();
       if (this.#everConnected) {
         this.#l1Flushes++;
-        this.#log.info({ mode: this.#mode }, 'cachette: invalidations flow again; L1 emptied');
+        this.#outage.up();
       }
       this.#everConnected = true;
     } else {
       this.#target?.capL1Ttl(this.#degradedL1TtlMs);
       if (this.#everConnected) {
         this.#disconnects++;
-        this.#log.info(
-          { mode: this.#mode, degradedL1TtlMs: this.#degradedL1TtlMs },
-          'cachette: invalidations stopped; L1 copies live at most coherence.degradedL1TtlMs until they flow again',
-        );
+        this.#outage.down();
       }
     }
   }

@@ -140,6 +140,12 @@ export interface CacheOptions<
   };
   /** Largest serialised value accepted, in bytes; larger values are refused with a log line. Default 1 MiB (`CACHE_MAX_VALUE_BYTES`). */
   maxValueBytes?: number;
+  /**
+   * Most pending deletes kept while Redis does not answer (write-side calls that failed, made good
+   * when it answers again); past it they widen: a domain's keys to one delete of the whole domain,
+   * then one flush of the app's keys. Default 10 000 (`CACHE_MAX_PENDING`).
+   */
+  maxPending?: number;
   /** How values become Redis text. Default JSON (readable by the original Python service). */
   serializer?: Serializer;
   /**
@@ -221,6 +227,7 @@ export interface ResolvedConfig {
   reconnect: { minDelayMs: number; maxDelayMs: number };
   breaker: BreakerSettings;
   maxValueBytes: number;
+  maxPending: number;
   serializer: Serializer;
   logger: Logger;
   coherence: { mode: CoherenceMode; degradedL1TtlMs: number; channel: string };

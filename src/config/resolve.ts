@@ -156,6 +156,7 @@ export function resolveConfig(
       1024 * 1024,
       POSITIVE_INT,
     ),
+    maxPending: pickNumber(options.maxPending, env, 'CACHE_MAX_PENDING', 'maxPending', 10_000, POSITIVE_INT),
     serializer: options.serializer ?? jsonSerializer,
     logger: options.logger ?? defaultLogger,
     invalidationGroups: resolveGroups(options.invalidation?.groups, domains),

@@ -1,4 +1,5 @@
 import { L2BreakerOpenError, L2TimeoutError, L2UnavailableError } from '../errors.js';
+import type { FailedCalls } from '../l2/outage.js';
 import { describeError, type Logger, RateLimitedLog } from '../logger.js';
 
 /** Counters of one domain. Plain numbers, updated on the data path; exporters read snapshots. */
@@ -59,27 +60,36 @@ function withHitRate(counters: DomainCounters): DomainStats {
 
 /**
  * Counts and logs Redis failures of cache calls: every failure is an error in the domain's counters
- * (and a skip when the breaker answered); outages and timeouts are logged once per episode by the
- * driver, so only other Redis errors are logged here, at most once per operation, reason and interval.
+ * (and a skip when the breaker answered), and a failed call of its kind for the outage's log lines.
+ * Outages and timeouts are logged once per episode by the driver, so only other Redis errors are
+ * logged here, at most once per operation, reason and interval: never a line per failed call.
  */
 export class L2Failures {
   readonly #log: Logger;
+  readonly #calls: FailedCalls;
   readonly #problems = new RateLimitedLog();
 
-  constructor(log: Logger) {
+  constructor(log: Logger, calls: FailedCalls) {
     this.#log = log;
+    this.#calls = calls;
   }
 
-  /** `operation` failed against Redis with `err`; the caller answers a miss or `false`. */
-  report(operation: string, counters: DomainCounters, err: unknown): void {
-    counters.errors++;
-    if (err instanceof L2BreakerOpenError) counters.skipped++;
+  /**
+   * `operation` failed against Redis with `err`; the caller answers a miss or `false`. `counters`:
+   * the domain's, when the call has one (a tag invalidation has none).
+   */
+  report(operation: string, counters: DomainCounters | undefined, err: unknown): void {
+    this.#calls.note(operation);
+    if (counters) {
+      counters.errors++;
+      if (err instanceof L2BreakerOpenError) counters.skipped++;
+    }
     if (err instanceof L2UnavailableError || err instanceof L2TimeoutError) return;
     const reason = describeError(err);
     this.#problems.emit(`${operation}:${reason}`, (suppressed) =>
       this.#log.warn(
         { operation, err: reason, suppressed },
-        `cachette: ${operation} failed; answered as a miss`,
+        `cachette: ${operation} failed; answered as a miss or false`,
       ),
     );
   }

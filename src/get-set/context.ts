@@ -115,7 +115,9 @@ export class LoadContext {
         await this.l2.set([{ key: redisKey, text: stored, ttl: redisTtl, tags: plan.tagKeys }]);
       }
     } catch (err) {
+      // what Redis holds under the key is older than the factory's result: deleted once Redis answers
       this.l1.evict(redisKey);
+      this.l2.owe({ kind: 'keys', prefix: target.prefix, keys: [redisKey] });
       this.failures.report('getOrSet', counters, err);
       if (lease) await this.leases.release(lease);
       return;

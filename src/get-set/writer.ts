@@ -30,32 +30,37 @@ export class Writer {
 
   /**
    * Serialises and writes entries of one domain in one round trip, then keeps them in L1; refused
-   * values are logged and skipped. `false` if any was refused or Redis failed (`trace.outcome` says which).
+   * values are logged and skipped. `false` if any was refused or Redis failed (`trace.outcome` says
+   * which). Either way the value Redis still holds under such a key is older than the caller's: its
+   * delete is owed to Redis.
    */
   async write(domain: Domain, entries: WriteEntry[], trace?: SetTrace): Promise<boolean> {
     const { counters } = domain;
     const { prefix } = domain.config;
     const writes: L2Entry[] = [];
     const tickets: number[] = [];
-    let allAccepted = true;
+    const refused: string[] = [];
     for (const { key, value, ttl, tags } of entries) {
       const redisKey = prefix + key;
       this.#l1.evict(redisKey);
       const text = this.#codec.serialize(value, redisKey, counters);
       if (text === undefined) {
-        allAccepted = false;
+        refused.push(redisKey);
         continue;
       }
       writes.push(tags.length > 0 ? { key: redisKey, text, ttl, tags } : { key: redisKey, text, ttl });
       tickets.push(this.#l1.ticket(redisKey));
     }
-    if (trace) trace.outcome = allAccepted ? 'stored' : 'refused';
+    if (trace) trace.outcome = refused.length === 0 ? 'stored' : 'refused';
+    if (refused.length > 0) this.#l2.owe({ kind: 'keys', prefix, keys: refused });
     if (writes.length === 0) return false;
     try {
       await this.#l2.set(writes);
     } catch (err) {
-      // the outcome is unknown: no copy may stay in L1, nor come in from a read in flight
+      // the outcome is unknown: no copy may stay in L1, nor come in from a read in flight; and the
+      // value Redis still holds is older than the caller's, so it is deleted once Redis answers
       for (const { key } of writes) this.#l1.evict(key);
+      this.#l2.owe({ kind: 'keys', prefix, keys: writes.map(({ key }) => key) });
       this.#failures.report(writes.length === 1 ? 'set' : 'setMany', counters, err);
       if (trace) trace.outcome = 'error';
       return false;
@@ -67,6 +72,6 @@ export class Writer {
       // L1 keeps the text (parsed on first read), so a caller mutating `value` after set() cannot change it
       this.#l1.fill(key, text, ttl * 1000, tickets[i]!);
     }
-    return allAccepted;
+    return refused.length === 0;
   }
 }

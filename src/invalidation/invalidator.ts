@@ -6,7 +6,8 @@ import { CacheConfigError, CacheKeyError, ConfirmationRequiredError } from '../e
 import { revokeLeases } from '../get-set/lease.js';
 import type { L1 } from '../l1/l1.js';
 import type { L2Driver } from '../l2/driver.js';
-import { describeError, type Logger } from '../logger.js';
+import { removeTagged, tagIndexes } from '../l2/tag-index.js';
+import type { Logger } from '../logger.js';
 import {
   type DeleteTrace,
   deleteChannel,
@@ -17,7 +18,6 @@ import {
 } from '../tracing/channels.js';
 import { Glob } from '../values/glob.js';
 import { assertValidKeys, confinedPattern, escapeGlob } from '../values/keys.js';
-import { removeTagged, tagIndexes } from './tags.js';
 
 /**
  * The invalidation module: the four strategies as named functions — targeted (`invalidate`),
@@ -26,6 +26,10 @@ import { removeTagged, tagIndexes } from './tags.js';
  * Each resolves to the number of Redis keys removed, or `false` when Redis failed (never rejects
  * for that), and logs at info what it removed, why and how many. Other workers' L1 copies go through
  * the coherence mechanism, which sees every key removed in Redis.
+ *
+ * An invalidation Redis did not complete is owed to it (l2/pending/) and applied as soon as it
+ * answers; this process's L1 drops what it covers at once. A failure is counted, and the outage it
+ * belongs to is logged once by the driver: no line per failed call.
  */
 
 /**
@@ -122,25 +126,29 @@ export class Invalidations implements InvalidationFunctions<string, string> {
   }
 
   invalidate(key: string, dbType: string, reason?: string): Promise<number | false> {
-    return this.#run({ invalidation: 'key', dbType, key }, reason, () => this.#deleteMany([key], dbType));
+    return this.#run('invalidate', { invalidation: 'key', dbType, key }, reason, () =>
+      this.#deleteMany([key], dbType),
+    );
   }
 
   invalidatePattern(pattern: string, dbType: string, reason?: string): Promise<number | false> {
-    return this.#run({ invalidation: 'pattern', dbType, pattern }, reason, () =>
+    return this.#run('invalidatePattern', { invalidation: 'pattern', dbType, pattern }, reason, () =>
       this.deletePattern(pattern, dbType),
     );
   }
 
   invalidateDomain(dbType: string, reason?: string): Promise<number | false> {
-    return this.#run({ invalidation: 'domain', dbType }, reason, () => this.deletePattern('*', dbType));
+    return this.#run('invalidateDomain', { invalidation: 'domain', dbType }, reason, () =>
+      this.deletePattern('*', dbType),
+    );
   }
 
   invalidateTags(tags: readonly string[], reason?: string): Promise<number | false> {
-    return this.#run({ invalidation: 'tags', tags }, reason, () => this.#removeTags(tags));
+    return this.#run('invalidateTags', { invalidation: 'tags', tags }, reason, () => this.#removeTags(tags));
   }
 
   invalidateGroup(name: string, reason?: string): Promise<number | false> {
-    return this.#run({ invalidation: 'group', group: name }, reason, async () => {
+    return this.#run('invalidateGroup', { invalidation: 'group', group: name }, reason, async () => {
       const group = Object.hasOwn(this.#groups, name) ? this.#groups[name] : undefined;
       if (group === undefined) {
         const names = Object.keys(this.#groups);
@@ -173,12 +181,14 @@ export class Invalidations implements InvalidationFunctions<string, string> {
           "flushAll({ scope: 'database' }) empties the whole Redis database, other apps' keys included; pass confirm: true to mean it, or use scope: 'app'",
         );
       }
-      return this.#run({ invalidation: 'flush', scope }, options.reason, () => this.#flushDatabase());
+      return this.#run('flushAll', { invalidation: 'flush', scope }, options.reason, () =>
+        this.#flushDatabase(),
+      );
     }
     if (scope !== 'app') {
       throw new CacheKeyError(`flushAll scope must be 'app' or 'database', got ${JSON.stringify(scope)}`);
     }
-    return this.#run({ invalidation: 'flush', scope }, options.reason, () => this.#flushApp());
+    return this.#run('flushAll', { invalidation: 'flush', scope }, options.reason, () => this.#flushApp());
   }
 
   /**
@@ -204,6 +214,7 @@ export class Invalidations implements InvalidationFunctions<string, string> {
       counters.deletes += removed;
       return removed;
     } catch (err) {
+      l2.owe({ kind: 'pattern', prefix, pattern });
       failures.report('deletePattern', counters, err);
       return false;
     } finally {
@@ -241,6 +252,7 @@ export class Invalidations implements InvalidationFunctions<string, string> {
       domain.counters.deletes += removed;
       return removed;
     } catch (err) {
+      l2.owe({ kind: 'keys', prefix, keys: redisKeys });
       failures.report('deleteMany', domain.counters, err);
       return false;
     }
@@ -250,36 +262,49 @@ export class Invalidations implements InvalidationFunctions<string, string> {
    * Runs `work`, logs its outcome at info (or warn on failure; `false` is a failure already
    * reported), traced on `cachette:invalidate` when anyone listens; programming errors reject.
    */
-  #run(what: Invalidation, reason: string | undefined, work: () => Promise<number | false>) {
-    if (!traced(invalidateChannel)) return this.#logged(what, reason, work);
+  #run(
+    operation: string,
+    what: Invalidation,
+    reason: string | undefined,
+    work: () => Promise<number | false>,
+  ) {
+    if (!traced(invalidateChannel)) return this.#logged(operation, what, reason, work);
     const context: InvalidateTrace = { operation: 'invalidate', ...what, reason };
-    return traceRemoval(invalidateChannel, context, () => this.#logged(what, reason, work));
+    return traceRemoval(invalidateChannel, context, () => this.#logged(operation, what, reason, work));
   }
 
   async #logged(
+    operation: string,
     what: Invalidation,
     reason: string | undefined,
     work: () => Promise<number | false>,
   ): Promise<number | false> {
-    const log = this.#parts.log;
-    let cause = 'see the previous warning';
     try {
       const removed = await work();
-      if (removed !== false) {
-        log.info({ ...what, reason, removed }, 'cachette: cache invalidated');
-        return removed;
-      }
+      if (removed !== false)
+        this.#parts.log.info({ ...what, reason, removed }, 'cachette: cache invalidated');
+      return removed;
     } catch (err) {
       if (err instanceof CacheKeyError || err instanceof CacheConfigError) throw err;
-      cause = describeError(err);
+      this.#parts.failures.report(operation, undefined, err);
+      return false;
     }
-    log.warn({ ...what, reason, err: cause }, 'cachette: invalidation failed; Redis did not complete it');
-    return false;
   }
 
   async #removeTags(tags: readonly string[]): Promise<number> {
     const indexes = this.#parts.l2.keyspace.tagKeys(tags);
     if (indexes.length === 0) throw new CacheKeyError('invalidateTags needs at least one tag');
+    try {
+      return await this.#removeIndexes(indexes);
+    } catch (err) {
+      // L1 does not know which of its copies carry the tags: none may stay
+      this.#parts.l1.evictAll();
+      this.#parts.l2.owe({ kind: 'tags', indexes });
+      throw err;
+    }
+  }
+
+  async #removeIndexes(indexes: readonly string[]): Promise<number> {
     let removed = 0;
     for (const index of indexes) {
       // one server: the index itself; a cluster: its shards, up to one per hash slot, on every
@@ -308,28 +333,36 @@ export class Invalidations implements InvalidationFunctions<string, string> {
   }
 
   async #flushApp(): Promise<number> {
-    const { l1, l2, domains } = this.#parts;
+    const { l1, l2 } = this.#parts;
     l1.evictAll();
     try {
-      let removed = 0;
-      for (const name of Object.keys(domains.configs)) {
-        const domain = domains.resolve(name);
-        const { prefix } = domain.config;
-        await revokeLeases(l2, prefix, () => true);
-        let inDomain = 0;
-        for await (const keys of l2.scan(`${escapeGlob(prefix)}*`)) inDomain += await l2.delete(keys);
-        domain.counters.deletes += inDomain;
-        removed += inDomain;
-      }
-      // the app's entries in every tag index or shard (other apps' entries stay), and values written meanwhile
-      for await (const indexes of l2.scan(l2.keyspace.tagIndexPattern(l2.sharded))) {
-        for (const index of indexes) removed += await this.#removeIndexed(index);
-      }
-      return removed;
+      return await this.#removeApp();
+    } catch (err) {
+      l2.owe({ kind: 'flush' });
+      throw err;
     } finally {
       // values read from Redis while the scan ran must not come back into L1
       l1.evictAll();
     }
+  }
+
+  async #removeApp(): Promise<number> {
+    const { l2, domains } = this.#parts;
+    let removed = 0;
+    for (const name of Object.keys(domains.configs)) {
+      const domain = domains.resolve(name);
+      const { prefix } = domain.config;
+      await revokeLeases(l2, prefix, () => true);
+      let inDomain = 0;
+      for await (const keys of l2.scan(`${escapeGlob(prefix)}*`)) inDomain += await l2.delete(keys);
+      domain.counters.deletes += inDomain;
+      removed += inDomain;
+    }
+    // the app's entries in every tag index or shard (other apps' entries stay), and values written meanwhile
+    for await (const indexes of l2.scan(l2.keyspace.tagIndexPattern(l2.sharded))) {
+      for (const index of indexes) removed += await this.#removeIndexed(index);
+    }
+    return removed;
   }
 
   async #flushDatabase(): Promise<number> {
@@ -341,6 +374,10 @@ export class Invalidations implements InvalidationFunctions<string, string> {
       // ASYNC: keys are gone at once, their memory is freed in the background (no long block)
       await l2.commandOnPrimaries(['FLUSHDB', 'ASYNC']);
       return sizes.reduce((sum, size) => sum + size, 0);
+    } catch (err) {
+      // replaying a FLUSHDB later could remove what others wrote since: what is owed is the app's keys
+      l2.owe({ kind: 'flush' });
+      throw err;
     } finally {
       l1.evictAll();
     }

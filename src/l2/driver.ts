@@ -1,4 +1,6 @@
 import type { Keyspace } from './keyspace.js';
+import type { FailedCalls } from './outage.js';
+
 /** Where the circuit breaker in front of L2 stands, as reported by `cache.status().breaker`. */
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -23,6 +25,34 @@ export interface L2Entry {
   ttl: number;
   /** Tag index keys (see l2/keyspace.ts) that list `key`, written in the same atomic step. */
   tags?: readonly string[];
+}
+
+/**
+ * Write-side work that did not complete in Redis, owed to it until it answers again (l2/pending/).
+ * Always a delete, never a value: a value replayed later may be older than the database by then.
+ */
+export type OwedWork =
+  /** These Redis keys, and their getOrSet leases, of the domain under `prefix`. */
+  | { kind: 'keys'; prefix: string; keys: readonly string[] }
+  /** The domain's keys matching the glob `pattern` (the part after `prefix`), and their leases. */
+  | { kind: 'pattern'; prefix: string; pattern: string }
+  /** The values listed in these tag indexes (from `tagKey`), in the app's domains. */
+  | { kind: 'tags'; indexes: readonly string[] }
+  /** Every key under the app's prefixes, and the app's entries in every tag index. */
+  | { kind: 'flush' };
+
+/** The work owed to Redis, as `cache.status().pending` reports it. */
+export interface PendingStatus {
+  /** Entries waiting for Redis now. */
+  entries: number;
+  /** The bound (`maxPending`); past it, entries widen: a domain's keys to the whole domain, then an app flush. */
+  maxEntries: number;
+  /** Entries applied since start, once Redis answered. */
+  applied: number;
+  /** Entries folded into a wider one to stay within the bound. */
+  widened: number;
+  /** Entries given up: Redis refused them (an error reply), or the cache closed before Redis answered. */
+  dropped: number;
 }
 
 /**
@@ -72,8 +102,20 @@ export interface L2Driver {
   command<T>(args: string[]): Promise<T>;
   /** Sends a keyless command (INFO, DBSIZE…) to every primary; the replies in the primaries' order. */
   commandOnPrimaries<T>(args: string[]): Promise<T[]>;
+  /**
+   * Owes `work` to Redis: applied on every server it concerns as soon as that server answers again,
+   * before its breaker closes (at once where Redis is in use). Never throws.
+   */
+  owe(work: OwedWork): void;
+  /** The work owed to Redis. */
+  readonly pending: PendingStatus;
+  /** Cache calls that failed against Redis, by kind (the outage log lines report them). */
+  readonly failedCalls: FailedCalls;
   close(): Promise<void>;
 }
+
+/** What scripts and the tag index need of a driver: commands, whether keys live on several servers, the key names. */
+export type L2Commands = Pick<L2Driver, 'command' | 'sharded' | 'keyspace'>;
 
 /** One command connection, as coherence sees it (coherence/coherence.ts). */
 export interface CommandConnection {

@@ -57,6 +57,26 @@ export class Keyspace {
     return sharded ? keyBeside(this.#lease, redisKey) : this.#lease + redisKey;
   }
 
+  /** The key `leaseKey` (from `leaseKey`) guards, or `undefined` if it is no lease of this keyspace. */
+  leasedKey(leaseKey: string, sharded = false): string | undefined {
+    if (!leaseKey.startsWith(this.#lease)) return undefined;
+    if (!sharded) return leaseKey.slice(this.#lease.length);
+    // hash tags hold no brace: the key starts right after the first closing one
+    const close = leaseKey.indexOf('}', this.#lease.length);
+    return close === -1 ? undefined : leaseKey.slice(close + 1);
+  }
+
+  /**
+   * The index (from `tagKey`) that `key` is, or is a cluster shard of; `undefined` for any other key.
+   * Hash tags hold no brace: a shard's tag starts right after the first closing one.
+   */
+  tagIndexOf(key: string): string | undefined {
+    if (key.startsWith(this.#tag)) return key;
+    if (!key.startsWith(`${this.#shard}{`)) return undefined;
+    const close = key.indexOf('}', this.#shard.length);
+    return close === -1 ? undefined : this.#tag + key.slice(close + 1);
+  }
+
   /** The set of keys of the domain whose whole prefix is `prefix` that some process is loading. */
   loadingKey(prefix: string): string {
     return this.#loading + prefix;

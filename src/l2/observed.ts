@@ -1,5 +1,6 @@
-import type { BreakerState, L2Driver, L2Entry, L2Read, L2State } from './driver.js';
+import type { BreakerState, L2Driver, L2Entry, L2Read, L2State, OwedWork, PendingStatus } from './driver.js';
 import type { Keyspace } from './keyspace.js';
+import type { FailedCalls } from './outage.js';
 
 /** The L2 operations timed for metrics; a bounded set, safe as a label value. */
 export type L2Operation = 'get' | 'get_many' | 'set' | 'set_many' | 'delete' | 'scan' | 'command';
@@ -50,6 +51,18 @@ export class ObservedL2 implements L2Driver {
 
   ready(timeoutMs: number): Promise<boolean> {
     return this.#inner.ready(timeoutMs);
+  }
+
+  get pending(): PendingStatus {
+    return this.#inner.pending;
+  }
+
+  get failedCalls(): FailedCalls {
+    return this.#inner.failedCalls;
+  }
+
+  owe(work: OwedWork): void {
+    this.#inner.owe(work);
   }
 
   get(key: string): Promise<L2Read> {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { L2Driver } from './driver.js';
+import type { L2Commands } from './driver.js';
 
 /** A Lua script run by its SHA1, so that its body crosses the network only when Redis lacks it. */
 export class Script {
@@ -9,7 +9,7 @@ export class Script {
   }
 
   /** Runs the script through `l2.command` with `keys` and `args`; rejects when Redis fails. */
-  run<T>(l2: L2Driver, keys: string[], args: string[]): Promise<T> {
+  run<T>(l2: L2Commands, keys: string[], args: string[]): Promise<T> {
     return this.call((command) => l2.command<T>(command), [String(keys.length), ...keys, ...args]);
   }
 

@@ -185,7 +185,7 @@ export function registerCacheMetrics(cache: Cache, options: CacheMetricsOptions 
       },
     }),
   );
-  metrics.push(...coherenceMetrics(cache, registers));
+  metrics.push(...coherenceMetrics(cache, registers), ...pendingMetrics(cache, registers));
   if (options.warming) metrics.push(...warmingMetrics(options.warming, registers));
 
   return {
@@ -232,6 +232,36 @@ function coherenceMetrics(cache: Cache, registers: Registry[]): Array<Counter<st
       'Times L1 was emptied because invalidations may have been lost (reconnection) or by FLUSHDB',
       (status) => status.l1Flushes,
     ),
+  ];
+}
+
+/** The deletes owed to Redis now, and what became of them (applied, widened, dropped). */
+function pendingMetrics(cache: Cache, registers: Registry[]): Array<Counter<string> | Gauge<string>> {
+  const outcomes = ['applied', 'widened', 'dropped'] as const;
+  const reported = new Map<string, number>();
+  const total: Counter<string> = new Counter({
+    name: 'cachette_l2_pending_total',
+    help: 'Pending deletes by outcome: applied once Redis answered, widened (folded into a wider delete to stay within maxPending), dropped (refused by Redis, or the cache closed first)',
+    labelNames: ['outcome'],
+    registers,
+    collect() {
+      const pending = cache.status().pending;
+      for (const outcome of outcomes) {
+        total.inc({ outcome }, Math.max(0, pending[outcome] - (reported.get(outcome) ?? 0)));
+        reported.set(outcome, pending[outcome]);
+      }
+    },
+  });
+  return [
+    new Gauge({
+      name: 'cachette_l2_pending_entries',
+      help: 'Deletes owed to Redis: write-side calls that did not complete there, applied as soon as it answers',
+      registers,
+      collect() {
+        this.set(cache.status().pending.entries);
+      },
+    }),
+    total,
   ];
 }
 

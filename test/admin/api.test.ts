@@ -83,7 +83,7 @@ describe.each<Adapter>(['fastify', 'express'])('admin API over %s', (adapter) =>
     expect(catalog.l1).toEqual({ hits: 1, misses: 1, hitRate: 0.5 });
   });
 
-  it('GET /stats shows the breaker, coherence and, when given, the warming service', async () => {
+  it('GET /stats shows the breaker, coherence, the deletes owed to Redis and, when given, the warming service', async () => {
     const probe = caches.create({ redisUrl: redis.url, operationTimeoutMs: 2000 });
     const warming = new CacheWarmingService(probe, { logger: silentLogger });
     warming.registerTask('dashboard_stats', () => undefined, true);
@@ -92,6 +92,7 @@ describe.each<Adapter>(['fastify', 'express'])('admin API over %s', (adapter) =>
     const { body } = await server.request('GET', '/api/v1/cache/stats');
     expect(body.breaker).toEqual({ state: 'closed', opens: 0 });
     expect(body.coherence).toMatchObject({ mode: 'tracking', degradedL1TtlMs: 1000, l1Flushes: 0 });
+    expect(body.pending).toEqual({ entries: 0, maxEntries: 10_000, applied: 0, widened: 0, dropped: 0 });
     const shown = body.warming as Record<string, unknown>;
     expect(shown.warmingInProgress).toBe(false);
     expect((shown.tasks as Record<string, Record<string, unknown>>).dashboard_stats).toMatchObject({

@@ -3,7 +3,14 @@
 // the real figures are printed (and recorded in docs/failure-behaviour.md).
 import net from 'node:net';
 import { describe, expect, it } from 'vitest';
-import { chaosHarness, clientIds, report, SLACK_MS, sleep } from '../support/chaos.js';
+import {
+  chaosHarness,
+  clientIds,
+  expectOneWarningPerKind,
+  report,
+  SLACK_MS,
+  sleep,
+} from '../support/chaos.js';
 import { type CallRecord, maxOf, percentile, startLoad } from '../support/load.js';
 import { captureLogger } from '../support/logs.js';
 import { freePort, waitFor } from '../support/redis.js';
@@ -39,7 +46,7 @@ describe('chaos: Redis process faults', () => {
     expect(await cache.set('after', 1)).toBe(true);
     expect(await cache.get('after')).toBe(1);
     expect(cache.stats().total.skipped).toBeGreaterThan(0);
-    expect(logger.lines.filter((l) => l.level === 'warn')).toHaveLength(1);
+    expectOneWarningPerKind(logger.lines);
     expect(logger.lines.filter((l) => /breaker open/.test(l.msg))).toHaveLength(1);
     expect(logger.lines.filter((l) => /breaker closed/.test(l.msg))).toHaveLength(1);
     report('kill+restart', {

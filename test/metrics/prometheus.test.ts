@@ -31,7 +31,8 @@ async function exercised() {
   await cache.get('absent_key', { dbType: 'media' }); // miss
   await cache.getMany(['absent_1', 'absent_2'], { dbType: 'imports' });
   await cache.deletePattern('secret_*', { dbType: 'catalog' });
-  expect(await cache.set('big', 1n)).toBe(false); // refused
+  expect(await cache.set('big', 1n)).toBe(false); // refused: the older value's delete is owed, applied at once
+  await waitFor(() => cache.status().pending.entries === 0, 5000, 'the owed delete to be applied');
   return { cache, registry, metrics };
 }
 
@@ -56,6 +57,10 @@ describe('Prometheus metrics', () => {
     expect(sampleValue(samples, 'cachette_breaker_state', { state: 'open' })).toBe(0);
     expect(sampleValue(samples, 'cachette_breaker_opens_total')).toBe(0);
     expect(sampleValue(samples, 'cachette_skipped_total', { tier: 'l2', db_type: 'catalog' })).toBe(0);
+    expect(sampleValue(samples, 'cachette_l2_pending_entries')).toBe(0);
+    expect(sampleValue(samples, 'cachette_l2_pending_total', { outcome: 'applied' })).toBe(1);
+    expect(sampleValue(samples, 'cachette_l2_pending_total', { outcome: 'dropped' })).toBe(0);
+    expect(types.get('cachette_l2_pending_total')).toBe('counter');
     expect(
       sampleValue(samples, 'cachette_warming_runs_total', { task: 'dashboard_stats', result: 'success' }),
     ).toBe(1);
@@ -95,7 +100,7 @@ describe('Prometheus metrics', () => {
     for (const sample of samples) {
       expect(
         Object.keys(sample.labels).every((l) =>
-          ['tier', 'db_type', 'operation', 'result', 'le', 'state', 'task'].includes(l),
+          ['tier', 'db_type', 'operation', 'result', 'le', 'state', 'task', 'outcome'].includes(l),
         ),
       ).toBe(true);
     }
@@ -136,6 +141,14 @@ describe('Prometheus metrics', () => {
       const opened = parseExposition(await registry.metrics()).samples;
       expect(sampleValue(opened, 'cachette_breaker_opens_total')).toBe(1);
       expect(sampleValue(opened, 'cachette_breaker_state', { state: 'closed' })).toBe(0);
+      // the two failed writes owe one delete of their key, applied once Redis is back
+      expect(sampleValue(opened, 'cachette_l2_pending_entries')).toBe(1);
+      await own.start();
+      await waitFor(() => cache.status().pending.entries === 0, 5000, 'the pending delete to be applied');
+      const back = parseExposition(await registry.metrics()).samples;
+      expect(sampleValue(back, 'cachette_l2_pending_entries')).toBe(0);
+      expect(sampleValue(back, 'cachette_l2_pending_total', { outcome: 'applied' })).toBe(1);
+      expect(sampleValue(back, 'cachette_l2_pending_total', { outcome: 'dropped' })).toBe(0);
     } finally {
       await own.stop();
     }

@@ -1,6 +1,7 @@
 import { afterEach, expect } from 'vitest';
 import { cacheFactory } from './cache.js';
 import { watchUnhandled } from './load.js';
+import type { CapturedLine } from './logs.js';
 import { startProxy, type TestProxy } from './proxy.js';
 import { startRedis, type TestRedis } from './redis.js';
 
@@ -16,6 +17,19 @@ export function report(label: string, figures: Record<string, number>): void {
     .map(([name, value]) => `${name}=${Math.round(value * 1000) / 1000}`)
     .join(' ');
   console.log(`[chaos] ${label}: ${text}`);
+}
+
+/**
+ * The warnings of one outage: one that Redis is unavailable, at most one that invalidations stopped
+ * (when coherence's connection went too), and nothing else, whatever the number of calls.
+ */
+export function expectOneWarningPerKind(lines: readonly CapturedLine[]): void {
+  const warnings = lines.filter((l) => l.level === 'warn').map((l) => l.msg);
+  expect(warnings.filter((m) => m.startsWith('cachette: Redis unavailable'))).toHaveLength(1);
+  expect(warnings.filter((m) => m.startsWith('cachette: invalidations stopped')).length).toBeLessThanOrEqual(
+    1,
+  );
+  expect(warnings.filter((m) => !/^cachette: (Redis unavailable|invalidations stopped)/.test(m))).toEqual([]);
 }
 
 /** The ids of the command connections to `redis`: not the redis-cli asking, nor coherence's subscriber. */

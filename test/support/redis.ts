@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -200,4 +200,17 @@ export function commandCalls(redis: TestRedis, name: string): number {
     .split('\n')
     .find((l) => l.startsWith(`cmdstat_${name}:`));
   return line ? Number(/calls=(\d+)/.exec(line)?.[1]) : 0;
+}
+
+/**
+ * Whether `redis` is stopped by SIGSTOP now (Linux: state `T` in /proc/<pid>/stat). `pause()` only
+ * sends the signal: a test that must not see one more command answered waits for this.
+ */
+export function isStopped(redis: TestRedis): boolean {
+  try {
+    const stat = readFileSync(`/proc/${redis.pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('T');
+  } catch {
+    return false;
+  }
 }

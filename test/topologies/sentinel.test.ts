@@ -3,6 +3,7 @@ import { cacheFactory } from '../support/cache.js';
 import { captureLogger } from '../support/logs.js';
 import { freePort, waitFor } from '../support/redis.js';
 import { startSentinelSet, type TestSentinelSet } from '../support/topologies.js';
+import { type CacheWorker, startCacheWorker } from '../support/workers.js';
 
 const caches = cacheFactory();
 let set: TestSentinelSet;
@@ -184,5 +185,69 @@ describe('Redis Sentinel with requirepass on the Sentinels', () => {
     expect(() => caches.create({ sentinel: { sentinels, name: 'p', password: '' } })).toThrow(
       /sentinel.password must be a non-empty string/,
     );
+  });
+});
+
+describe('Redis Sentinel: what the old primary was owed', () => {
+  let owed: TestSentinelSet;
+  const workers: CacheWorker[] = [];
+  beforeAll(async () => {
+    owed = await startSentinelSet({ name: 'owed-primary' });
+  });
+  afterAll(async () => {
+    await Promise.all(workers.map((worker) => worker.stop()));
+    await owed?.stop();
+  });
+
+  it('a primary paused and replaced by its replica: the new primary applies what failed meanwhile, before calls resume', async () => {
+    const sentinel = {
+      sentinels: owed.sentinels.map((s) => ({ host: '127.0.0.1', port: s.port })),
+      name: owed.name,
+    };
+    const logger = captureLogger();
+    const cache = caches.create({ sentinel, operationTimeoutMs: 300, connectTimeoutMs: 1000, logger });
+    const keys = ['written', 'gone', 'tagged', 'listing:1'];
+    for (const key of keys) {
+      expect(await cache.set(key, 'old', key === 'tagged' ? { tags: ['product:42'] } : undefined)).toBe(true);
+    }
+    await waitFor(() => owed.replica.cli('DBSIZE') === owed.primary.cli('DBSIZE'), 5000, 'replication');
+    const reader = await startCacheWorker({ sentinel, operationTimeoutMs: 1000 });
+    workers.push(reader);
+
+    owed.primary.pause();
+    try {
+      expect(await cache.set('written', 'new')).toBe(false);
+      expect(await cache.delete('gone')).toBe(false);
+      expect(await cache.invalidateTags(['product:42'])).toBe(false);
+      expect(await cache.deletePattern('listing:*')).toBe(false);
+      await waitFor(() => owed.primaryPort() === owed.replica.port, 30_000, 'the Sentinels to fail over');
+      // whenever calls may use Redis again (ready, breaker closed), nothing is owed any more
+      let usedWhileOwed = 0;
+      await waitFor(
+        () => {
+          const { l2, breaker, pending } = cache.status();
+          const inUse = l2.state === 'ready' && breaker === 'closed';
+          if (inUse && pending.entries > 0) usedWhileOwed++;
+          return inUse && pending.entries === 0;
+        },
+        15_000,
+        'the new primary to apply what was owed',
+      );
+      expect(usedWhileOwed).toBe(0);
+      for (const key of keys) {
+        expect(await reader.call('get', { key }), key).toBeNull();
+        expect(owed.replica.cli('EXISTS', `default_${key}`), key).toBe('0');
+      }
+      expect(cache.status().pending).toMatchObject({ widened: 0, dropped: 0 });
+      // the outage started on the old primary and ended on the new one: one line each, the end with
+      // what was owed and applied
+      const said = (pattern: RegExp) => logger.lines.filter((l) => pattern.test(l.msg));
+      expect(said(/^cachette: Redis unavailable/)).toHaveLength(1);
+      const [end, ...more] = said(/^cachette: Redis connection restored/);
+      expect(more).toEqual([]);
+      expect(end?.fields).toMatchObject({ pending: { applied: 4, left: 0 } });
+    } finally {
+      owed.primary.resume();
+    }
   });
 });

@@ -32,6 +32,11 @@ export interface ConnectionEvents {
   checking(): boolean;
   /** Redis refused the write script for good: writes are plain SETs from now on. */
   unguarded(err: unknown): void;
+  /**
+   * The last step before a new connection counts as ready: what the server is owed (l2/pending/) is
+   * applied on `client`. A rejection keeps the connection not ready (retried like a failed check).
+   */
+  recover(client: Client): Promise<void>;
 }
 
 /**
@@ -41,7 +46,8 @@ export interface ConnectionEvents {
  * replacement of a connection after consecutive timeouts.
  *
  * A connection counts as ready only after it answered `TIME` (which also calibrates the clock the
- * write deadlines use), loaded the write script, and ran the coherence hooks' `prepare`.
+ * write deadlines use), loaded the write script, ran the coherence hooks' `prepare`, and applied
+ * what the server is owed.
  */
 export class RedisConnection {
   readonly clock = new RedisClock();
@@ -182,6 +188,7 @@ export class RedisConnection {
     const timeoutMs = this.#config.connectTimeoutMs;
     const onOutcome = this.#events.outcome;
     const startedAt = performance.now();
+    let inTime = false;
     try {
       if (this.#guardedWrites) {
         try {
@@ -198,6 +205,9 @@ export class RedisConnection {
       if (!this.#guardedWrites) await this.checkAnswer(timeoutMs, onOutcome, client);
       const connection = this.#connections.get(client);
       if (this.#hooks && connection) await this.#hooks.prepare(connection);
+      // whether it answered fast enough is told by its checks, not by how much it was owed
+      inTime = performance.now() - startedAt <= this.#timeoutMs;
+      await this.#events.recover(client);
     } catch (err) {
       // the state may have changed while waiting
       if (client !== this.#client || this.state === 'closed') return;
@@ -207,7 +217,7 @@ export class RedisConnection {
       return;
     }
     if (client === this.#client && this.state !== 'closed' && client.isReady) {
-      this.#markUp(performance.now() - startedAt <= this.#timeoutMs);
+      this.#markUp(inTime);
     }
   }
 

@@ -3,11 +3,23 @@ import type { ResolvedConfig } from '../../config/options.js';
 import { redactSecrets } from '../../config/redis-target.js';
 import { L2BreakerOpenError, L2TimeoutError, L2UnavailableError } from '../../errors.js';
 import { describeError, type Logger, RateLimitedLog } from '../../logger.js';
-import type { BreakerState, ConnectionHooks, L2Driver, L2Entry, L2Read, L2State } from '../driver.js';
+import type {
+  BreakerState,
+  ConnectionHooks,
+  L2Driver,
+  L2Entry,
+  L2Read,
+  L2State,
+  OwedWork,
+  PendingStatus,
+} from '../driver.js';
 import { Keyspace } from '../keyspace.js';
+import type { FailedCalls, OutageLog } from '../outage.js';
 import type { Script } from '../script.js';
+import { announce, keysWritten } from './announce.js';
 import { CircuitBreaker } from './breaker.js';
 import { type Client, RedisConnection } from './connection.js';
+import { commandOutageLog, type DataNode, NodeRecovery, soleServer } from './data-node.js';
 import { type DeadlineHooks, Deadlines } from './deadlines.js';
 import { commandFailure, mayHaveLeft, type OutcomeHook } from './outcome.js';
 import { plainWrites, taggedWrite, taggedWriteArgs, WRITE, writeArgs } from './write-scripts.js';
@@ -17,9 +29,11 @@ const BREAKER_OPEN = new L2BreakerOpenError();
 
 /**
  * L2 on one Redis server, failing fast: a deadline on every command, a circuit breaker that skips
- * Redis while it is down or slow, writes that cannot land after their deadline, and one log line
- * per outage rather than one per call. The connection itself (reconnection, health check,
- * replacement of a dead connection) is connection.ts.
+ * Redis while it is down or slow, writes that cannot land after their deadline, and a few log lines
+ * per outage rather than one per call. What the cache owes this server (l2/pending/) is applied as
+ * soon as it answers: before a new connection counts as ready, before the breaker closes, at once
+ * while in use. The connection itself (reconnection, health check, replacement of a dead
+ * connection) is connection.ts.
  */
 export class RedisDriver implements L2Driver {
   readonly sharded = false;
@@ -34,16 +48,28 @@ export class RedisDriver implements L2Driver {
   readonly #timeoutMs: number;
   readonly #deadlines: Deadlines;
   readonly #hooks: ConnectionHooks | undefined;
-  #outageLogged = false;
+  readonly #node: DataNode;
+  /** Whether the pending work is this driver's own (one server), to give up on close. */
+  readonly #ownsPending: boolean;
+  readonly #outage: OutageLog<unknown>;
+  readonly #recovery: NodeRecovery;
   #probeLogged = false;
+  #closed = false;
 
-  /** `hooks`: what coherence must do on every new command connection, and its announcements. */
-  constructor(config: ResolvedConfig, hooks?: ConnectionHooks) {
+  /**
+   * `hooks`: what coherence must do on every new command connection, and its announcements.
+   * `node`: what the topology shares with this server's driver (none for one server).
+   */
+  constructor(config: ResolvedConfig, hooks?: ConnectionHooks, node?: DataNode) {
     this.#config = config;
     this.#log = config.logger;
     this.#hooks = hooks;
     this.keyspace = new Keyspace(config.keyPrefix);
     this.#taggedWrite = taggedWrite(this.keyspace);
+    this.#ownsPending = node === undefined;
+    this.#node = node ?? soleServer(config);
+    this.#outage = this.#node.outage ?? commandOutageLog(this.#log, config.redis.safeUrl, this.#node);
+    this.#recovery = new NodeRecovery(this.#node, this.keyspace, config.breaker.probeIntervalMs);
     this.#timeoutMs = config.operationTimeoutMs;
     this.#deadlines = new Deadlines(config.operationTimeoutMs, () => new L2TimeoutError(this.#timeoutMs));
     this.#breaker = new CircuitBreaker(config.breaker, {
@@ -62,7 +88,7 @@ export class RedisDriver implements L2Driver {
       },
       down: (err) => this.#noteTrouble(err),
       replacing: (reason) => {
-        if (this.#outageLogged) {
+        if (this.#outage.active) {
           this.#log.debug(
             { reason, redis: config.redis.safeUrl },
             'cachette: replacing the Redis connection',
@@ -70,6 +96,7 @@ export class RedisDriver implements L2Driver {
         }
       },
       checking: () => this.#breaker.allows(),
+      recover: (client) => this.#applyOwed(client),
       unguarded: (err) =>
         this.#log.warn(
           { redis: config.redis.safeUrl, err: this.#redacted(err) },
@@ -92,6 +119,30 @@ export class RedisDriver implements L2Driver {
 
   ready(timeoutMs: number): Promise<boolean> {
     return this.#connection.ready(timeoutMs);
+  }
+
+  get pending(): PendingStatus {
+    return this.#node.pending.status();
+  }
+
+  get failedCalls(): FailedCalls {
+    return this.#node.failedCalls;
+  }
+
+  owe(work: OwedWork): void {
+    if (this.#node.pending.add(work) !== 'none') this.applyOwedSoon();
+  }
+
+  /**
+   * Applies what this server owes at once if Redis is in use here (connected, breaker closed);
+   * otherwise its recovery does, before the breaker closes or a new connection counts as ready.
+   */
+  applyOwedSoon(): void {
+    this.#recovery.soon(() => {
+      if (this.#closed || this.#connection.state !== 'ready' || !this.#breaker.allows()) return undefined;
+      const client = this.#connection.client;
+      return (args) => this.#send(client, args);
+    });
   }
 
   async get(key: string): Promise<L2Read> {
@@ -119,7 +170,7 @@ export class RedisDriver implements L2Driver {
     const tagged = entries.some((entry) => entry.tags !== undefined && entry.tags.length > 0);
     if (!this.#connection.guardedWrites) {
       const writes = plainWrites(client, entries);
-      this.#announce(client, entries);
+      announce(this.#hooks, client, entries);
       await this.#track(Promise.all(writes));
       return;
     }
@@ -133,7 +184,7 @@ export class RedisDriver implements L2Driver {
       // a flushed script cache (restart, SCRIPT FLUSH) gets the body, with the same deadline
       applied = await script.call((command) => {
         const write = client.sendCommand<number>(command);
-        this.#announce(client, entries);
+        announce(this.#hooks, client, entries);
         return this.#track(write);
       }, args);
     } catch (err) {
@@ -149,7 +200,7 @@ export class RedisDriver implements L2Driver {
     if (keys.length === 0) return 0;
     const client = await this.#usable();
     const removed = client.sendCommand<number>(['UNLINK', ...keys]);
-    this.#announce(client, keys);
+    announce(this.#hooks, client, keys);
     return this.#track(removed);
   }
 
@@ -170,10 +221,7 @@ export class RedisDriver implements L2Driver {
   }
 
   async command<T>(args: string[]): Promise<T> {
-    const client = this.#readyClient() ?? (await this.#usable());
-    const reply = client.sendCommand<T>(args);
-    if (this.#hooks?.announcing) this.#announce(client, keysWritten(args));
-    return this.#track(reply);
+    return this.#send(this.#readyClient() ?? (await this.#usable()), args);
   }
 
   async commandOnPrimaries<T>(args: string[]): Promise<T[]> {
@@ -181,27 +229,25 @@ export class RedisDriver implements L2Driver {
   }
 
   async close(): Promise<void> {
+    this.#closed = true;
     const closing = this.#connection.close();
     this.#breaker.dispose();
     this.#deadlines.dispose();
+    if (this.#node.outage === undefined) this.#outage.close();
+    if (this.#ownsPending) this.#node.pending.abandon();
     await closing;
   }
 
-  /**
-   * Pub/sub coherence: PUBLISH the written keys right behind the write, in the same socket write
-   * (node-redis pipelines the commands of one tick), so a write stays one round trip and the
-   * message leaves only after Redis applied it.
-   */
-  #announce(client: Client, written: ReadonlyArray<string | { key: string }> | 'all'): void {
-    if (!this.#hooks?.announcing) return;
-    const keys =
-      written === 'all' ? written : written.map((entry) => (typeof entry === 'string' ? entry : entry.key));
-    const announcement = this.#hooks.announcement(keys);
-    if (announcement) {
-      client.sendCommand(['PUBLISH', ...announcement]).catch(() => {
-        // a lost announcement is bounded by the receivers' L1 TTL; the write itself succeeded or failed on its own
-      });
-    }
+  /** Sends `args` on `client` within the deadline; pub/sub coherence announces the keys it writes. */
+  #send<T>(client: Client, args: string[]): Promise<T> {
+    const reply = client.sendCommand<T>(args);
+    if (this.#hooks?.announcing) announce(this.#hooks, client, keysWritten(args));
+    return this.#track(reply);
+  }
+
+  /** Applies what this server owes (l2/pending/) on `client`, past the breaker; rejects when Redis fails. */
+  #applyOwed(client: Client): Promise<void> {
+    return this.#recovery.apply((args) => this.#send(client, args));
   }
 
   /**
@@ -244,6 +290,8 @@ export class RedisDriver implements L2Driver {
     if (outcome === 'answered') {
       this.#connection.answered();
       this.#breaker.succeeded();
+      // Redis answers again after a failure that left work owed while it stayed in use
+      if (this.#node.pending.size > 0) this.applyOwedSoon();
       return;
     }
     this.#breaker.failed(outcome === 'timed-out' ? 'timeout' : describeError(err));
@@ -273,11 +321,16 @@ export class RedisDriver implements L2Driver {
     if (leftMs > 0) await sleep(leftMs);
   }
 
-  /** The breaker's probe: Redis answered on the current connection within the operation deadline. */
+  /**
+   * The breaker's probe: Redis answered on the current connection within the operation deadline,
+   * and what this server owes is applied (the breaker closes only then).
+   */
   async #probe(): Promise<boolean> {
     if (this.#connection.state !== 'ready') return false;
+    const client = this.#connection.client;
     try {
       await this.#connection.checkAnswer(this.#timeoutMs, this.#onProbeOutcome);
+      await this.#applyOwed(client);
       return true;
     } catch {
       return false;
@@ -290,15 +343,11 @@ export class RedisDriver implements L2Driver {
     else if (outcome === 'timed-out') this.#connection.timedOut('probes timed out');
   };
 
-  /** One warning per outage, whichever symptom shows first (disconnect, timeouts, breaker). */
+  /** The outage starts with whichever symptom shows first (disconnect, timeouts, breaker): one warning. */
   #noteTrouble(err: unknown): void {
-    if (this.#outageLogged) return;
-    this.#outageLogged = true;
+    if (this.#outage.active) return;
     this.#probeLogged = false;
-    this.#log.warn(
-      { redis: this.#config.redis.safeUrl, err: this.#redacted(err) },
-      'cachette: Redis unavailable; serving from memory and the application until it is back',
-    );
+    this.#outage.down(this.#redacted(err));
   }
 
   /**
@@ -315,23 +364,25 @@ export class RedisDriver implements L2Driver {
     );
   }
 
-  /** One info line when the outage is over: connected, and the breaker closed. */
+  /** The outage is over once connected with the breaker closed: one line, with what happened meanwhile. */
   #noteHealthy(): void {
-    if (!this.#outageLogged || this.#connection.state !== 'ready' || !this.#breaker.allows()) return;
-    this.#outageLogged = false;
-    this.#log.info({ redis: this.#config.redis.safeUrl }, 'cachette: Redis connection restored');
+    if (this.#connection.state !== 'ready' || !this.#breaker.allows()) return;
+    this.#outage.up();
+    // calls skipped while the last probe applied the pending work may have owed more
+    this.applyOwedSoon();
   }
 
+  /** Breaker transitions are part of the outage's lines; on their own they log at debug level. */
   #onBreakerChange(from: BreakerState, to: BreakerState, reason: string): void {
     const fields = { redis: this.#config.redis.safeUrl, from, to, reason };
     if (to === 'open' && from === 'closed') {
-      this.#noteTrouble(new Error(reason));
-      this.#log.info(
+      this.#noteTrouble(new Error(`circuit breaker open: ${reason}`));
+      this.#log.debug(
         fields,
         'cachette: circuit breaker open; Redis calls are skipped until it answers a probe',
       );
     } else if (to === 'closed') {
-      this.#log.info(fields, 'cachette: circuit breaker closed; Redis calls resume');
+      this.#log.debug(fields, 'cachette: circuit breaker closed; Redis calls resume');
       this.#noteHealthy();
     } else if (to === 'half-open' && !this.#probeLogged) {
       // probes repeat every interval during a long outage: the first of each outage is enough
@@ -343,13 +394,4 @@ export class RedisDriver implements L2Driver {
   #redacted(err: unknown): string {
     return redactSecrets(describeError(err), this.#config.redis.password);
   }
-}
-
-/** The keys a maintenance command writes, for pub/sub coherence: a script's KEYS, UNLINK/DEL's arguments. */
-function keysWritten(args: string[]): string[] | 'all' {
-  const name = args[0]?.toUpperCase();
-  if (name === 'FLUSHDB' || name === 'FLUSHALL') return 'all';
-  if (name === 'EVALSHA' || name === 'EVAL') return args.slice(3, 3 + Number(args[2]));
-  if (name === 'UNLINK' || name === 'DEL') return args.slice(1);
-  return [];
 }

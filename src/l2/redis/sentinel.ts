@@ -1,8 +1,20 @@
 import type { RedisNode, ResolvedConfig } from '../../config/options.js';
 import { L2UnavailableError } from '../../errors.js';
 import { describeError, type Logger } from '../../logger.js';
-import type { BreakerState, ConnectionHooks, L2Driver, L2Entry, L2Read, L2State } from '../driver.js';
+import type {
+  BreakerState,
+  ConnectionHooks,
+  L2Driver,
+  L2Entry,
+  L2Read,
+  L2State,
+  OwedWork,
+  PendingStatus,
+} from '../driver.js';
 import { Keyspace } from '../keyspace.js';
+import { FailedCalls, type OutageLog } from '../outage.js';
+import { type PendingWork, pendingWorkFor } from '../pending/work.js';
+import { commandOutageLog } from './data-node.js';
 import { RedisDriver } from './driver.js';
 import { discard, nodeName, Poll, type SideClient, SideQuery, sideClient, untilReady } from './nodes.js';
 import { withTimeout } from './outcome.js';
@@ -16,7 +28,8 @@ const POLL_INTERVAL_MS = 1000;
  * driver (no queue, deadlines, reconnection, dead-connection replacement) holds here too. When the
  * Sentinels elect another primary, a new `RedisDriver` replaces the old one: cachette learns it from
  * the `+switch-master` message and, should that be missed, from asking again every second. During
- * the switch, calls fail as misses and `false`, like during any outage.
+ * the switch, calls fail as misses and `false`, like during any outage. What failed to reach the
+ * old primary is owed to the new one, which applies it before its connection counts as ready.
  */
 export class SentinelDriver implements L2Driver {
   readonly sharded = false;
@@ -41,6 +54,10 @@ export class SentinelDriver implements L2Driver {
   #unknownNameLogged = false;
 
   readonly #hooks: ConnectionHooks | undefined;
+  readonly #pending: PendingWork;
+  readonly #failedCalls = new FailedCalls();
+  /** One outage log for the primary, whichever server it is: an outage may end on the new one. */
+  readonly #outage: OutageLog<unknown>;
 
   /** `hooks`: coherence's, given to the driver of each primary in turn. */
   constructor(config: ResolvedConfig, hooks?: ConnectionHooks) {
@@ -51,6 +68,11 @@ export class SentinelDriver implements L2Driver {
     this.keyspace = new Keyspace(config.keyPrefix);
     this.#sentinels = config.topology.sentinels;
     this.#name = config.topology.name;
+    this.#pending = pendingWorkFor(config, () => (this.#address === undefined ? undefined : [this.#address]));
+    this.#outage = commandOutageLog(this.#log, config.redis.safeUrl, {
+      failedCalls: this.#failedCalls,
+      pending: this.#pending,
+    });
     this.#query = new SideQuery((node) => this.#sentinelClient(node, false), config.connectTimeoutMs);
     this.#poll = new Poll(() => this.#askSentinels(), POLL_INTERVAL_MS);
     this.#firstLocation = withTimeout(this.#poll.start(), config.connectTimeoutMs + 100).catch(() => {});
@@ -68,6 +90,18 @@ export class SentinelDriver implements L2Driver {
 
   get breakerOpens(): number {
     return this.#primary?.breakerOpens ?? 0;
+  }
+
+  get pending(): PendingStatus {
+    return this.#pending.status();
+  }
+
+  get failedCalls(): FailedCalls {
+    return this.#failedCalls;
+  }
+
+  owe(work: OwedWork): void {
+    if (this.#pending.add(work) !== 'none') this.#primary?.applyOwedSoon();
   }
 
   async ready(timeoutMs: number): Promise<boolean> {
@@ -121,6 +155,8 @@ export class SentinelDriver implements L2Driver {
     discard(this.#watch);
     this.#watch = undefined;
     await this.#primary?.close();
+    this.#outage.close();
+    this.#pending.abandon();
   }
 
   /** The driver of the current primary; before the first answer of the Sentinels, waits for it (bounded). */
@@ -214,6 +250,14 @@ export class SentinelDriver implements L2Driver {
         },
       },
       this.#hooks,
+      {
+        address,
+        pending: this.#pending,
+        owns: () => true,
+        sharded: false,
+        failedCalls: this.#failedCalls,
+        outage: this.#outage,
+      },
     );
     this.#address = address;
     if (previous) {

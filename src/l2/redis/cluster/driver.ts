@@ -1,7 +1,18 @@
 import type { RedisNode, ResolvedConfig } from '../../../config/options.js';
 import { L2CursorError, L2RoutingError, L2UnavailableError } from '../../../errors.js';
-import type { BreakerState, HooksFor, L2Driver, L2Entry, L2Read, L2State } from '../../driver.js';
+import type {
+  BreakerState,
+  HooksFor,
+  L2Driver,
+  L2Entry,
+  L2Read,
+  L2State,
+  OwedWork,
+  PendingStatus,
+} from '../../driver.js';
 import { Keyspace } from '../../keyspace.js';
+import { FailedCalls } from '../../outage.js';
+import { type PendingWork, pendingWorkFor } from '../../pending/work.js';
 import { RedisDriver } from '../driver.js';
 import { untilReady } from '../nodes.js';
 import { registerShards, type ShardWrite } from './shard-registry.js';
@@ -42,6 +53,10 @@ const SCRIPT_CALLS = new Set(['EVAL', 'EVALSHA', 'EVAL_RO', 'EVALSHA_RO', 'FCALL
  * the promoted replica as soon as the cluster names it. Redirections are not followed: the call
  * fails (a miss), and the map is refreshed for the next one.
  *
+ * Pending work (l2/pending/) is applied per primary: a key's delete by the primary of its slot, a
+ * pattern, tag or flush by every primary, each as soon as it answers (at once for those in use),
+ * and by a replica promoted meanwhile too.
+ *
  * Why not node-redis's `createCluster`: its `connect()` rejects for good when no seed answers at
  * start (cachette must start with Redis down and connect later), and it routes, queues and
  * redirects commands over node connections it owns, where cachette needs, per node, the write
@@ -53,6 +68,8 @@ export class ClusterDriver implements L2Driver {
   readonly #config: ResolvedConfig;
   readonly #hooksFor: HooksFor | undefined;
   readonly #map: SlotMap;
+  readonly #pending: PendingWork;
+  readonly #failedCalls = new FailedCalls();
   #closed = false;
 
   /** `hooksFor`: coherence's hooks of each primary, asked when the driver connects to it. */
@@ -61,6 +78,14 @@ export class ClusterDriver implements L2Driver {
     this.#config = config;
     this.#hooksFor = hooksFor;
     this.keyspace = new Keyspace(config.keyPrefix);
+    this.#pending = pendingWorkFor(
+      config,
+      () =>
+        this.#map.mapped && this.#map.uncoveredSlots === 0
+          ? this.#map.primaries.map(({ address }) => address)
+          : undefined,
+      keySlot,
+    );
     this.#map = new SlotMap(config, config.topology.nodes, (node, address) => this.#connect(node, address));
   }
 
@@ -89,6 +114,25 @@ export class ClusterDriver implements L2Driver {
 
   get breakerOpens(): number {
     return this.#map.primaries.reduce((sum, { driver }) => sum + driver.breakerOpens, this.#map.retiredOpens);
+  }
+
+  get pending(): PendingStatus {
+    return this.#pending.status();
+  }
+
+  get failedCalls(): FailedCalls {
+    return this.#failedCalls;
+  }
+
+  /** Owes `work`; the primaries it concerns that are in use apply it at once. */
+  owe(work: OwedWork): void {
+    const concerned = this.#pending.add(work);
+    if (concerned === 'none') return;
+    if (concerned === 'all') {
+      for (const { driver } of this.#map.primaries) driver.applyOwedSoon();
+      return;
+    }
+    for (const slot of new Set(concerned)) this.#map.primaryOf(slot)?.driver.applyOwedSoon();
   }
 
   async ready(timeoutMs: number): Promise<boolean> {
@@ -134,7 +178,7 @@ export class ClusterDriver implements L2Driver {
   }
 
   /**
-   * Tag indexes go to their shard beside each value (invalidation/tags.ts), so each slot's write stays one script;
+   * Tag indexes go to their shard beside each value (l2/tag-index.ts), so each slot's write stays one script;
    * each shard's slot is registered under its tag first, so that `invalidateTags` finds it.
    */
   async set(given: L2Entry[]): Promise<void> {
@@ -224,6 +268,7 @@ export class ClusterDriver implements L2Driver {
     if (this.#closed) return;
     this.#closed = true;
     await this.#map.close();
+    this.#pending.abandon();
   }
 
   /** The primary serving `key`'s slot; before the first slot map, waits for it (bounded). */
@@ -294,6 +339,13 @@ export class ClusterDriver implements L2Driver {
         redis: { ...redis, host: node.host, port: node.port, safeUrl: `${redis.safeUrl} (node ${address})` },
       },
       hooks,
+      {
+        address,
+        pending: this.#pending,
+        owns: (slot) => this.#map.primaryOf(slot)?.address === address,
+        sharded: true,
+        failedCalls: this.#failedCalls,
+      },
     );
     return { driver, retire: hooks && (() => hooks.retire()) };
   }

@@ -1,5 +1,5 @@
-import type { L2Driver } from '../l2/driver.js';
-import { Script } from '../l2/script.js';
+import type { L2Commands } from './driver.js';
+import { Script } from './script.js';
 
 /**
  * Tags: a value written with `tags: ['dashboard', 'product:42']` can be removed later by any of
@@ -36,7 +36,7 @@ export const INVALIDATION_BATCH = 500;
  * cluster (`l2.sharded`), the shards its registry lists (a listed shard may be gone already:
  * emptied, expired). Rejects when Redis fails.
  */
-export async function* tagIndexes(l2: L2Driver, indexKey: string): AsyncIterable<string[]> {
+export async function* tagIndexes(l2: L2Commands, indexKey: string): AsyncIterable<string[]> {
   if (!l2.sharded) {
     yield [indexKey];
     return;
@@ -70,7 +70,7 @@ return existed`);
  * to how many values existed; rejects when Redis fails (what was removed before stays removed).
  */
 export async function removeTagged(
-  l2: L2Driver,
+  l2: L2Commands,
   indexKey: string,
   prefixes: readonly string[],
   onRemoved: (member: string, existed: boolean) => void,
