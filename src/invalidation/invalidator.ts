@@ -127,7 +127,7 @@ export class Invalidations implements InvalidationFunctions<string, string> {
 
   invalidate(key: string, dbType: string, reason?: string): Promise<number | false> {
     return this.#run('invalidate', { invalidation: 'key', dbType, key }, reason, () =>
-      this.#deleteMany([key], dbType),
+      this.#deleteMany([key], dbType, 'invalidate'),
     );
   }
 
@@ -234,7 +234,12 @@ export class Invalidations implements InvalidationFunctions<string, string> {
     return traceRemoval(deleteChannel, context, () => this.#deleteMany(keys, dbType));
   }
 
-  async #deleteMany(keys: readonly string[], dbType: string | undefined): Promise<number | false> {
+  /** `operation`: the call whose failure this is, as counted and logged. */
+  async #deleteMany(
+    keys: readonly string[],
+    dbType: string | undefined,
+    operation = 'deleteMany',
+  ): Promise<number | false> {
     const { l1, l2, domains, failures } = this.#parts;
     const domain = domains.resolve(dbType);
     const { prefix } = domain.config;
@@ -253,7 +258,7 @@ export class Invalidations implements InvalidationFunctions<string, string> {
       return removed;
     } catch (err) {
       l2.owe({ kind: 'keys', prefix, keys: redisKeys });
-      failures.report('deleteMany', domain.counters, err);
+      failures.report(operation, domain.counters, err);
       return false;
     }
   }
