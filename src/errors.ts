@@ -132,6 +132,9 @@ export class AdminInputError extends CacheError {
   }
 }
 
+/** Exit codes of the `cachette` command. */
+export const CLI_EXIT = { ok: 0, failed: 1, usage: 2 } as const;
+
 /**
  * Why a CLI command stopped: `E_CLI_USAGE` (bad arguments or configuration, exit 2) or
  * `E_CLI_REDIS` (Redis unreachable or the operation failed, exit 1). Messages never hold a password.
@@ -141,6 +144,6 @@ export class CliFailure extends CacheError {
 
   constructor(code: 'E_CLI_USAGE' | 'E_CLI_REDIS', message: string) {
     super(code, message);
-    this.exitCode = code === 'E_CLI_USAGE' ? 2 : 1;
+    this.exitCode = code === 'E_CLI_USAGE' ? CLI_EXIT.usage : CLI_EXIT.failed;
   }
 }

@@ -1,8 +1,5 @@
 import { CliFailure } from '../errors.js';
 
-/** Exit codes of the CLI. */
-export const EXIT = { ok: 0, failed: 1, usage: 2 } as const;
-
 /** A usage failure (bad arguments or configuration): exit 2. */
 export function usage(message: string): CliFailure {
   return new CliFailure('E_CLI_USAGE', message);

@@ -1,12 +1,12 @@
 import { parseArgs } from 'node:util';
 import type { Cache } from '../cache.js';
 import { parseRedisUrl, redactSecrets, redactUrl } from '../config/redis-target.js';
-import { CacheConfigError, CacheKeyError, CliFailure } from '../errors.js';
+import { CacheConfigError, CacheKeyError, CLI_EXIT, CliFailure } from '../errors.js';
 import { createCache } from '../index.js';
 import { describeError, type Logger } from '../logger.js';
 import { type CommandOptions, clear, flush, keys, type Outcome, ping, stats } from './commands.js';
 import { readConfigFile } from './config-file.js';
-import { EXIT, redisFailure, usage } from './failure.js';
+import { redisFailure, usage } from './failure.js';
 import { COMMANDS, type CommandName, helpText } from './help.js';
 
 /** Where the CLI writes, and the environment and directory it reads (tests pass their own). */
@@ -201,7 +201,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     json = invocation.json;
     if (invocation.help) {
       io.stdout(`${helpText(invocation.command)}\n`);
-      return EXIT.ok;
+      return CLI_EXIT.ok;
     }
     const command = invocation.command!;
     if (command === 'warm') {
@@ -213,7 +213,7 @@ export async function main(argv: string[], io: CliIo): Promise<number> {
     try {
       const outcome = await execute(command, cache, invocation.options);
       io.stdout(`${json ? JSON.stringify(outcome.json) : outcome.text}\n`);
-      return EXIT.ok;
+      return CLI_EXIT.ok;
     } finally {
       await cache.close();
     }

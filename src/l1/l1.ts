@@ -33,18 +33,13 @@ export class L1 {
     this.#memory = options.enabled && options.ttl > 0 ? new MemoryTier(options, parse) : undefined;
   }
 
-  /** Bounds every later fill by `bound.maxL1TtlMs` (coherence). */
-  boundBy(bound: L1Bound): void {
-    this.#bound = bound;
-  }
-
   /**
    * Follows `coherence`: what another process changed leaves L1 (a read of it in flight will not
    * refill it), copies live at most its bound, and `changed(redisKey)` hears of each change
    * (`undefined`: any key).
    */
   follow(coherence: L1Coherence, changed: (redisKey?: string) => void): void {
-    this.boundBy(coherence);
+    this.#bound = coherence;
     coherence.attach({
       evict: (redisKey) => {
         this.evict(redisKey);

@@ -3,7 +3,7 @@ import { ean13 } from '../../../examples/products-manager/ean.js';
 import { startRedis, type TestRedis, waitFor } from '../../support/redis.js';
 import { type Json, type RunningService, SEED_PRODUCTS, startService } from './service.js';
 
-/** The EAN the seed gives product `id`; products whose id is a multiple of 5 have no ASIN. */
+/** The EAN the sample data gives product `id`; products whose id is a multiple of 5 have no ASIN. */
 export const seededEan = (id: number) => ean13(376000000000 + id);
 
 /**
