@@ -429,7 +429,8 @@ describe('getOrSetMany', () => {
       ...Array.from({ length: 50 }, () => cache.getOrSetMany(['y', 'z'], batch)),
     ];
     const results = await Promise.all(calls);
-    expect(batch.calls).toEqual([['x', 'y'], ['z']]);
+    // one load of x and y, shared by every caller, and one of z; which starts first is up to Redis's replies
+    expect([...batch.calls].sort((a, b) => a.length - b.length)).toEqual([['z'], ['x', 'y']]);
     expect(single.calls).toBe(0);
     expect(results[0]).toEqual(['value of x', 'value of y']);
     expect(results[50]).toBe('value of x');

@@ -1,4 +1,3 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type { ResolvedConfig } from '../../config/options.js';
 import { redactSecrets } from '../../config/redis-target.js';
 import { L2BreakerOpenError, L2TimeoutError, L2UnavailableError } from '../../errors.js';
@@ -15,14 +14,14 @@ import type {
 } from '../driver.js';
 import { Keyspace } from '../keyspace.js';
 import type { FailedCalls, OutageLog } from '../outage.js';
-import type { Script } from '../script.js';
 import { announce, keysWritten } from './announce.js';
 import { CircuitBreaker } from './breaker.js';
+import { Coalescer } from './coalescer.js';
 import { type Client, RedisConnection } from './connection.js';
+import { DataCommands } from './data-commands.js';
 import { commandOutageLog, type DataNode, NodeRecovery, soleServer } from './data-node.js';
 import { type DeadlineHooks, Deadlines } from './deadlines.js';
-import { commandFailure, mayHaveLeft, type OutcomeHook } from './outcome.js';
-import { plainWrites, taggedWrite, taggedWriteArgs, WRITE, writeArgs } from './write-scripts.js';
+import { commandFailure, type OutcomeHook } from './outcome.js';
 
 /** One instance for every skipped call: an open breaker must cost no allocation per call. */
 const BREAKER_OPEN = new L2BreakerOpenError();
@@ -38,8 +37,7 @@ const BREAKER_OPEN = new L2BreakerOpenError();
 export class RedisDriver implements L2Driver {
   readonly sharded = false;
   readonly keyspace: Keyspace;
-  /** The tagged write script names leases in this cache's key space. */
-  readonly #taggedWrite: Script;
+  readonly #data: DataCommands;
   readonly #config: ResolvedConfig;
   readonly #log: Logger;
   readonly #breaker: CircuitBreaker;
@@ -65,7 +63,6 @@ export class RedisDriver implements L2Driver {
     this.#log = config.logger;
     this.#hooks = hooks;
     this.keyspace = new Keyspace(config.keyPrefix);
-    this.#taggedWrite = taggedWrite(this.keyspace);
     this.#ownsPending = node === undefined;
     this.#node = node ?? soleServer(config);
     this.#outage = this.#node.outage ?? commandOutageLog(this.#log, config.redis.safeUrl, this.#node);
@@ -102,6 +99,13 @@ export class RedisDriver implements L2Driver {
           { redis: config.redis.safeUrl, err: this.#redacted(err) },
           'cachette: the Redis user may not run TIME or scripts; writes use plain SET, and a write that times out may still land later',
         ),
+    });
+    this.#data = new DataCommands({
+      connection: this.#connection,
+      keyspace: this.keyspace,
+      hooks,
+      timeoutMs: this.#timeoutMs,
+      track: (pending) => this.#track(pending),
     });
   }
 
@@ -145,59 +149,46 @@ export class RedisDriver implements L2Driver {
     });
   }
 
-  async get(key: string): Promise<L2Read> {
-    const client = this.#readyClient() ?? (await this.#usable());
-    // Both commands leave in the same write (node-redis pipelines commands of one tick).
-    const [text, pttlMs] = await this.#track(
-      Promise.all([
-        client.sendCommand<string | null>(['GET', key]),
-        client.sendCommand<number>(['PTTL', key]),
-      ]),
-    );
-    return { text, pttlMs };
+  get(key: string): Promise<L2Read> {
+    if (!this.#breaker.allows()) return Promise.reject(BREAKER_OPEN);
+    if (this.#connection.state === 'ready' && !this.#node.sharded) return this.#batches.read(key);
+    return this.getMany([key]).then((reads) => reads[0]!);
   }
 
   async getMany(keys: string[]): Promise<L2Read[]> {
-    const client = await this.#usable();
-    const texts = client.sendCommand<Array<string | null>>(['MGET', ...keys]);
-    const ttls = keys.map((key) => client.sendCommand<number>(['PTTL', key]));
-    const [values, pttls] = await this.#track(Promise.all([texts, Promise.all(ttls)]));
-    return values.map((text, i) => ({ text, pttlMs: pttls[i] ?? -2 }));
+    this.#batches.flush();
+    return this.#data.read(await this.#usable(), keys);
   }
 
-  async set(entries: L2Entry[]): Promise<void> {
-    const client = this.#readyClient() ?? (await this.#usable());
-    const tagged = entries.some((entry) => entry.tags !== undefined && entry.tags.length > 0);
-    if (!this.#connection.guardedWrites) {
-      const writes = plainWrites(client, entries);
-      announce(this.#hooks, client, entries);
-      await this.#track(Promise.all(writes));
-      return;
+  set(entries: L2Entry[]): Promise<void> {
+    if (!this.#breaker.allows()) return Promise.reject(BREAKER_OPEN);
+    if (this.#connection.state === 'ready' && !this.#node.sharded && this.#connection.guardedWrites) {
+      return this.#batches.write(entries);
     }
-    const sentAt = performance.now();
-    const deadline = this.#connection.clock.deadline(sentAt, this.#timeoutMs);
-    const [script, args] = tagged
-      ? [this.#taggedWrite, taggedWriteArgs(entries, deadline)]
-      : [WRITE, writeArgs(entries, deadline)];
-    let applied: number;
-    try {
-      // a flushed script cache (restart, SCRIPT FLUSH) gets the body, with the same deadline
-      applied = await script.call((command) => {
-        const write = client.sendCommand<number>(command);
-        announce(this.#hooks, client, entries);
-        return this.#track(write);
-      }, args);
-    } catch (err) {
-      if (err instanceof L2UnavailableError && mayHaveLeft(err)) await this.#outliveWrite(sentAt);
-      throw err;
-    }
-    if (applied !== 1) {
-      throw new L2TimeoutError(this.#timeoutMs, 'the write reached Redis after its deadline and was dropped');
-    }
+    this.#batches.flush();
+    return this.#usable().then((client) => this.#data.write(client, entries));
+  }
+
+  /**
+   * This tick's reads and writes, each kind sent as one batch on the connection of the moment. Not
+   * on a cluster node: a batch there could span hash slots, which Redis refuses.
+   */
+  readonly #batches = new Coalescer({
+    reads: (keys) => this.#data.read(this.#sendingClient(), keys),
+    writes: (entries) => this.#data.write(this.#sendingClient(), entries),
+  });
+
+  /** The client a batch is sent on: the breaker or the connection may have changed since it opened. */
+  #sendingClient(): Client {
+    const client = this.#readyClient();
+    if (client !== undefined) return client;
+    this.#breaker.failed('not connected');
+    throw new L2UnavailableError();
   }
 
   async delete(keys: string[]): Promise<number> {
     if (keys.length === 0) return 0;
+    this.#batches.flush();
     const client = await this.#usable();
     const removed = client.sendCommand<number>(['UNLINK', ...keys]);
     announce(this.#hooks, client, keys);
@@ -207,6 +198,7 @@ export class RedisDriver implements L2Driver {
   async *scan(pattern: string, count = 1000): AsyncIterable<string[]> {
     let cursor = '0';
     do {
+      this.#batches.flush();
       const client = await this.#usable();
       const [next, keys] = await this.#track(
         client.sendCommand<[string, string[]]>(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(count)]),
@@ -230,6 +222,8 @@ export class RedisDriver implements L2Driver {
 
   async close(): Promise<void> {
     this.#closed = true;
+    // this tick's batch leaves before the connection closes: its callers are answered by Redis or the close
+    this.#batches.flush();
     const closing = this.#connection.close();
     this.#breaker.dispose();
     this.#deadlines.dispose();
@@ -240,6 +234,7 @@ export class RedisDriver implements L2Driver {
 
   /** Sends `args` on `client` within the deadline; pub/sub coherence announces the keys it writes. */
   #send<T>(client: Client, args: string[]): Promise<T> {
+    this.#batches.flush();
     const reply = client.sendCommand<T>(args);
     if (this.#hooks?.announcing) announce(this.#hooks, client, keysWritten(args));
     return this.#track(reply);
@@ -306,20 +301,6 @@ export class RedisDriver implements L2Driver {
     failed: (err) => commandFailure(err, this.#onOutcome),
     timedOut: () => this.#onOutcome('timed-out'),
   };
-
-  /**
-   * Waits until a write sent at `sentAt` (performance.now) can no longer land. A write whose
-   * connection failed under it (replaced after timeouts, reset) may still be in the network or in
-   * Redis's socket buffer, and its script runs if it arrives before the deadline. Were its caller
-   * told "failed" at once, an invalidation made next (by it or by anyone it tells) could be
-   * overtaken by the write landing after it: a stale value after an invalidation. So the failure is
-   * reported only once the deadline has passed; the call still settles within the deadline.
-   */
-  async #outliveWrite(sentAt: number): Promise<void> {
-    const leftMs = sentAt + this.#timeoutMs - performance.now();
-    // a referenced timer: the wait is short, and a script awaiting this write must not exit silently mid-await
-    if (leftMs > 0) await sleep(leftMs);
-  }
 
   /**
    * The breaker's probe: Redis answered on the current connection within the operation deadline,
