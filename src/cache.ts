@@ -9,7 +9,7 @@ import { L2Failures, Stats } from './domains/stats.js';
 import type { BatchFactory, Factory } from './get-set/factory-context.js';
 import { claimPeriod } from './get-set/lease.js';
 import { Loader } from './get-set/loader.js';
-import { hasLoadOptions } from './get-set/plan.js';
+import { checkLoadOptions, hasLoadOptions } from './get-set/plan.js';
 import { Reader } from './get-set/reader.js';
 import { type WriteEntry, Writer } from './get-set/writer.js';
 import {
@@ -254,14 +254,13 @@ export class Cache<D extends string = string, in G extends string = never> {
   async #getOrSet<T>(key: string, factory: Factory<T>, options?: GetOrSetOptions<D>, trace?: GetOrSetTrace) {
     const domain = this.#domains.resolve(options?.dbType);
     const redisKey = this.#domains.redisKey(domain, key);
-    // an L1 hit of a call without load options (nothing to validate) builds no load plan
-    if (options === undefined || !hasLoadOptions(options)) {
-      const local = this.#l1.get(redisKey);
-      if (local !== undefined) {
-        domain.counters.l1Hits++;
-        if (trace) trace.outcome = 'l1';
-        return local as T;
-      }
+    const local = options?.forceFresh === true ? undefined : this.#l1.get(redisKey);
+    if (local !== undefined) {
+      // an L1 hit builds no load plan, but a bad option throws whatever the cache holds
+      if (options !== undefined && hasLoadOptions(options)) checkLoadOptions(options, this.#domains, domain);
+      domain.counters.l1Hits++;
+      if (trace) trace.outcome = 'l1';
+      return local as T;
     }
     const target = this.#domains.loadTarget(domain, options);
     return this.#loader.getOrSet(target, redisKey, factory, options, trace);

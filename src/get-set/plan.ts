@@ -1,6 +1,8 @@
+import type { Domain, Domains } from '../domains/registry.js';
 import { CacheKeyError } from '../errors.js';
 import type { Keyspace } from '../l2/keyspace.js';
 import { callDuration, type Duration, describeValue } from '../values/durations.js';
+import { checkTags } from '../values/tags.js';
 
 /** Timings of the cross-process lease taken by `getOrSet`: ms, or strings such as `'5s'`. */
 export interface LockOptions {
@@ -102,23 +104,9 @@ export function planFor(
   options: LoadOptions | undefined,
   keyspace: Keyspace,
 ): Plan {
-  const grace = options?.grace === 0 ? 0 : (optional('grace', options?.grace, 's', true) ?? 0);
-  const refreshAhead = options?.refreshAhead;
-  if (
-    refreshAhead !== undefined &&
-    !(typeof refreshAhead === 'number' && refreshAhead > 0 && refreshAhead < 1)
-  ) {
-    throw new CacheKeyError(
-      `refreshAhead is a fraction of the TTL between 0 and 1, got ${describeValue(refreshAhead)}`,
-    );
-  }
-  const lockOption = options?.lock ?? true;
-  let lock: Plan['lock'];
-  if (lockOption !== false) {
-    const given = lockOption === true ? {} : lockOption;
-    const leaseMs = optional('lock.leaseMs', given.leaseMs, 'ms') ?? DEFAULT_LEASE_MS;
-    lock = { leaseMs, waitMs: optional('lock.waitMs', given.waitMs, 'ms') ?? leaseMs };
-  }
+  const grace = graceOf(options?.grace);
+  const refreshAhead = refreshAheadOf(options?.refreshAhead);
+  const lock = lockOf(options?.lock);
   return {
     ttl: target.ttl,
     ttlJitter: target.ttlJitter,
@@ -131,6 +119,44 @@ export function planFor(
     tagKeys: keyspace.tagKeys(options?.tags),
     forceFresh: options?.forceFresh === true,
   };
+}
+
+/**
+ * Checks what `planFor` and the domain's `loadTarget` validate (throws `CacheKeyError` alike),
+ * building nothing: an L1 hit answers without a plan, yet a bad option throws whatever the cache holds.
+ */
+export function checkLoadOptions(options: LoadOptions, domains: Domains, domain: Domain): void {
+  domains.ttlFor(domain, options.ttl);
+  domains.jitterFor(domain, options.ttlJitter);
+  graceOf(options.grace);
+  refreshAheadOf(options.refreshAhead);
+  if (options.lock !== undefined && options.lock !== true) lockOf(options.lock);
+  optional('softTimeoutMs', options.softTimeoutMs, 'ms');
+  optional('hardTimeoutMs', options.hardTimeoutMs, 'ms');
+  if (options.tags !== undefined) checkTags(options.tags);
+}
+
+function graceOf(grace: unknown): number {
+  return grace === 0 ? 0 : (optional('grace', grace, 's', true) ?? 0);
+}
+
+function refreshAheadOf(refreshAhead: unknown): number | undefined {
+  if (
+    refreshAhead !== undefined &&
+    !(typeof refreshAhead === 'number' && refreshAhead > 0 && refreshAhead < 1)
+  ) {
+    throw new CacheKeyError(
+      `refreshAhead is a fraction of the TTL between 0 and 1, got ${describeValue(refreshAhead)}`,
+    );
+  }
+  return refreshAhead;
+}
+
+function lockOf(option: boolean | LockOptions | undefined): Plan['lock'] {
+  if (option === false) return undefined;
+  const given = option === undefined || option === true ? {} : option;
+  const leaseMs = optional('lock.leaseMs', given.leaseMs, 'ms') ?? DEFAULT_LEASE_MS;
+  return { leaseMs, waitMs: optional('lock.waitMs', given.waitMs, 'ms') ?? leaseMs };
 }
 
 /** Whether a call's `options` hold any load option besides `dbType` (an L1 hit then still validates them). */

@@ -474,3 +474,43 @@ describe('getOrSetMany', () => {
     expect(redis.cli('GET', 'default_q')).toBe('"value of q"');
   });
 });
+
+describe('getOrSet options on an L1 hit', () => {
+  it('answers from L1 without the factory, yet refuses every bad option as a miss would', async () => {
+    const cache = create();
+    let calls = 0;
+    const factory = async () => {
+      calls++;
+      return 'loaded';
+    };
+    const good = { ttl: '5m', grace: 60, tags: ['t:1'], lock: { leaseMs: 1000 }, refreshAhead: 0.5 } as const;
+    expect(await cache.getOrSet('hit', factory, good)).toBe('loaded');
+    expect(await cache.getOrSet('hit', factory, good)).toBe('loaded');
+    expect(calls).toBe(1);
+    const bad: Array<Record<string, unknown>> = [
+      { ttl: 0 },
+      { ttl: 'soon' },
+      { ttlJitter: 1 },
+      { grace: -1 },
+      { refreshAhead: 1.5 },
+      { lock: { leaseMs: 0 } },
+      { lock: { waitMs: 'x' } },
+      { softTimeoutMs: -5 },
+      { hardTimeoutMs: '1 minute' },
+      { tags: 'product:1' },
+      { tags: ['bad\ntag'] },
+    ];
+    for (const options of bad) {
+      // the same refusal on the hit as on a miss of another key
+      const onMiss = await cache
+        .getOrSet(`miss-${calls}`, factory, options)
+        .catch((err: Error) => err.message);
+      const onHit = await cache.getOrSet('hit', factory, options).catch((err: Error) => err.message);
+      expect(onHit, JSON.stringify(options)).toBe(onMiss);
+      expect(onHit).toMatch(/ttl|jitter|grace|refreshAhead|lock|TimeoutMs|tag/);
+    }
+    expect(calls).toBe(1);
+    // forceFresh skips L1
+    expect(await cache.getOrSet('hit', async () => 'fresh', { forceFresh: true })).toBe('fresh');
+  });
+});
