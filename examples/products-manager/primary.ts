@@ -20,21 +20,26 @@ function log(message: string): void {
   console.log(`[products-manager] ${message}`);
 }
 
+/** The database the workers use, opened (and on the first start created and seeded) by the primary. */
+interface OpenDatabase {
+  url: string;
+  /** How the status and the start-up line name it (credentials redacted). */
+  label: string;
+  stop(): Promise<void>;
+}
+
 /**
- * The primary process: opens the database (the embedded PGlite, served over the Postgres protocol,
- * unless DATABASE_URL names a PostgreSQL), creates and seeds it on the first start, forks the
- * workers (and replaces any that dies), aggregates their metrics and status, and shuts everything
- * down in order on SIGTERM/SIGINT.
+ * Opens the embedded PGlite, served over the Postgres protocol, unless DATABASE_URL names a
+ * PostgreSQL; creates and seeds it on the first start.
  */
-export async function runPrimary(settings: Settings): Promise<void> {
-  const started = Date.now();
+async function openDatabase(settings: Settings): Promise<OpenDatabase> {
   let embedded: EmbeddedDatabase | undefined;
   if (settings.databaseUrl === undefined) {
     log(`opening the embedded database in ${settings.dataDir}/pglite`);
     embedded = await startEmbeddedDatabase(`${settings.dataDir}/pglite`);
   }
-  const databaseUrl = settings.databaseUrl ?? embedded!.url;
-  const setup = new Database(databaseUrl, { max: 1 });
+  const url = settings.databaseUrl ?? embedded!.url;
+  const setup = new Database(url, { max: 1 });
   try {
     const seedStart = Date.now();
     const seeded = await prepareDatabase(setup, settings.seedProducts);
@@ -43,11 +48,28 @@ export async function runPrimary(settings: Settings): Promise<void> {
   } finally {
     await setup.close();
   }
+  return {
+    url,
+    label: embedded ? `embedded PGlite (${settings.dataDir}/pglite)` : redactUrl(url),
+    stop: async () => embedded?.stop(),
+  };
+}
+
+/**
+ * The primary process: opens the database (the embedded PGlite, served over the Postgres protocol,
+ * unless DATABASE_URL names a PostgreSQL), creates and seeds it on the first start, forks the
+ * workers (and replaces any that dies), aggregates their metrics and status, and shuts everything
+ * down in order on SIGTERM/SIGINT. With LOAD_CEILING the same, without a database.
+ */
+export async function runPrimary(settings: Settings): Promise<void> {
+  const started = Date.now();
+  // the ceiling's workers answer from a constant: no database to open, nor to wait for
+  const database = settings.loadCeiling ? undefined : await openDatabase(settings);
   const admin = resolveAdminToken(process.env, settings.dataDir);
 
   const aggregator = new AggregatorRegistry();
   const history = new HitRateHistory(150);
-  const databaseLabel = embedded ? `embedded PGlite (${settings.dataDir}/pglite)` : redactUrl(databaseUrl);
+  const databaseLabel = database?.label ?? 'none (LOAD_CEILING: constant answers)';
   const clusterStatus = async () => {
     const workers = await askTheWorkers('status');
     return {
@@ -76,7 +98,7 @@ export async function runPrimary(settings: Settings): Promise<void> {
   }, SAMPLE_INTERVAL_MS);
 
   let shuttingDown = false;
-  const env = { [WORKER_DATABASE_URL]: databaseUrl, CACHE_ADMIN_TOKEN: admin.token };
+  const env = { ...(database && { [WORKER_DATABASE_URL]: database.url }), CACHE_ADMIN_TOKEN: admin.token };
   const fork = () => {
     const worker = cluster.fork(env);
     // a send to a worker that has just exited fails; reported here, it does not bring the primary down
@@ -105,7 +127,7 @@ export async function runPrimary(settings: Settings): Promise<void> {
     shuttingDown = true;
     clearInterval(sampler);
     for (const worker of Object.values(cluster.workers ?? {})) worker?.process.kill('SIGTERM');
-    await embedded?.stop();
+    await database?.stop();
     throw err;
   }
   ready = true;
@@ -135,7 +157,7 @@ export async function runPrimary(settings: Settings): Promise<void> {
           }),
       ),
     );
-    await embedded?.stop();
+    await database?.stop();
     log('stopped');
     process.exit(0);
   };

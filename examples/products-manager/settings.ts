@@ -16,6 +16,11 @@ export interface Settings {
   redisUrl: string;
   /** `CACHE_DISABLED=1`: every read goes to the database (the load script's baseline). */
   cacheDisabled: boolean;
+  /**
+   * `LOAD_CEILING=1`: the workers answer the product route from a constant, without database or
+   * cache (the load script's ceiling: what the web stack alone serves).
+   */
+  loadCeiling: boolean;
   /** Products created by the first start's seed. */
   seedProducts: number;
   /** Imports one worker reads or runs at once; beyond, a 429. */
@@ -51,6 +56,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): Settings {
     dataDir: resolve(env.DATA_DIR?.trim() || '.data'),
     redisUrl: env.REDIS_URL?.trim() || 'redis://127.0.0.1:6379/0',
     cacheDisabled: env.CACHE_DISABLED === '1' || env.CACHE_DISABLED === 'true',
+    loadCeiling: env.LOAD_CEILING === '1' || env.LOAD_CEILING === 'true',
     seedProducts: integer(env, 'SEED_PRODUCTS', 50_000, 100, 5_000_000),
     warmingIntervalMs: integer(env, 'WARMING_INTERVAL_MS', 300_000, 1000, 86_400_000),
     importConcurrency: integer(env, 'IMPORT_CONCURRENCY', 2, 1, 64),

@@ -1,6 +1,5 @@
 import cluster from 'node:cluster';
 import { registerCacheMetrics } from 'cachette/prometheus';
-import Fastify, { LogController } from 'fastify';
 import type { ApiContext } from './api/context.js';
 import { buildApp } from './app.js';
 import { CachedReads, createAppCache } from './app-cache.js';
@@ -9,6 +8,7 @@ import { Database } from './database/sql.js';
 import { Invalidation } from './invalidation.js';
 import type { Settings } from './settings.js';
 import { createWarming } from './warming.js';
+import { createWebServer } from './web-server.js';
 
 /** What a worker tells the primary about itself (the dashboard's per-worker cards). */
 export interface WorkerStatus {
@@ -29,13 +29,7 @@ export interface WorkerStatus {
  * requests and imports in flight, closes the cache and the pool.
  */
 export async function runWorker(settings: Settings, databaseUrl: string): Promise<void> {
-  const app = Fastify({
-    logger: { level: settings.logLevel },
-    logController: new LogController({ disableRequestLogging: true }),
-    // unknown fields are refused with a 400 rather than dropped silently
-    ajv: { customOptions: { removeAdditional: false } },
-    return503OnClosing: true,
-  });
+  const { app, requests } = createWebServer(settings);
   const cache = createAppCache(settings.redisUrl, app.log);
   const db = new Database(databaseUrl, {
     onError: (err) => app.log.warn({ err: err.message }, 'products-manager: idle database connection failed'),
@@ -49,17 +43,12 @@ export async function runWorker(settings: Settings, databaseUrl: string): Promis
   };
   const warming = createWarming(ctx, settings.warmingIntervalMs);
   registerCacheMetrics(cache, { warming });
-  let requests = 0;
-  app.addHook('onRequest', async (_request, reply) => {
-    requests++;
-    reply.header('x-worker-id', String(cluster.worker?.id ?? 0));
-  });
 
   const status = async (): Promise<WorkerStatus> => ({
     workerId: cluster.worker?.id ?? 0,
     pid: process.pid,
     uptimeSeconds: Math.round(process.uptime()),
-    requests,
+    requests: requests(),
     cacheDisabled: settings.cacheDisabled,
     database: (await db.ping(1000)) ? 'up' : 'down',
     cache: cache.status(),

@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -60,6 +60,38 @@ describe('Products Manager lifecycle', () => {
       ).rejects.toThrow(/EADDRINUSE[\s\S]*cannot start: Error: worker \d exited during start-up/);
     } finally {
       squatter.close();
+    }
+  }, 120_000);
+
+  it('with LOAD_CEILING=1 answers the product route from every worker with a product of the same fields, opening no database', async () => {
+    const ceilingDir = mkdtempSync(join(tmpdir(), 'products-manager-ceiling-'));
+    const service = await startService({
+      redisUrl: redis.url,
+      dataDir: ceilingDir,
+      env: { LOAD_CEILING: '1' },
+    });
+    try {
+      for (const worker of [1, 2]) {
+        const answer = await service.getVia(worker, '/api/v1/products/42');
+        expect(answer.status).toBe(200);
+        expect(Object.keys(answer.body).sort()).toEqual([
+          'category',
+          'ean',
+          'id',
+          'name',
+          'priceCents',
+          'stock',
+          'supplierId',
+          'supplierName',
+          'updatedAt',
+        ]);
+      }
+      expect((await service.request('GET', '/api/v1/products/0')).status).toBe(400);
+      expect(service.output()).not.toMatch(/opening the embedded database|seeded/);
+      expect(existsSync(join(ceilingDir, 'pglite'))).toBe(false);
+    } finally {
+      expect(await service.stop()).toBe(0);
+      rmSync(ceilingDir, { recursive: true, force: true });
     }
   }, 120_000);
 
