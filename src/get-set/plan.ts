@@ -2,7 +2,7 @@ import type { Domain, Domains } from '../domains/registry.js';
 import { CacheKeyError } from '../errors.js';
 import type { Keyspace } from '../l2/keyspace.js';
 import { callDuration, type Duration, describeValue } from '../values/durations.js';
-import { checkTags } from '../values/tags.js';
+import { assertTags } from '../values/tags.js';
 
 /** Timings of the cross-process lease taken by `getOrSet`: ms, or strings such as `'5s'`. */
 export interface LockOptions {
@@ -133,7 +133,7 @@ export function checkLoadOptions(options: LoadOptions, domains: Domains, domain:
   if (options.lock !== undefined && options.lock !== true) lockOf(options.lock);
   optional('softTimeoutMs', options.softTimeoutMs, 'ms');
   optional('hardTimeoutMs', options.hardTimeoutMs, 'ms');
-  if (options.tags !== undefined) checkTags(options.tags);
+  if (options.tags !== undefined) assertTags(options.tags);
 }
 
 function graceOf(grace: unknown): number {

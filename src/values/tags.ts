@@ -13,13 +13,18 @@ export const MAX_TAGS = 64;
  */
 export function checkTags(tags: unknown): string[] {
   if (tags === undefined) return [];
+  assertTags(tags);
+  return tags.length < 2 ? [...tags] : [...new Set(tags)];
+}
+
+/** Throws `CacheKeyError` unless `tags` is a valid list of tags (see `checkTags`); builds nothing. */
+export function assertTags(tags: unknown): asserts tags is readonly string[] {
   if (!Array.isArray(tags)) {
     throw new CacheKeyError(`tags must be an array of strings such as ['dashboard', 'product:42']`);
   }
   if (tags.length > MAX_TAGS) {
     throw new CacheKeyError(`${tags.length} tags given; the limit is ${MAX_TAGS}`);
   }
-  const unique = new Set<string>();
   for (const tag of tags) {
     if (typeof tag !== 'string' || tag.length === 0) {
       throw new CacheKeyError(`a tag must be a non-empty string, got ${JSON.stringify(tag) ?? String(tag)}`);
@@ -30,7 +35,5 @@ export function checkTags(tags: unknown): string[] {
     if (hasControlChars(tag)) {
       throw new CacheKeyError(`tag ${JSON.stringify(tag)} contains control characters`);
     }
-    unique.add(tag);
   }
-  return [...unique];
 }

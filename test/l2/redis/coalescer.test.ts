@@ -26,6 +26,33 @@ describe('one tick, one command', () => {
     await writer.close();
   });
 
+  it("keeps each batched copy in L1 no longer than Redis keeps the key (each key's PTTL, one script call)", async () => {
+    const reader = caches.create({ redisUrl: redis.url });
+    await reader.ready();
+    // Redis reports the expiry of a tracked key only once it deletes it, which a busy Redis may do
+    // long after: with active expiry off, only the PTTL read with the value bounds the L1 copy
+    redis.cli('DEBUG', 'SET-ACTIVE-EXPIRE', '0');
+    try {
+      redis.cli('SET', 'default_short', '"short"', 'PX', '400');
+      for (let i = 0; i < 10; i++) redis.cli('SET', `default_long${i}`, '"long"', 'EX', '100');
+      redis.cli('CONFIG', 'RESETSTAT');
+      const keys = ['short', ...Array.from({ length: 10 }, (_, i) => `long${i}`)];
+      expect(await Promise.all(keys.map((key) => reader.get(key)))).toEqual([
+        'short',
+        ...keys.slice(1).map(() => 'long'),
+      ]);
+      expect(commandCalls(redis, 'evalsha') + commandCalls(redis, 'eval')).toBe(1);
+      expect(commandCalls(redis, 'pttl')).toBe(11);
+      await new Promise((resolve) => setTimeout(resolve, 600));
+      expect(await reader.get('short')).toBeUndefined();
+      redis.cli('CONFIG', 'RESETSTAT');
+      expect(await reader.get('long3')).toBe('long');
+      expect(commandCalls(redis, 'get')).toBe(0);
+    } finally {
+      redis.cli('DEBUG', 'SET-ACTIVE-EXPIRE', '1');
+    }
+  });
+
   it('a read alone in its tick is one GET, as before', async () => {
     const cache = caches.create({ redisUrl: redis.url });
     await cache.ready();
