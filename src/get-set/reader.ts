@@ -7,7 +7,7 @@ import type { Codec } from '../values/codec.js';
 import { assertValidKeys } from '../values/keys.js';
 import type { LoaderParts } from './context.js';
 
-/** The read path of `getMany`: L1 for each key, then one Redis round trip for the rest. */
+/** The read paths of `get` past L1 and of `getMany`: L1 for each key, then one Redis round trip for the rest. */
 export class Reader {
   readonly #l1: L1;
   readonly #l2: L2Driver;
@@ -19,6 +19,32 @@ export class Reader {
     this.#l2 = parts.l2;
     this.#codec = parts.codec;
     this.#failures = parts.failures;
+  }
+
+  /**
+   * The value under `redisKey` of `domain` in Redis (after an L1 miss), filling L1; `undefined` on a
+   * miss, for a value only kept for getOrSet's grace, and when Redis fails (`trace.outcome` says which).
+   */
+  async read<T>(domain: Domain, redisKey: string, trace: GetTrace | undefined): Promise<T | undefined> {
+    const { counters } = domain;
+    const ticket = this.#l1.ticket(redisKey);
+    let reply: L2Read;
+    try {
+      reply = await this.#l2.get(redisKey);
+    } catch (err) {
+      counters.misses++;
+      this.#failures.report('get', counters, err);
+      if (trace) trace.outcome = 'error';
+      return undefined;
+    }
+    const read = this.#codec.decode<T>('get', redisKey, reply, ticket, counters);
+    if (trace) trace.outcome = read.kind === 'fresh' ? 'l2' : 'miss';
+    if (read.kind !== 'fresh') {
+      counters.misses++;
+      return undefined;
+    }
+    counters.l2Hits++;
+    return read.value;
   }
 
   /**
