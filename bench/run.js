@@ -31,7 +31,7 @@ const CHILD_TIMEOUT_MS = 240_000;
  * and the median run of each is reported (the spread of the runs in the notes), because they are
  * measured in separate processes minutes apart on a shared machine.
  */
-const GOAL_CASES = new Set(['l1-hit', 'l2-hit-c1', 'l2-hit-c64', 'set-c1', 'set-c64']);
+const GOAL_CASES = new Set(['l1-hit', 'l2-hit-c1', 'l2-hit-c64', 'set-c1', 'set-c64', 'get-many']);
 const goalRounds = Number(flag('goal-rounds') ?? (quick ? 1 : 3));
 
 function version(pkg) {

@@ -12,7 +12,7 @@ function l2Hit(concurrency) {
     latency: 'every operation timed',
     goal:
       concurrency === 1
-        ? 'cachette ≤ 1.2x the time of a raw client GET + JSON.parse'
+        ? 'cachette ≤ 1.1x the time of a raw client GET + JSON.parse'
         : 'cachette throughput ≥ 0.9x the raw client',
     params: (quick, role) => sized(quick, role, concurrency),
     async run(adapter, ctx, { ops, warmup }) {
