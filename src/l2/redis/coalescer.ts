@@ -21,8 +21,7 @@ const MAX_BATCH = 16;
 /**
  * Gathers the single-key reads and the writes that callers issue in the same tick into one batch,
  * sent when the tick's microtasks run out or when it holds `MAX_BATCH`: 16 callers reading at once
- * cost Redis one `MGET` (and one script call for the TTLs), and the process one deadline and two
- * replies to decode, instead of 32 commands. A caller alone
+ * cost Redis one `MGET` beside their 16 `PTTL`s, and the process one deadline instead of 16. A caller alone
  * in its tick is sent on its own a microtask later: no timer, no added round trip.
  *
  * At most one batch is open, of one kind; a call of the other kind, or any other command
