@@ -9,7 +9,7 @@ import { L2Failures, Stats } from './domains/stats.js';
 import type { BatchFactory, Factory } from './get-set/factory-context.js';
 import { claimPeriod } from './get-set/lease.js';
 import { Loader } from './get-set/loader.js';
-import { checkLoadOptions, hasLoadOptions } from './get-set/plan.js';
+import { checkLoadOptions } from './get-set/plan.js';
 import { Reader } from './get-set/reader.js';
 import { type WriteEntry, Writer } from './get-set/writer.js';
 import {
@@ -258,7 +258,7 @@ export class Cache<D extends string = string, in G extends string = never> {
         return this.#loader.getOrSet(target, redisKey, factory, options, trace);
       }
       // an L1 hit builds no load plan, but a bad option throws whatever the cache holds
-      if (options !== undefined && hasLoadOptions(options)) checkLoadOptions(options, this.#domains, domain);
+      if (options !== undefined) checkLoadOptions(options, this.#domains, domain);
       domain.counters.l1Hits++;
       if (trace) trace.outcome = 'l1';
       return Promise.resolve(local as T);

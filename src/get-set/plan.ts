@@ -126,14 +126,35 @@ export function planFor(
  * building nothing: an L1 hit answers without a plan, yet a bad option throws whatever the cache holds.
  */
 export function checkLoadOptions(options: LoadOptions, domains: Domains, domain: Domain): void {
-  domains.ttlFor(domain, options.ttl);
-  domains.jitterFor(domain, options.ttlJitter);
-  graceOf(options.grace);
-  refreshAheadOf(options.refreshAhead);
-  if (options.lock !== undefined && options.lock !== true) lockOf(options.lock);
-  optional('softTimeoutMs', options.softTimeoutMs, 'ms');
-  optional('hardTimeoutMs', options.hardTimeoutMs, 'ms');
-  if (options.tags !== undefined) assertTags(options.tags);
+  // only the options given: a hit with `{ dbType, tags }` checks the tags and nothing else
+  for (const name in options) {
+    const value = options[name as keyof LoadOptions];
+    if (value === undefined) continue;
+    switch (name) {
+      case 'ttl':
+        domains.ttlFor(domain, value);
+        break;
+      case 'ttlJitter':
+        domains.jitterFor(domain, value);
+        break;
+      case 'grace':
+        graceOf(value);
+        break;
+      case 'refreshAhead':
+        refreshAheadOf(value);
+        break;
+      case 'lock':
+        if (value !== true) lockOf(options.lock);
+        break;
+      case 'softTimeoutMs':
+      case 'hardTimeoutMs':
+        optional(name, value, 'ms');
+        break;
+      case 'tags':
+        assertTags(value);
+        break;
+    }
+  }
 }
 
 function graceOf(grace: unknown): number {
@@ -157,10 +178,4 @@ function lockOf(option: boolean | LockOptions | undefined): Plan['lock'] {
   const given = option === undefined || option === true ? {} : option;
   const leaseMs = optional('lock.leaseMs', given.leaseMs, 'ms') ?? DEFAULT_LEASE_MS;
   return { leaseMs, waitMs: optional('lock.waitMs', given.waitMs, 'ms') ?? leaseMs };
-}
-
-/** Whether a call's `options` hold any load option besides `dbType` (an L1 hit then still validates them). */
-export function hasLoadOptions(options: object): boolean {
-  for (const name in options) if (name !== 'dbType') return true;
-  return false;
 }
