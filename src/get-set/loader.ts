@@ -46,8 +46,8 @@ export class Loader {
   }
 
   /**
-   * The value under `redisKey`, or the factory's result (stored unless invalidated meanwhile);
-   * `trace.outcome` tells where it came from.
+   * The value under `redisKey` past an L1 miss (the cache answers L1 hits itself), or the factory's
+   * result (stored unless invalidated meanwhile); `trace.outcome` tells where it came from.
    */
   getOrSet<T>(
     target: LoadTarget,
@@ -60,12 +60,6 @@ export class Loader {
     const plan = planFor(target, options, this.#context.l2.keyspace);
     const startedAt = performance.now();
     if (!plan.forceFresh) {
-      const local = this.#context.l1.get(redisKey);
-      if (local !== undefined) {
-        target.counters.l1Hits++;
-        if (trace) trace.outcome = 'l1';
-        return Promise.resolve(local as T);
-      }
       const running = this.#flights.get<T>(redisKey);
       if (running !== undefined) {
         // another caller's load: waited for at most lock.waitMs, then this caller's own factory runs
