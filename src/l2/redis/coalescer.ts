@@ -46,10 +46,7 @@ export class Coalescer {
   read(key: string): Promise<L2Read> {
     this.#start('reads');
     this.#keys.push(key);
-    const read = new Promise<L2Read>((resolve, reject) => {
-      this.#resolves.push(resolve as (value: never) => void);
-      this.#rejects.push(reject);
-    });
+    const read = this.#join<L2Read>();
     if (this.#keys.length >= MAX_BATCH) this.flush();
     return read;
   }
@@ -58,10 +55,7 @@ export class Coalescer {
   write(entries: L2Entry[]): Promise<void> {
     this.#start('writes');
     for (const entry of entries) this.#entries.push(entry);
-    const written = new Promise<void>((resolve, reject) => {
-      this.#resolves.push(resolve as (value: never) => void);
-      this.#rejects.push(reject);
-    });
+    const written = this.#join<void>();
     if (this.#entries.length >= MAX_BATCH) this.flush();
     return written;
   }
@@ -91,6 +85,14 @@ export class Coalescer {
         for (const resolve of resolves) resolve(undefined as never);
       }, failed);
     }
+  }
+
+  /** The answer of one caller of the open batch, settled when the batch is. */
+  #join<T>(): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#resolves.push(resolve as (value: never) => void);
+      this.#rejects.push(reject);
+    });
   }
 
   #start(kind: 'reads' | 'writes'): void {
