@@ -2,7 +2,10 @@ import type { CoherenceStatus } from './coherence/l1-coherence.js';
 import type { DomainConfig } from './config/domains.js';
 import type { DomainStats } from './domains/stats.js';
 import type { LoadingStats } from './get-set/plan.js';
+import type { L1Status } from './l1/l1.js';
 import type { BreakerState, L2State, PendingStatus } from './l2/driver.js';
+
+export type { L1Status } from './l1/l1.js';
 
 /** What `cache.status()` reports. */
 export interface CacheStatus {
@@ -27,22 +30,6 @@ export interface CacheStatus {
   coherence: CoherenceStatus;
   /** Write-side work that did not complete in Redis, applied as soon as it answers (docs/failure-behaviour.md). */
   pending: PendingStatus;
-}
-
-/** The memory tier in `cache.status()`. */
-export interface L1Status {
-  /** Whether L1 is on (`l1.ttl` > 0 and not disabled). */
-  enabled: boolean;
-  /** Entries held now. */
-  entries: number;
-  /** Accounted size now (JSON text length plus a small per-entry overhead). */
-  bytes: number;
-  /** Entry bound (`l1.maxEntries`). */
-  maxEntries: number;
-  /** Size bound (`l1.maxBytes`). */
-  maxBytes: number;
-  /** L1 TTL in seconds. */
-  ttl: number;
 }
 
 /** What `cache.stats()` reports: counters per domain and in total. */

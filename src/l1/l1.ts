@@ -13,6 +13,22 @@ export interface L1Coherence extends L1Bound {
   attach(target: { evict(redisKey: string): void; evictAll(): void; capL1Ttl(ttlMs: number): void }): void;
 }
 
+/** The memory tier in `cache.status()`. */
+export interface L1Status {
+  /** Whether L1 is on (`l1.ttl` > 0 and not disabled). */
+  enabled: boolean;
+  /** Entries held now. */
+  entries: number;
+  /** Accounted size now (JSON text length plus a small per-entry overhead). */
+  bytes: number;
+  /** Entry bound (`l1.maxEntries`). */
+  maxEntries: number;
+  /** Size bound (`l1.maxBytes`). */
+  maxBytes: number;
+  /** L1 TTL in seconds. */
+  ttl: number;
+}
+
 /**
  * This process's copies of values: the memory tier (absent when L1 is off) and the fill guard that
  * keeps a read's outdated reply out of it. Every eviction goes through here, so that a key leaving
@@ -123,14 +139,7 @@ export class L1 {
   }
 
   /** What `cache.status().l1` reports. */
-  status(): {
-    enabled: boolean;
-    entries: number;
-    bytes: number;
-    maxEntries: number;
-    maxBytes: number;
-    ttl: number;
-  } {
+  status(): L1Status {
     const { maxEntries, maxBytes, ttl } = this.#options;
     return {
       enabled: this.enabled,
