@@ -55,6 +55,23 @@ describe('CacheService operations', () => {
     expect(redis.cli('EXISTS', 'reports_weekly')).toBe('0');
   });
 
+  it("keeps a cache.db() view's calls in its domain even when their options name another", async () => {
+    const cache = caches.create({
+      redisUrl: redis.url,
+      domains: { reports: { prefix: 'reports_', ttl: 600 }, other: { prefix: 'other_', ttl: 60 } },
+    });
+    const reports = cache.db('reports');
+    // a JavaScript caller can pass what the types leave out
+    const stray = { ttl: 120, dbType: 'other' } as { ttl: number };
+    await reports.set('daily', 1, stray);
+    expectTtl(redis, 'reports_daily', 120);
+    expect(await reports.getOrSet('monthly', () => 2, stray)).toBe(2);
+    await reports.setMany([{ key: 'yearly', value: 3 }], stray);
+    expect(await reports.getOrSetMany(['quarterly'], () => new Map([['quarterly', 4]]), stray)).toEqual([4]);
+    for (const key of ['monthly', 'yearly', 'quarterly']) expectTtl(redis, `reports_${key}`, 120);
+    expect(redis.cli('EXISTS', 'other_daily', 'other_monthly', 'other_yearly', 'other_quarterly')).toBe('0');
+  });
+
   it('reads values written by another client, and fills L1 on an L2 hit', async () => {
     redis.cli('SET', 'media_file_abc123', '{"name":"a.png","size":12}', 'EX', '100');
     const cache = caches.create({ redisUrl: redis.url });
@@ -119,6 +136,7 @@ describe('CacheService operations', () => {
 
 describe('deletePattern', () => {
   it('removes matching keys of one domain only, with SCAN and UNLINK, never KEYS', async () => {
+    redis.cli('CONFIG', 'RESETSTAT'); // the counts below are this test's alone
     const cache = caches.create({ redisUrl: redis.url });
     for (let i = 0; i < 5; i++) await cache.set(`products_${i}`, i, { dbType: 'catalog' });
     await cache.set('suppliers_1', 's', { dbType: 'catalog' });
