@@ -27,6 +27,9 @@ export class Domains {
   readonly #stats: Stats;
   readonly #ttlJitter: number;
   readonly #resolved = new Map<string, Domain>();
+  /** The `dbType` of the last call resolved, and its domain. */
+  #lastName: string | undefined;
+  #last: Domain | undefined;
   /** [prefix, name] of every domain, longest prefix first. */
   readonly #byPrefix: Array<[string, string]>;
 
@@ -52,10 +55,16 @@ export class Domains {
 
   /** The domain `dbType` (`default` when undefined); throws `CacheKeyError` for an unknown one. */
   resolve(dbType: string | undefined): Domain {
+    // every call (an L1 hit too) passes here: the domain of the call before costs one comparison
+    if (dbType === this.#lastName && this.#last !== undefined) return this.#last;
     const name = dbType ?? 'default';
-    // resolved once per domain: every call (an L1 hit too) passes here, so it must not allocate
+    // resolved once per domain, so that no call allocates
     const known = this.#resolved.get(name);
-    if (known !== undefined) return known;
+    if (known !== undefined) {
+      this.#lastName = dbType;
+      this.#last = known;
+      return known;
+    }
     if (typeof name !== 'string') {
       throw new CacheKeyError(`dbType must be the name of a domain, got ${typeof name}`);
     }
