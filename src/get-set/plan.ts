@@ -155,6 +155,13 @@ function refreshAheadOf(refreshAhead: unknown): number | undefined {
 
 function lockOf(option: boolean | LockOptions | undefined): Plan['lock'] {
   if (option === false) return undefined;
+  if (
+    option !== undefined &&
+    typeof option !== 'boolean' &&
+    (typeof option !== 'object' || option === null)
+  ) {
+    throw new CacheKeyError(`lock is true, false or { leaseMs, waitMs }, got ${describeValue(option)}`);
+  }
   const given = option === undefined || option === true ? {} : option;
   const leaseMs = optional('lock.leaseMs', given.leaseMs, 'ms') ?? DEFAULT_LEASE_MS;
   return { leaseMs, waitMs: optional('lock.waitMs', given.waitMs, 'ms') ?? leaseMs };

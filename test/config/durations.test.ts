@@ -107,6 +107,11 @@ describe('duration strings', () => {
     await expect(
       cache.getOrSet('e', () => 5, { grace: '90s', lock: { leaseMs: '2x' as never } }),
     ).rejects.toThrow(CacheKeyError);
+    for (const lock of [5, '5s', null]) {
+      await expect(cache.getOrSet('e', () => 5, { lock: lock as never })).rejects.toThrow(
+        /lock is true, false or \{ leaseMs, waitMs \}, got/,
+      );
+    }
     await expect(cache.ready('soon' as never)).rejects.toThrow(/timeoutMs must be .*got "soon"/);
     expect(await cache.ready('2s')).toBe(true);
     expect(redis.cli('EXISTS', 'default_e')).toBe('0');
