@@ -32,6 +32,13 @@ export default {
     // what cachette sends for an L2 read (the PTTL caps its L1 copy) and for a write
     const getWithTtl = async (key) =>
       (await Promise.all([client.sendCommand(['GET', key]), client.sendCommand(['PTTL', key])]))[0];
+    const mgetWithTtls = async (keys) =>
+      (
+        await Promise.all([
+          client.sendCommand(['MGET', ...keys]),
+          Promise.all(keys.map((key) => client.sendCommand(['PTTL', key]))),
+        ])
+      )[0];
     const guardedWrite = (key, text) =>
       client.sendCommand([
         'EVALSHA',
@@ -69,6 +76,22 @@ export default {
               keep(key, text);
               return value;
             },
+          ],
+        ],
+        getMany: [
+          [
+            'MGET + a PTTL per key (what cachette sends)',
+            async (keys) => (await mgetWithTtls(keys)).map(parse),
+          ],
+          [
+            'MGET + PTTLs + L1 fill (the two floors together)',
+            async (keys) =>
+              (await mgetWithTtls(keys)).map((text, i) => {
+                if (text === null) return undefined;
+                const value = JSON.parse(text);
+                keep(keys[i], text);
+                return value;
+              }),
           ],
         ],
         set: [
