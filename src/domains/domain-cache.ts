@@ -55,11 +55,14 @@ export class DomainCache<D extends string = string> {
   readonly #cache: DomainCalls<D>;
   /** The domain every call of this view works in. */
   readonly dbType: D;
+  /** The options of the calls that take nothing else, made once (the cache never changes them). */
+  readonly #only: CallOptions<D>;
 
   /** @internal Made by `cache.db(name)`. */
   constructor(cache: DomainCalls<D>, dbType: D) {
     this.#cache = cache;
     this.dbType = dbType;
+    this.#only = Object.freeze({ dbType });
   }
 
   /**
@@ -75,7 +78,7 @@ export class DomainCache<D extends string = string> {
 
   /** See `Cache.get`. */
   get<T = unknown>(key: string): Promise<T | undefined> {
-    return this.#cache.get<T>(key, { dbType: this.dbType });
+    return this.#cache.get<T>(key, this.#only);
   }
 
   /** See `Cache.set`. */
@@ -85,22 +88,22 @@ export class DomainCache<D extends string = string> {
 
   /** See `Cache.delete`. */
   delete(key: string): Promise<boolean> {
-    return this.#cache.delete(key, { dbType: this.dbType });
+    return this.#cache.delete(key, this.#only);
   }
 
   /** See `Cache.deletePattern`. */
   deletePattern(pattern: string): Promise<number | false> {
-    return this.#cache.deletePattern(pattern, { dbType: this.dbType });
+    return this.#cache.deletePattern(pattern, this.#only);
   }
 
   /** See `Cache.deleteMany`. */
   deleteMany(keys: readonly string[]): Promise<number | false> {
-    return this.#cache.deleteMany(keys, { dbType: this.dbType });
+    return this.#cache.deleteMany(keys, this.#only);
   }
 
   /** See `Cache.getMany`. */
   getMany<T = unknown>(keys: readonly string[]): Promise<Array<T | undefined>> {
-    return this.#cache.getMany<T>(keys, { dbType: this.dbType });
+    return this.#cache.getMany<T>(keys, this.#only);
   }
 
   /** See `Cache.setMany`. */
