@@ -51,6 +51,9 @@ import { assertObjects, assertValidKey, assertValidKeys } from './values/keys.js
 
 export type { CacheStats, CacheStatus } from './status.js';
 
+/** The longest `close()` waits for the leases of abandoned loads to be given back, in ms. */
+const LEASE_RETURN_MS = 250;
+
 /**
  * The two-level cache: L1 in process memory in front of L2 in Redis, with domains, and the
  * fail-safe promise: infrastructure failures become a miss or `false`, never a rejection.
@@ -382,13 +385,19 @@ export class Cache<D extends string = string, in G extends string = never> {
 
   /**
    * Closes the Redis connection; idempotent, resolves within about a second even if Redis hangs.
-   * Factories still running are abandoned: their callers get their results, which are not stored.
+   * Factories still running are abandoned: their callers get their results, which are not stored,
+   * and their leases are given back so that another process loads those keys at once.
    */
   async close(): Promise<void> {
     this.#closed = true;
-    this.#loader.close();
+    const releasing = this.#loader.close();
     this.#l1.close();
     this.#coherence?.close();
+    // the leases of abandoned loads go back first, so other processes load those keys at once; a
+    // Redis that does not answer gets a quarter of a second (the leases then expire by themselves)
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([releasing, new Promise<void>((done) => (timer = setTimeout(done, LEASE_RETURN_MS)))]);
+    clearTimeout(timer);
     await this.#l2.close();
   }
 

@@ -93,7 +93,11 @@ export class LoadContext {
     ticket: number,
     lease: Lease | undefined,
   ): Promise<void> {
-    if (this.closed) return;
+    if (this.closed) {
+      // a lease taken while the cache closed: close() could not give it back
+      if (lease) await this.leases.release(lease);
+      return;
+    }
     const { counters } = target;
     const text = this.codec.serialize(value, redisKey, counters);
     if (text === undefined || !this.l1.unchangedSince(redisKey, ticket)) {

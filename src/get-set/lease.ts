@@ -183,6 +183,8 @@ export class Leases {
   readonly #l2: L2Driver;
   readonly #keyspace: Keyspace;
   readonly #scripts: IndexingScripts;
+  /** The leases this process holds, to give back at close. */
+  readonly #held = new Set<Lease>();
 
   constructor(l2: L2Driver) {
     this.#l2 = l2;
@@ -216,6 +218,7 @@ export class Leases {
         [token, ms, redisKey],
       );
       if (result === -1) {
+        this.#held.add(lease);
         try {
           // after TAKE (which must leave first: the loader's read rides right behind it), before the
           // factory runs; the shards TAKE wrote expire with the lease, the registry no sooner
@@ -240,8 +243,9 @@ export class Leases {
         [token, ms, redisKey],
       );
     }
-    if (result === -1) return { acquired: true, lease };
-    return { acquired: false, remainingMs: result };
+    if (result !== -1) return { acquired: false, remainingMs: result };
+    this.#held.add(lease);
+    return { acquired: true, lease };
   }
 
   /**
@@ -254,6 +258,7 @@ export class Leases {
     ttl: number,
     tagKeys: readonly string[] = [],
   ): Promise<boolean> {
+    this.#held.delete(lease);
     if (this.#l2.sharded) {
       // the store lands only while the lease holds: at most leaseMs after this registration
       if (tagKeys.length > 0) {
@@ -281,6 +286,7 @@ export class Leases {
 
   /** Gives the lease back without writing; never throws (an unreleased lease expires by itself). */
   async release(lease: Lease): Promise<void> {
+    this.#held.delete(lease);
     try {
       if (this.#l2.sharded) {
         await DROP_LEASE.run<number>(
@@ -299,6 +305,14 @@ export class Leases {
     } catch {
       // the lease expires after its TTL anyway
     }
+  }
+
+  /**
+   * Gives back every lease still held (the cache is closing: their loads will not store), so that
+   * another process loads those keys at once rather than after the leases expire; never throws.
+   */
+  async releaseAll(): Promise<void> {
+    await Promise.all([...this.#held].map((lease) => this.release(lease)));
   }
 
   /**

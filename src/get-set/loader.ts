@@ -35,10 +35,14 @@ export class Loader {
     this.#waiters.wake(redisKey);
   }
 
-  /** The cache is closing: loads still running are abandoned (results returned, not stored) and their signals abort. */
-  close(): void {
+  /**
+   * The cache is closing: loads still running are abandoned (results returned, not stored), their
+   * signals abort, and their leases are given back (resolves once Redis answered or failed).
+   */
+  close(): Promise<void> {
     this.#context.closed = true;
     this.#context.runs.close();
+    return this.#context.leases.releaseAll();
   }
 
   stats(): LoadingStats {

@@ -197,6 +197,28 @@ describe('getOrSet: single-flight across processes', () => {
     expect(cache.stats().loading.leaseWaits).toBe(1);
   });
 
+  it('a holder that closes mid-load gives its lease back: another process loads at once, not after leaseMs', async () => {
+    const holder = create();
+    const abandoned = slowFactory('abandoned value', 1500);
+    const first = holder.getOrSet('handover', abandoned, { lock: { leaseMs: 60_000 } });
+    await waitFor(() => redis.cli('EXISTS', '__cachette:lease:default_handover') === '1', 2000, 'the lease');
+    await holder.close();
+    expect(redis.cli('EXISTS', '__cachette:lease:default_handover')).toBe('0');
+    expect(redis.cli('SCARD', '__cachette:loading:default_')).toBe('0');
+
+    const next = create();
+    const fresh = slowFactory('next value', 1);
+    // waitMs at the lease's length: had the lease stayed, this caller would wait a minute
+    expect(await next.getOrSet('handover', fresh, { lock: { leaseMs: 60_000, waitMs: 60_000 } })).toBe(
+      'next value',
+    );
+    expect(fresh.calls).toBe(1);
+    expect(next.stats().loading.leaseWaits).toBe(0);
+    // the abandoned load still answers its caller, and stores nothing over the new value
+    expect(await first).toBe('abandoned value');
+    expect(redis.cli('GET', 'default_handover')).toBe('"next value"');
+  });
+
   it('a process that waited longer than waitMs calls the factory itself and leaves the store to the holder', async () => {
     const holder = create();
     const waiter = create();
