@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CacheKeyError } from '../src/errors.js';
+import { FillGuard } from '../src/l1/fill-guard.js';
 import { expectTtl } from './support/assertions.js';
 import { cacheFactory, redisPerFile } from './support/cache.js';
 import { captureLogger } from './support/logs.js';
@@ -178,6 +179,27 @@ describe('deletePattern', () => {
 });
 
 describe('getMany / setMany', () => {
+  it('keeps every value of a setMany in L1, even keys that share a fill-guard bucket', async () => {
+    // two keys whose Redis keys hash to the same fill-guard counter: a touch of one moves the other's ticket
+    const guard = new FillGuard();
+    const collides = (redisKey: string) => {
+      const before = guard.ticket(redisKey);
+      guard.touch('default_k0');
+      return guard.ticket(redisKey) !== before;
+    };
+    let other = 1;
+    while (!collides(`default_k${other}`)) other++;
+    const cache = caches.create({ redisUrl: redis.url });
+    expect(
+      await cache.setMany([
+        { key: 'k0', value: 'first' },
+        { key: `k${other}`, value: 'second' },
+      ]),
+    ).toBe(true);
+    expect(await cache.getMany(['k0', `k${other}`])).toEqual(['first', 'second']);
+    expect(cache.stats().total).toMatchObject({ l1Hits: 2, l2Hits: 0 });
+  });
+
   it('reads the keys L1 lacks in one round trip and keeps the order', async () => {
     const cache = caches.create({ redisUrl: redis.url });
     await cache.setMany(

@@ -40,9 +40,13 @@ export class Writer {
     const writes: L2Entry[] = [];
     const tickets: number[] = [];
     const refused: string[] = [];
-    for (const { key, value, ttl, tags } of entries) {
-      const redisKey = prefix + key;
-      this.#l1.evict(redisKey);
+    const redisKeys = entries.map(({ key }) => prefix + key);
+    // every old copy goes before any ticket is taken: an eviction after an earlier entry's ticket
+    // would cancel that entry's fill whenever the two keys share a fill-guard bucket
+    for (const redisKey of redisKeys) this.#l1.evict(redisKey);
+    for (let i = 0; i < entries.length; i++) {
+      const { value, ttl, tags } = entries[i]!;
+      const redisKey = redisKeys[i]!;
       const text = this.#codec.serialize(value, redisKey, counters);
       if (text === undefined) {
         refused.push(redisKey);

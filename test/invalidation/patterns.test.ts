@@ -75,8 +75,6 @@ describe('deletePattern with hostile patterns', () => {
     for (let i = 0; i < entries.length; i += 1000) {
       const batch = entries.slice(i, i + 1000);
       await cache.setMany(batch);
-      // reads fill L1 with every key (a write's own fill may skip a key sharing a fill-guard bucket)
-      await cache.getMany(batch.map(({ key }) => key));
     }
     expect(cache.status().l1.entries).toBe(5000);
     expect(await cache.deletePattern(`${'*a'.repeat(13)}*Z`)).toBe(0);
