@@ -29,6 +29,7 @@ import {
   type ServerInfo,
 } from './l2/inspect.js';
 import { type L2Observer, ObservedL2 } from './l2/observed.js';
+import { withTimeout } from './l2/redis/outcome.js';
 import type { CacheStats, CacheStatus } from './status.js';
 import {
   type DeleteTrace,
@@ -395,9 +396,7 @@ export class Cache<D extends string = string, in G extends string = never> {
     this.#coherence?.close();
     // the leases of abandoned loads go back first, so other processes load those keys at once; a
     // Redis that does not answer gets a quarter of a second (the leases then expire by themselves)
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([releasing, new Promise<void>((done) => (timer = setTimeout(done, LEASE_RETURN_MS)))]);
-    clearTimeout(timer);
+    await withTimeout(releasing, LEASE_RETURN_MS).catch(() => {});
     await this.#l2.close();
   }
 

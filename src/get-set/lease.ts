@@ -218,7 +218,6 @@ export class Leases {
         [token, ms, redisKey],
       );
       if (result === -1) {
-        this.#held.add(lease);
         try {
           // after TAKE (which must leave first: the loader's read rides right behind it), before the
           // factory runs; the shards TAKE wrote expire with the lease, the registry no sooner
