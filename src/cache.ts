@@ -108,7 +108,7 @@ export class Cache<D extends string = string, in G extends string = never> {
     return traceCall(getChannel, context, () => this.#get<T>(key, options, context));
   }
 
-  /** Not `async`: an L1 hit, the hottest path, costs one resolved promise and no async function. */
+  /** Not `async`: an L1 hit, the hottest path, answers the entry's own settled promise and runs no async function. */
   #get<T>(
     key: string,
     options: CallOptions<D> | undefined,
@@ -116,18 +116,18 @@ export class Cache<D extends string = string, in G extends string = never> {
   ): Promise<T | undefined> {
     let domain: Domain;
     let redisKey: string;
-    let local: unknown;
+    let local: Promise<unknown> | undefined;
     try {
       domain = this.#domains.resolve(options?.dbType);
       redisKey = this.#domains.redisKey(domain, key);
-      local = this.#l1.get(redisKey);
+      local = this.#l1.hit(redisKey);
     } catch (err) {
       return Promise.reject(err);
     }
     if (local === undefined) return this.#reader.read<T>(domain, redisKey, trace);
     domain.counters.l1Hits++;
     if (trace) trace.outcome = 'l1';
-    return Promise.resolve(local as T);
+    return local as Promise<T>;
   }
 
   /** Stores `value` in L2 (`SET … EX ttl`) and L1; `false` if refused or Redis failed (then the key is owed a delete). */
@@ -256,7 +256,7 @@ export class Cache<D extends string = string, in G extends string = never> {
     try {
       const domain = this.#domains.resolve(options?.dbType);
       const redisKey = this.#domains.redisKey(domain, key);
-      const local = options?.forceFresh === true ? undefined : this.#l1.get(redisKey);
+      const local = options?.forceFresh === true ? undefined : this.#l1.hit(redisKey);
       if (local === undefined) {
         const target = this.#domains.loadTarget(domain, options);
         return this.#loader.getOrSet(target, redisKey, factory, options, trace);
@@ -265,7 +265,7 @@ export class Cache<D extends string = string, in G extends string = never> {
       if (options !== undefined) checkLoadOptions(options, this.#domains, domain);
       domain.counters.l1Hits++;
       if (trace) trace.outcome = 'l1';
-      return Promise.resolve(local as T);
+      return local as Promise<T>;
     } catch (err) {
       return Promise.reject(err);
     }

@@ -78,6 +78,11 @@ export class L1 {
     return this.#memory?.get(redisKey);
   }
 
+  /** The value under `redisKey` as a settled promise, or `undefined`: what an L1 hit answers, allocating nothing. */
+  hit(redisKey: string): Promise<unknown> | undefined {
+    return this.#memory?.hit(redisKey);
+  }
+
   /** A ticket to take before sending a read of `redisKey` (see `fill`). */
   ticket(redisKey: string): number {
     return this.#guard.ticket(redisKey);

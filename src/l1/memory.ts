@@ -3,9 +3,6 @@ import { LRUCache } from 'lru-cache';
 /** Fixed cost added to each entry's size, for the key and the bookkeeping around it, in bytes. */
 const ENTRY_OVERHEAD_BYTES = 64;
 
-/** lru-cache cannot store `null`; this marker stands for it. */
-const NULL = Symbol('null');
-
 /**
  * A value kept as its serialised text until a read here needs it (a write, or a read from Redis
  * whose caller got its own parsed copy): a write costs no parse, and a value never read again here
@@ -16,6 +13,17 @@ class Unparsed {
     readonly text: string,
     readonly size: number,
   ) {}
+}
+
+/**
+ * A value parsed by its first read here, with the settled promise of it that every later `hit`
+ * hands out: an L1 hit then allocates nothing, not even the promise an asynchronous API answers with.
+ */
+class Parsed {
+  readonly settled: Promise<unknown>;
+  constructor(readonly value: unknown) {
+    this.settled = Promise.resolve(value);
+  }
 }
 
 export interface MemoryTierOptions {
@@ -31,7 +39,7 @@ export interface MemoryTierOptions {
  * lazily on read (no per-entry timers).
  */
 export class MemoryTier {
-  readonly #lru: LRUCache<string, NonNullable<unknown> | typeof NULL>;
+  readonly #lru: LRUCache<string, Unparsed | Parsed>;
   readonly #clone: boolean;
   readonly #parse: (text: string) => unknown;
 
@@ -50,15 +58,26 @@ export class MemoryTier {
 
   /** The value under `key`, or `undefined` on a miss. */
   get(key: string): unknown {
+    const parsed = this.#parsed(key);
+    if (parsed === undefined) return undefined;
+    return this.#clone ? structuredClone(parsed.value) : parsed.value;
+  }
+
+  /** The value under `key` as a settled promise (the same one for every hit, unless `clone`), or `undefined` on a miss. */
+  hit(key: string): Promise<unknown> | undefined {
+    const parsed = this.#parsed(key);
+    if (parsed === undefined) return undefined;
+    return this.#clone ? Promise.resolve(structuredClone(parsed.value)) : parsed.settled;
+  }
+
+  #parsed(key: string): Parsed | undefined {
     const stored = this.#lru.get(key);
-    if (stored === undefined) return undefined;
-    if (stored === NULL) return null;
-    if (stored instanceof Unparsed) return this.#parseInPlace(key, stored);
-    return this.#clone ? structuredClone(stored) : stored;
+    if (stored === undefined || stored instanceof Parsed) return stored;
+    return this.#parseInPlace(key, stored);
   }
 
   /** First read of a value stored as text: parses it and keeps the value instead, same TTL and size. */
-  #parseInPlace(key: string, entry: Unparsed): unknown {
+  #parseInPlace(key: string, entry: Unparsed): Parsed | undefined {
     let value: unknown;
     try {
       value = this.#parse(entry.text);
@@ -69,8 +88,9 @@ export class MemoryTier {
       this.#lru.delete(key);
       return undefined;
     }
-    this.#lru.set(key, value === null ? NULL : value, { noUpdateTTL: true, size: entry.size });
-    return this.#clone ? structuredClone(value) : value;
+    const parsed = new Parsed(value);
+    this.#lru.set(key, parsed, { noUpdateTTL: true, size: entry.size });
+    return parsed;
   }
 
   /** Whether `key` is present and fresh, without touching its recency. */

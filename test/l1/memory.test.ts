@@ -53,6 +53,26 @@ describe('MemoryTier (L1)', () => {
     expect(cloning.get('k')).not.toBe(first);
   });
 
+  it('answers every hit of an entry with one settled promise (a copy each with clone), and a miss with undefined', async () => {
+    const shared = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: false });
+    shared.setText('k', '{"a":1}', 60_000);
+    shared.setText('n', 'null', 60_000);
+    const first = shared.hit('k');
+    expect(shared.hit('k')).toBe(first);
+    expect(await first).toBe(shared.get('k'));
+    expect(await shared.hit('n')).toBeNull();
+    expect(shared.hit('missing')).toBeUndefined();
+    shared.setText('k', '{"a":2}', 60_000);
+    expect(shared.hit('k')).not.toBe(first);
+    expect(await shared.hit('k')).toEqual({ a: 2 });
+    const cloning = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: true });
+    cloning.setText('k', '{"a":1}', 60_000);
+    const [one, two] = await Promise.all([cloning.hit('k'), cloning.hit('k')]);
+    expect(one).toEqual({ a: 1 });
+    expect(two).toEqual(one);
+    expect(two).not.toBe(one);
+  });
+
   it('keeps a text given to setText until its first read, then hands out one parsed object', () => {
     const parsed: string[] = [];
     const l1 = new MemoryTier({ maxEntries: 10, maxBytes: 1000, clone: false }, (text) => {
