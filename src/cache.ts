@@ -84,8 +84,11 @@ export class Cache<D extends string = string, in G extends string = never> {
     this.#config = config;
     this.#l2 = new ObservedL2(l2);
     this.#stats = new Stats(Object.keys(config.domains));
-    this.#domains = new Domains(config.domains, this.#stats, config.ttlJitter);
-    this.#l1 = new L1(config.l1, (text) => config.serializer.deserialize(text));
+    const prefixes = Object.values(config.domains).map(({ prefix }) => prefix);
+    this.#l1 = new L1(config.l1, (text) => config.serializer.deserialize(text), prefixes);
+    this.#domains = new Domains(config.domains, this.#stats, config.ttlJitter, (prefix) =>
+      this.#l1.space(prefix),
+    );
     this.#codec = new Codec(config.serializer, config.maxValueBytes, log, this.#l1);
     this.#failures = new L2Failures(log, this.#l2.failedCalls);
     this.#inspector = new Inspector(this.#l2, log);
@@ -108,7 +111,11 @@ export class Cache<D extends string = string, in G extends string = never> {
     return traceCall(getChannel, context, () => this.#get<T>(key, options, context));
   }
 
-  /** Not `async`: an L1 hit, the hottest path, answers the entry's own settled promise and runs no async function. */
+  /**
+   * Not `async`: an L1 hit, the hottest path, looks the key up as given in its domain's part of L1
+   * (only a miss builds, and validates, the Redis key: a bad key is never in L1), answers the entry's
+   * own settled promise and runs no async function.
+   */
   #get<T>(
     key: string,
     options: CallOptions<D> | undefined,
@@ -116,18 +123,19 @@ export class Cache<D extends string = string, in G extends string = never> {
   ): Promise<T | undefined> {
     let domain: Domain;
     let redisKey: string;
-    let local: Promise<unknown> | undefined;
     try {
       domain = this.#domains.resolve(options?.dbType);
+      const local = this.#l1.hitIn(domain.l1, key);
+      if (local !== undefined) {
+        domain.counters.l1Hits++;
+        if (trace) trace.outcome = 'l1';
+        return local as Promise<T>;
+      }
       redisKey = this.#domains.redisKey(domain, key);
-      local = this.#l1.hit(redisKey);
     } catch (err) {
       return Promise.reject(err);
     }
-    if (local === undefined) return this.#reader.read<T>(domain, redisKey, trace);
-    domain.counters.l1Hits++;
-    if (trace) trace.outcome = 'l1';
-    return local as Promise<T>;
+    return this.#reader.read<T>(domain, redisKey, trace);
   }
 
   /** Stores `value` in L2 (`SET … EX ttl`) and L1; `false` if refused or Redis failed (then the key is owed a delete). */
@@ -255,9 +263,9 @@ export class Cache<D extends string = string, in G extends string = never> {
   ): Promise<T> {
     try {
       const domain = this.#domains.resolve(options?.dbType);
-      const redisKey = this.#domains.redisKey(domain, key);
-      const local = options?.forceFresh === true ? undefined : this.#l1.hit(redisKey);
+      const local = options?.forceFresh === true ? undefined : this.#l1.hitIn(domain.l1, key);
       if (local === undefined) {
+        const redisKey = this.#domains.redisKey(domain, key);
         const target = this.#domains.loadTarget(domain, options);
         return this.#loader.getOrSet(target, redisKey, factory, options, trace);
       }

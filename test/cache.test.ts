@@ -370,6 +370,29 @@ describe('bounds and concurrency', () => {
     expect(await cache.get('k3')).toBe(3);
   });
 
+  it("keeps one key of two domains apart in L1, evicts only the one changed, and bounds all domains' entries together", async () => {
+    const cache = caches.create({ redisUrl: redis.url, l1: { maxEntries: 4 } });
+    await cache.set('k', 'catalog value', { dbType: 'catalog' });
+    await cache.set('k', 'media value', { dbType: 'media' });
+    expect(await cache.get('k', { dbType: 'catalog' })).toBe('catalog value');
+    expect(await cache.get('k', { dbType: 'media' })).toBe('media value');
+    // another client changes the catalog's key: coherence evicts that copy, and only that one
+    redis.cli('SET', 'catalog_k', '"changed"', 'EX', '100');
+    await waitFor(async () => (await cache.get('k', { dbType: 'catalog' })) === 'changed', 5000);
+    expect(await cache.get('k', { dbType: 'media' })).toBe('media value');
+    expect(cache.stats().domains.media).toMatchObject({ l1Hits: 2, l2Hits: 0 });
+    for (let i = 0; i < 6; i++) {
+      await cache.set(`n${i}`, i, { dbType: i % 2 === 0 ? 'catalog' : 'media' });
+      expect(cache.status().l1.entries).toBeLessThanOrEqual(4);
+    }
+    // the four written last are kept, from both domains
+    const before = cache.stats().domains;
+    expect(await cache.get('n5', { dbType: 'media' })).toBe(5);
+    expect(await cache.get('n2', { dbType: 'catalog' })).toBe(2);
+    expect(cache.stats().domains.media.l1Hits - before.media.l1Hits).toBe(1);
+    expect(cache.stats().domains.catalog.l1Hits - before.catalog.l1Hits).toBe(1);
+  });
+
   it('answers 1000 concurrent sets and gets correctly', async () => {
     const cache = caches.create({ redisUrl: redis.url, operationTimeoutMs: 5000 });
     const sets = await Promise.all(Array.from({ length: 1000 }, (_, i) => cache.set(`n${i}`, { i })));

@@ -1,13 +1,16 @@
 import type { DomainConfig } from '../config/domains.js';
 import { CacheKeyError } from '../errors.js';
+import type { L1Space } from '../l1/l1.js';
 import { callDuration, describeValue, spreadTtl } from '../values/durations.js';
 import { assertValidKey } from '../values/keys.js';
 import type { DomainCounters, Stats } from './stats.js';
 
-/** A configured domain, resolved once: its name, prefix and TTL, counters, and a memo of its Redis keys. */
+/** A configured domain, resolved once: its name, prefix and TTL, counters, its part of L1, and a memo of its Redis keys. */
 export interface Domain {
   name: string;
   config: DomainConfig;
+  /** The domain's part of L1, where its keys are looked up as the caller gives them (`undefined`: L1 off). */
+  l1: L1Space | undefined;
   /** The domain's `ttlJitter`, else the cache's (0: none). */
   ttlJitter: number;
   counters: DomainCounters;
@@ -26,6 +29,7 @@ export class Domains {
   readonly #configs: Readonly<Record<string, DomainConfig>>;
   readonly #stats: Stats;
   readonly #ttlJitter: number;
+  readonly #spaceOf: (prefix: string) => L1Space | undefined;
   readonly #resolved = new Map<string, Domain>();
   /** The `dbType` of the last call resolved, and its domain. */
   #lastName: string | undefined;
@@ -33,11 +37,17 @@ export class Domains {
   /** [prefix, name] of every domain, longest prefix first. */
   readonly #byPrefix: Array<[string, string]>;
 
-  /** `ttlJitter`: the cache's, for domains without their own. */
-  constructor(configs: Readonly<Record<string, DomainConfig>>, stats: Stats, ttlJitter = 0) {
+  /** `ttlJitter`: the cache's, for domains without their own; `spaceOf(prefix)`: a domain's part of L1. */
+  constructor(
+    configs: Readonly<Record<string, DomainConfig>>,
+    stats: Stats,
+    ttlJitter = 0,
+    spaceOf: (prefix: string) => L1Space | undefined = () => undefined,
+  ) {
     this.#configs = configs;
     this.#stats = stats;
     this.#ttlJitter = ttlJitter;
+    this.#spaceOf = spaceOf;
     this.#byPrefix = Object.entries(configs)
       .map(([name, { prefix }]): [string, string] => [prefix, name])
       .sort(([a], [b]) => b.length - a.length);
@@ -80,7 +90,8 @@ export class Domains {
       throw new CacheKeyError(`Unknown dbType ${JSON.stringify(dbType)}; configured domains: ${names}`);
     }
     const ttlJitter = config.ttlJitter ?? this.#ttlJitter;
-    const domain = { name, config, ttlJitter, counters, redisKeys: new Map<string, string>() };
+    const l1 = this.#spaceOf(config.prefix);
+    const domain = { name, config, l1, ttlJitter, counters, redisKeys: new Map<string, string>() };
     this.#resolved.set(name, domain);
     return domain;
   }
@@ -93,9 +104,9 @@ export class Domains {
 
   /**
    * `domain prefix + key`, with `key` validated (throws `CacheKeyError`), remembered for a hot set of
-   * keys: an L1 hit then neither re-validates the key nor builds the string again (a fresh
-   * concatenation must be flattened and hashed by the L1 lookup: most of an L1 hit's cost over a raw
-   * lru-cache get).
+   * keys: a key read from Redis or written again and again is neither re-validated nor built again
+   * (a fresh concatenation must also be flattened and hashed by each lookup of it). An L1 hit needs
+   * no Redis key: L1 holds each domain's keys as the caller gives them.
    */
   redisKey(domain: Domain, key: string): string {
     const known = domain.redisKeys.get(key);

@@ -62,10 +62,9 @@ export class Reader {
     // dense: code that walks the answer with `for…in` or `forEach` (Keyv does) sees every miss
     const results = new Array<T | undefined>(keys.length).fill(undefined);
     const missing: number[] = [];
-    // built once: a fresh concatenation costs the L1 lookup a flattening and a hash, so the misses reuse it
-    const allKeys = keys.map((key) => prefix + key);
+    // L1 holds the domain's keys as the caller gives them: only the misses need their Redis keys
     for (let i = 0; i < keys.length; i++) {
-      const local = this.#l1.get(allKeys[i]!);
+      const local = this.#l1.getIn(domain.l1, keys[i]!);
       if (local === undefined) missing.push(i);
       else {
         counters.l1Hits++;
@@ -73,7 +72,7 @@ export class Reader {
       }
     }
     if (missing.length === 0) return results;
-    const redisKeys = missing.map((i) => allKeys[i]!);
+    const redisKeys = missing.map((i) => prefix + keys[i]!);
     const tickets = redisKeys.map((redisKey) => this.#l1.ticket(redisKey));
     let replies: L2Read[];
     try {

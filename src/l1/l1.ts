@@ -1,6 +1,8 @@
 import type { ResolvedL1 } from '../config/options.js';
 import { FillGuard } from './fill-guard.js';
-import { MemoryTier } from './memory.js';
+import { type L1Space, MemoryTier } from './memory.js';
+
+export type { L1Space } from './memory.js';
 
 /** What bounds an L1 copy's life from outside: coherence, while its invalidations do not flow. */
 export interface L1Bound {
@@ -42,11 +44,14 @@ export class L1 {
   #bound: L1Bound | undefined;
   #closed = false;
 
-  /** `parse` turns stored texts into values (the cache's serializer). */
-  constructor(options: ResolvedL1, parse: (text: string) => unknown) {
+  /**
+   * `parse` turns stored texts into values (the cache's serializer); `prefixes` are the domains'
+   * Redis key prefixes, each of which gets its own part of L1 (see `space`).
+   */
+  constructor(options: ResolvedL1, parse: (text: string) => unknown, prefixes?: readonly string[]) {
     this.#options = options;
     this.#ttlMs = options.ttl * 1000;
-    this.#memory = options.enabled && options.ttl > 0 ? new MemoryTier(options, parse) : undefined;
+    this.#memory = options.enabled && options.ttl > 0 ? new MemoryTier(options, parse, prefixes) : undefined;
   }
 
   /**
@@ -73,14 +78,30 @@ export class L1 {
     return this.#memory !== undefined;
   }
 
+  /**
+   * The part of L1 that holds the keys of the domain whose prefix is `prefix`, looked up by the
+   * caller's key alone (`getIn`, `hitIn`); `undefined` when L1 is off.
+   */
+  space(prefix: string): L1Space | undefined {
+    return this.#memory?.space(prefix);
+  }
+
   /** The value under `redisKey`, or `undefined`. */
   get(redisKey: string): unknown {
     return this.#memory?.get(redisKey);
   }
 
-  /** The value under `redisKey` as a settled promise, or `undefined`: what an L1 hit answers, allocating nothing. */
-  hit(redisKey: string): Promise<unknown> | undefined {
-    return this.#memory?.hit(redisKey);
+  /** The value under `key` of `space` (from `space()`), or `undefined`. */
+  getIn(space: L1Space | undefined, key: string): unknown {
+    return space === undefined ? undefined : this.#memory?.getIn(space, key);
+  }
+
+  /**
+   * The value under `key` of `space` as a settled promise, or `undefined`: what an L1 hit answers,
+   * with no Redis key to build and nothing allocated.
+   */
+  hitIn(space: L1Space | undefined, key: string): Promise<unknown> | undefined {
+    return space === undefined ? undefined : this.#memory?.hitIn(space, key);
   }
 
   /** A ticket to take before sending a read of `redisKey` (see `fill`). */
@@ -129,7 +150,7 @@ export class L1 {
   /** Evicts every key that starts with `prefix` and `matches`; no read in flight will fill any key. */
   evictWhere(prefix: string, matches: (redisKey: string) => boolean): void {
     this.#guard.touchAll();
-    this.#memory?.deleteWhere((key) => key.startsWith(prefix) && matches(key));
+    this.#memory?.deleteWhere(prefix, matches);
   }
 
   /** Shortens every copy to expire within `ttlMs` from now. */
