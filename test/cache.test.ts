@@ -389,8 +389,8 @@ describe('bounds and concurrency', () => {
     const before = cache.stats().domains;
     expect(await cache.get('n5', { dbType: 'media' })).toBe(5);
     expect(await cache.get('n2', { dbType: 'catalog' })).toBe(2);
-    expect(cache.stats().domains.media.l1Hits - before.media.l1Hits).toBe(1);
-    expect(cache.stats().domains.catalog.l1Hits - before.catalog.l1Hits).toBe(1);
+    expect(cache.stats().domains.media!.l1Hits - before.media!.l1Hits).toBe(1);
+    expect(cache.stats().domains.catalog!.l1Hits - before.catalog!.l1Hits).toBe(1);
   });
 
   it('answers 1000 concurrent sets and gets correctly', async () => {
