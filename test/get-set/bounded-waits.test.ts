@@ -36,6 +36,27 @@ describe('waits on another caller are bounded by lock.waitMs', () => {
     expect(cache.stats().loading).toMatchObject({ factoryCalls: 3, waitTimeouts: 2 });
   });
 
+  it('each joiner waits its own lock.waitMs from when it joined, though the joiners of a load share one timer', async () => {
+    const cache = caches.create({ redisUrl: redis.url });
+    const stuck = cache.getOrSet('k', never, { lock: LOCK });
+    stuck.catch(() => {});
+    const calledAt: Record<string, number> = {};
+    const own = (name: string) => () => {
+      calledAt[name] = performance.now();
+      return name;
+    };
+    const earlyJoinedAt = performance.now();
+    const early = cache.getOrSet('k', own('early'), { lock: LOCK });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const lateJoinedAt = performance.now();
+    const late = cache.getOrSet('k', own('late'), { lock: LOCK });
+    expect(await Promise.all([early, late])).toEqual(['early', 'late']);
+    expect(calledAt.early!).toBeGreaterThanOrEqual(earlyJoinedAt + LOCK.waitMs);
+    // not cut short to the first joiner's deadline
+    expect(calledAt.late!).toBeGreaterThanOrEqual(lateJoinedAt + LOCK.waitMs);
+    expect(cache.stats().loading).toMatchObject({ factoryCalls: 3, waitTimeouts: 2 });
+  });
+
   it('a joiner still gets the first caller’s value when it comes within lock.waitMs', async () => {
     const cache = caches.create({ redisUrl: redis.url });
     const first = controlled<string>();
