@@ -13,8 +13,6 @@ export interface Flight<T> {
   done: Promise<T>;
   /** Set by the load before `done` resolves (for tracing). */
   source?: LoadSource;
-  /** The callers that joined it, by their `waitMs` (see `Joiners`). */
-  joiners?: Map<number, Joiners<T>>;
 }
 
 /** A flight whose outcome is decided from outside (by `getOrSetMany`'s batch). */
@@ -82,14 +80,10 @@ export class Flights {
     ownLoad?: () => Promise<T>,
     trace?: GetOrSetTrace,
   ): Promise<T> {
-    let done: Promise<T>;
-    if (ownLoad === undefined) {
-      done =
-        trace === undefined ? flight.done : flight.done.then((value) => this.#traced(flight, value, trace));
-    } else {
-      const own = trace === undefined ? ownLoad : () => this.#ownLoad(ownLoad, trace);
-      done = this.#joiners(flight, plan.waitMs).join(own, trace);
-    }
+    const shared =
+      trace === undefined ? flight.done : flight.done.then((value) => this.#traced(flight, value, trace));
+    const own = ownLoad === undefined || trace === undefined ? ownLoad : () => this.#ownLoad(ownLoad, trace);
+    const done = own === undefined ? shared : this.#bounded(shared, plan.waitMs, own);
     const { softTimeoutMs, hardTimeoutMs } = plan;
     if (softTimeoutMs === undefined && hardTimeoutMs === undefined) return done;
     const context = this.#context;
@@ -143,97 +137,28 @@ export class Flights {
     return value;
   }
 
-  /** The callers of `flight` that wait on it for at most `waitMs` each. */
-  #joiners<T>(flight: Flight<T>, waitMs: number): Joiners<T> {
-    flight.joiners ??= new Map();
-    let joiners = flight.joiners.get(waitMs);
-    if (joiners === undefined) {
-      joiners = new Joiners(flight, waitMs, this.#context.stats);
-      flight.joiners.set(waitMs, joiners);
-    }
-    return joiners;
-  }
-}
-
-/** One caller waiting on another's flight. */
-interface Joiner<T> {
-  /** When it stops waiting (`performance.now()` ms) and runs `ownLoad` instead. */
-  until: number;
-  ownLoad: () => Promise<T>;
-  trace: GetOrSetTrace | undefined;
-  resolve(value: T): void;
-  reject(err: unknown): void;
-}
-
-/**
- * The callers that joined one flight with the same `waitMs`: each gets the flight's outcome, or
- * once its own `waitMs` has passed, its own load's. They share one timer and one callback on the
- * flight: a stampede of hundreds of callers on one key costs no timer per caller. Callers join in
- * time order, so their deadlines come in the order they joined.
- */
-class Joiners<T> {
-  readonly #flight: Flight<T>;
-  readonly #waitMs: number;
-  readonly #stats: { waitTimeouts: number };
-  #waiting: Array<Joiner<T>> = [];
-  #timer: NodeJS.Timeout | undefined;
-  #settled = false;
-
-  constructor(flight: Flight<T>, waitMs: number, stats: { waitTimeouts: number }) {
-    this.#flight = flight;
-    this.#waitMs = waitMs;
-    this.#stats = stats;
-    flight.done.then(
-      (value) => this.#settle((joiner) => this.#answer(joiner, value)),
-      (err: unknown) => this.#settle((joiner) => joiner.reject(err)),
-    );
-  }
-
-  /** The flight's outcome, or after `waitMs` the outcome of `ownLoad` instead (whatever the flight does later). */
-  join(ownLoad: () => Promise<T>, trace: GetOrSetTrace | undefined): Promise<T> {
+  /** `done`, or after `waitMs` the outcome of `ownLoad` instead (whatever `done` does later). */
+  #bounded<T>(done: Promise<T>, waitMs: number, ownLoad: () => Promise<T>): Promise<T> {
+    const stats = this.#context.stats;
     return new Promise<T>((resolve, reject) => {
-      const joiner = { until: performance.now() + this.#waitMs, ownLoad, trace, resolve, reject };
-      if (this.#settled) {
-        // settled while the flight was still listed (its listing is dropped a microtask later)
-        this.#flight.done.then((value) => this.#answer(joiner, value), reject);
-        return;
-      }
-      this.#waiting.push(joiner);
-      if (this.#timer === undefined) this.#arm(this.#waitMs);
+      let waiting = true;
+      const timer = setTimeout(() => {
+        waiting = false;
+        stats.waitTimeouts++;
+        ownLoad().then(resolve, reject);
+      }, waitMs);
+      done.then(
+        (value) => {
+          if (!waiting) return;
+          clearTimeout(timer);
+          resolve(value);
+        },
+        (err: unknown) => {
+          if (!waiting) return;
+          clearTimeout(timer);
+          reject(err);
+        },
+      );
     });
-  }
-
-  #answer(joiner: Joiner<T>, value: T): void {
-    if (joiner.trace) joiner.trace.outcome ??= this.#flight.source;
-    joiner.resolve(value);
-  }
-
-  #arm(delayMs: number): void {
-    // a timer may fire up to a millisecond before performance.now() reaches its deadline
-    this.#timer = setTimeout(() => this.#expire(), Math.max(1, delayMs));
-  }
-
-  /** Every caller whose wait is over runs its own load; the timer is set again for the next one. */
-  #expire(): void {
-    this.#timer = undefined;
-    const now = performance.now();
-    let due = 0;
-    while (due < this.#waiting.length && this.#waiting[due]!.until <= now) due++;
-    const expired = this.#waiting.splice(0, due);
-    for (const joiner of expired) {
-      this.#stats.waitTimeouts++;
-      joiner.ownLoad().then(joiner.resolve, joiner.reject);
-    }
-    const next = this.#waiting[0];
-    if (next !== undefined) this.#arm(next.until - now);
-  }
-
-  #settle(finish: (joiner: Joiner<T>) => void): void {
-    this.#settled = true;
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const waiting = this.#waiting;
-    this.#waiting = [];
-    for (const joiner of waiting) finish(joiner);
   }
 }
