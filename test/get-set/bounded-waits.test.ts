@@ -36,7 +36,7 @@ describe('waits on another caller are bounded by lock.waitMs', () => {
     expect(cache.stats().loading).toMatchObject({ factoryCalls: 3, waitTimeouts: 2 });
   });
 
-  it('each joiner waits its own lock.waitMs from when it joined, though the joiners of a load share one timer', async () => {
+  it('each joiner waits its own lock.waitMs from when it joined, not until an earlier joiner gives up', async () => {
     const cache = caches.create({ redisUrl: redis.url });
     const stuck = cache.getOrSet('k', never, { lock: LOCK });
     stuck.catch(() => {});
@@ -52,7 +52,7 @@ describe('waits on another caller are bounded by lock.waitMs', () => {
     const late = cache.getOrSet('k', own('late'), { lock: LOCK });
     expect(await Promise.all([early, late])).toEqual(['early', 'late']);
     expect(calledAt.early!).toBeGreaterThanOrEqual(earlyJoinedAt + LOCK.waitMs);
-    // not cut short to the first joiner's deadline
+    // the late joiner's wait is not cut short to the early joiner's deadline
     expect(calledAt.late!).toBeGreaterThanOrEqual(lateJoinedAt + LOCK.waitMs);
     expect(cache.stats().loading).toMatchObject({ factoryCalls: 3, waitTimeouts: 2 });
   });
